@@ -1,0 +1,1 @@
+"""Detectors: each turns one item (a Frame) into zero or more Signals."""

@@ -1,0 +1,96 @@
+"""Plain records that flow through the pipeline: sources -> detectors -> policy -> cases.
+
+They are dataclasses with no behaviour so every layer can be tested on its own.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded video frame of one room.
+
+    `stream_time` is seconds on the stream clock (from the packet pts), which is
+    what alerts report; `wall_time` is when the frame left the decoder, which is
+    what latency is measured from.
+    """
+
+    room_id: str
+    stream_time: float
+    image: np.ndarray  # BGR, uint8, HxWx3
+    index: int = 0
+    wall_time: float = field(default_factory=time.time)
+
+    @property
+    def height(self) -> int:
+        return int(self.image.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.image.shape[1])
+
+
+@dataclass
+class Signal:
+    """What a detector saw in one item: a kind, a subject and a confidence.
+
+    `evidence` holds small JSON-able facts (polygon, inliers, matched reference);
+    `frame` is kept so the store can crop an evidence image, and is dropped
+    before anything is serialised.
+    """
+
+    room_id: str
+    stream_time: float
+    kind: str  # e.g. "mark"
+    subject: str  # e.g. a brand id
+    confidence: float
+    detector: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    frame: Frame | None = field(default=None, repr=False)
+    wall_time: float = field(default_factory=time.time)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "room_id": self.room_id,
+            "stream_time": round(self.stream_time, 3),
+            "kind": self.kind,
+            "subject": self.subject,
+            "confidence": round(float(self.confidence), 4),
+            "detector": self.detector,
+            "evidence": self.evidence,
+        }
+
+
+SEVERITIES = ("red_flag", "review")
+
+
+@dataclass
+class Finding:
+    """A rule that fired for (room, rule, subject): what the policy hands to the store.
+
+    One open finding per key; later hits update it (last_time, hits, confidence)
+    instead of creating copies.
+    """
+
+    room_id: str
+    rule: str
+    subject: str
+    severity: str
+    first_time: float
+    last_time: float
+    confidence: float
+    hits: int
+    shadow: bool = False
+    signals: list[Signal] = field(default_factory=list)
+    message: str = ""
+    first_signal_wall_time: float = 0.0
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.room_id, self.rule, self.subject)

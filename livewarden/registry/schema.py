@@ -1,0 +1,65 @@
+"""What a registry holds: brands and their marks, sellers and what they may sell, rooms.
+
+Pydantic models so that every bad field is reported with its location; the
+loader turns those locations into file:line:field messages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Brand(_Strict):
+    """A registered brand and the image files of its marks (logos)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    marks: list[Path] = Field(min_length=1)
+
+
+class Seller(_Strict):
+    """A seller account and the brands it is authorized to sell."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    authorized_brands: list[str] = Field(default_factory=list)
+
+
+class Room(_Strict):
+    """A live room: who sells in it and where its stream comes from (URL or file)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    seller: str
+    source: str
+    title: str = ""
+
+
+class Registry(_Strict):
+    """The whole registry. Paths in `marks` are absolute after loading."""
+
+    brands: list[Brand] = Field(default_factory=list)
+    sellers: list[Seller] = Field(default_factory=list)
+    rooms: list[Room] = Field(default_factory=list)
+
+    def brand(self, brand_id: str) -> Brand | None:
+        return next((b for b in self.brands if b.id == brand_id), None)
+
+    def seller(self, seller_id: str) -> Seller | None:
+        return next((s for s in self.sellers if s.id == seller_id), None)
+
+    def room(self, room_id: str) -> Room | None:
+        return next((r for r in self.rooms if r.id == room_id), None)
+
+    def is_authorized(self, room_id: str, brand_id: str) -> bool:
+        """True when the room's seller may sell `brand_id`; unknown rooms are not authorized."""
+        room = self.room(room_id)
+        seller = self.seller(room.seller) if room else None
+        return bool(seller and brand_id in seller.authorized_brands)
