@@ -1,0 +1,7 @@
+"""The registry: brands and their marks, sellers and their authorizations, rooms."""
+
+from livewarden.registry.located import Problem, RegistryError
+from livewarden.registry.loader import load_registry
+from livewarden.registry.schema import Brand, Registry, Room, Seller
+
+__all__ = ["Brand", "Problem", "Registry", "RegistryError", "Room", "Seller", "load_registry"]

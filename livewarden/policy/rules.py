@@ -1,0 +1,71 @@
+"""Rules are data: load them from YAML and validate them like the registry.
+
+A rule names the signal kind it consumes and a condition (`when`) from the
+small table in `conditions.py`; everything else is thresholds.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from livewarden.model import SEVERITIES
+from livewarden.policy.conditions import CONDITIONS
+from livewarden.registry.located import RegistryError, read_yaml
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str
+    signal: str
+    when: str = "always"
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    hits: int = Field(2, ge=1)
+    window_s: float = Field(3.0, gt=0)
+    instant_confidence: float = Field(1.01, ge=0)
+    severity: str = "review"
+    review_below: float = Field(0.0, ge=0, le=1)
+    close_after_s: float = Field(30.0, gt=0)
+    shadow: bool = False
+    message: str = "{rule}: {subject}"
+
+    @field_validator("severity")
+    @classmethod
+    def _severity(cls, v: str) -> str:
+        if v not in SEVERITIES:
+            raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
+        return v
+
+    @field_validator("when")
+    @classmethod
+    def _when(cls, v: str) -> str:
+        if v not in CONDITIONS:
+            raise ValueError(f"unknown condition {v!r}; known: {', '.join(sorted(CONDITIONS))}")
+        return v
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rules: list[Rule]
+
+
+def default_rules_path() -> Path:
+    return Path(str(resources.files("livewarden.policy") / "rules.yaml"))
+
+
+def load_rules(path: str | Path | None = None) -> list[Rule]:
+    """Load rules from `path` (the packaged defaults when None); errors name file, line and field."""
+    doc = read_yaml(Path(path) if path else default_rules_path(), "rules")
+    try:
+        rules = RuleSet.model_validate(doc.data or {}).rules
+    except ValidationError as exc:
+        raise RegistryError(doc.validation_problems(exc)) from None
+    seen: set[str] = set()
+    for i, rule in enumerate(rules):
+        if rule.id in seen:
+            raise RegistryError([doc.problem(("rules", i, "id"), f"duplicate rule id {rule.id!r}")])
+        seen.add(rule.id)
+    return rules
