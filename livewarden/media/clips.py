@@ -1,0 +1,91 @@
+"""Write H.264 clips from numpy frames: sample rooms for the demo, tests and benchmarks.
+
+The encoding matches what a live seller's encoder sends (yuv420p, no B-frames,
+a keyframe every `gop_seconds`), so a clip can be pushed to RTMP by stream copy
+(see `publish.publish_file`) and a late joiner gets a picture within one GOP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".flv": "flv", ".mkv": "matroska", ".ts": "mpegts"}
+
+
+def x264_options(fps: float, gop_seconds: float, *, crf: int, preset: str) -> dict[str, str]:
+    """libx264 options for a live-like stream: zerolatency, no B-frames, fixed GOP."""
+    gop = max(1, round(fps * gop_seconds))
+    return {
+        "preset": preset,
+        "tune": "zerolatency",
+        "crf": str(crf),
+        "bf": "0",
+        "g": str(gop),
+        "keyint_min": str(gop),
+        "sc_threshold": "0",  # keyframes exactly every GOP, not at scene cuts
+    }
+
+
+def write_clip(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: int,
+    *,
+    crf: int = 23,
+    gop_seconds: float = 1.0,
+    preset: str = "veryfast",
+) -> int:
+    """Encode BGR uint8 frames (all the same size) to `path`; the container follows the extension.
+
+    Returns the number of frames written. Odd sizes are cropped to even (yuv420p needs it).
+    """
+    path = Path(path)
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"unsupported clip extension {path.suffix!r} (use one of {sorted(_FORMATS)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    count = 0
+    with av.open(str(path), mode="w", format=fmt) as out:
+        stream = None
+        for image in frames:
+            if stream is None:
+                h, w = image.shape[:2]
+                w, h = w - w % 2, h - h % 2
+                stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001),
+                                        options=x264_options(fps, gop_seconds, crf=crf, preset=preset))
+                stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            frame = av.VideoFrame.from_ndarray(
+                np.ascontiguousarray(image[: stream.height, : stream.width]), format="bgr24")
+            frame.pts = count
+            frame.time_base = Fraction(1, 1) / stream.codec_context.framerate
+            out.mux(stream.encode(frame))
+            count += 1
+        if stream is not None:
+            out.mux(stream.encode(None))
+    if count == 0:
+        path.unlink(missing_ok=True)
+        raise ValueError("write_clip: no frames given")
+    return count
+
+
+def pattern_frames(n: int, *, size: tuple[int, int] = (320, 240), fps: int = 25,
+                 label: str = "") -> Iterable[np.ndarray]:
+    """A moving pattern with the frame number printed on it: every frame differs, decode is checkable."""
+    import cv2
+
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(n):
+        img = np.empty((h, w, 3), np.uint8)
+        img[..., 0] = ((xx + 4 * i) % 256).astype(np.uint8)
+        img[..., 1] = ((yy + 2 * i) % 256).astype(np.uint8)
+        img[..., 2] = ((xx + yy) // 2 % 256).astype(np.uint8)
+        x = int((w - 40) * (0.5 + 0.5 * np.sin(i * 2 * np.pi / (2 * fps))))
+        cv2.rectangle(img, (x, h // 3), (x + 40, h // 3 + 40), (255, 255, 255), -1)
+        cv2.putText(img, f"{label}{i}", (8, h - 12), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 3)
+        yield img
