@@ -90,6 +90,7 @@ class Finding:
     signals: list[Signal] = field(default_factory=list)
     message: str = ""
     first_signal_wall_time: float = 0.0
+    alert_id: int | None = None  # set by the store once the finding is written
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -1,0 +1,71 @@
+"""Evidence images for an alert: the crop of what was seen and the annotated frame.
+
+Written to disk before the alert row is committed, so every committed alert
+points at files that exist.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from livewarden.model import Signal
+
+CROP_MARGIN = 0.15
+FRAME_MAX_WIDTH = 960
+
+
+def _bbox(signal: Signal, width: int, height: int) -> tuple[int, int, int, int] | None:
+    poly = signal.evidence.get("polygon")
+    if not poly:
+        return None
+    pts = np.asarray(poly, dtype=np.float32)
+    x1, y1 = pts.min(axis=0)
+    x2, y2 = pts.max(axis=0)
+    mx, my = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    x1, y1 = max(0, int(x1 - mx)), max(0, int(y1 - my))
+    x2, y2 = min(width, int(x2 + mx)), min(height, int(y2 + my))
+    return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
+
+
+def _write_jpeg(path: Path, image: np.ndarray) -> None:
+    """Write atomically: a reader never sees half a file."""
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
+    if not ok:
+        raise OSError(f"could not encode evidence image {path}")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(buf.tobytes())
+    os.replace(tmp, path)
+
+
+def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
+    """Save crop + annotated frame for `signal`; return the paths written (may be empty)."""
+    frame = signal.frame
+    if frame is None:
+        return []
+    directory.mkdir(parents=True, exist_ok=True)
+    image = frame.image
+    h, w = image.shape[:2]
+    written = []
+    box = _bbox(signal, w, h)
+    if box:
+        x1, y1, x2, y2 = box
+        path = directory / f"{stem}_crop.jpg"
+        _write_jpeg(path, image[y1:y2, x1:x2])
+        written.append(str(path))
+    annotated = image.copy()
+    poly = signal.evidence.get("polygon")
+    if poly:
+        cv2.polylines(annotated, [np.asarray(poly, dtype=np.int32)], True, (0, 0, 255), 3)
+    label = f"{signal.room_id} t={signal.stream_time:.1f}s {signal.kind}:{signal.subject} {signal.confidence:.2f}"
+    cv2.putText(annotated, label, (12, 32), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (0, 0, 0), 4, cv2.LINE_AA)
+    cv2.putText(annotated, label, (12, 32), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
+    if w > FRAME_MAX_WIDTH:
+        annotated = cv2.resize(annotated, (FRAME_MAX_WIDTH, int(h * FRAME_MAX_WIDTH / w)), interpolation=cv2.INTER_AREA)
+    path = directory / f"{stem}_frame.jpg"
+    _write_jpeg(path, annotated)
+    written.append(str(path))
+    return written
