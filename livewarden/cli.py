@@ -1,0 +1,208 @@
+"""Command line: demo, watch, scan, registry check."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.logging import RichHandler
+
+from livewarden.registry import RegistryError, load_registry
+
+app = typer.Typer(help="livewarden: real-time trust & safety for livestream shopping.", no_args_is_help=True,
+                  add_completion=False)
+registry_app = typer.Typer(help="Work with registry files.", no_args_is_help=True)
+app.add_typer(registry_app, name="registry")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
+                        handlers=[RichHandler(console=err_console, show_path=False)])
+
+
+def _load_or_exit(path: Path):
+    try:
+        return load_registry(path)
+    except RegistryError as exc:
+        err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+def _print_problems(exc: RegistryError) -> None:
+    for p in exc.problems:
+        err_console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _load_rules_or_exit(path: Optional[Path]):
+    from livewarden.policy import load_rules
+
+    try:
+        return load_rules(path)
+    except RegistryError as exc:
+        err_console.print("[bold red]rules file has problems:[/bold red]")
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+@registry_app.command("check")
+def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) -> None:
+    """Validate a registry and list every problem with file, line and field."""
+    reg = _load_or_exit(path)
+    marks = sum(len(b.marks) for b in reg.brands)
+    console.print(f"[green]ok[/green] {path}: {len(reg.brands)} brands ({marks} marks), "
+                  f"{len(reg.sellers)} sellers, {len(reg.rooms)} rooms")
+
+
+def _build(registry, rules_path: Optional[Path], data_dir: Path):
+    from livewarden.cases import CaseStore
+    from livewarden.detectors.marks import MarksDetector
+    from livewarden.policy import Policy
+
+    rules = _load_rules_or_exit(rules_path)
+    try:
+        detector = MarksDetector.from_registry(registry)
+    except ValueError as exc:
+        err_console.print(f"[bold red]cannot build the marks index:[/bold red] {exc}")
+        raise typer.Exit(2) from None
+    return [detector], Policy(registry, rules), CaseStore.at(data_dir)
+
+
+def run_live(pipeline, *, duration: Optional[float], title: str) -> None:
+    """Show the live console until Ctrl-C, `duration` seconds, or every source ended."""
+    from livewarden.runtime.live_view import render
+
+    started = time.monotonic()
+    stop_requested = False
+
+    def _on_sigterm(*_):
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    pipeline.start()
+    try:
+        with Live(render(pipeline, started, title), console=console, refresh_per_second=4,
+                  transient=False, redirect_stderr=False) as live:
+            while not stop_requested:
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+                if pipeline.all_done():
+                    break
+                time.sleep(0.25)
+                live.update(render(pipeline, started, title))
+            live.update(render(pipeline, started, title))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pipeline.stop()
+
+
+@app.command()
+def watch(
+    registry: Path = typer.Option(..., "--registry", "-r", help="registry YAML listing the rooms to watch"),
+    rules: Optional[Path] = typer.Option(None, help="rules YAML (default: the packaged rules)"),
+    data_dir: Path = typer.Option(Path("livewarden-data"), help="where the SQLite store and evidence go"),
+    sample_fps: float = typer.Option(2.0, min=0.1, max=30, help="frames analysed per second per room"),
+    room: Optional[list[str]] = typer.Option(None, help="watch only these room ids (repeatable)"),
+    duration: Optional[float] = typer.Option(None, help="stop after this many seconds (default: until Ctrl-C)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Monitor every room in the registry live, until Ctrl-C."""
+    from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+
+    _setup_logging(verbose)
+    reg = _load_or_exit(registry)
+    if room:
+        unknown = sorted(set(room) - {r.id for r in reg.rooms})
+        if unknown:
+            err_console.print(f"[red]unknown room(s): {', '.join(unknown)}; the registry has: "
+                              f"{', '.join(r.id for r in reg.rooms)}[/red]")
+            raise typer.Exit(2)
+    if not reg.rooms:
+        err_console.print(f"[red]{registry}: no rooms to watch (add a `rooms:` list)[/red]")
+        raise typer.Exit(2)
+    detectors, policy, store = _build(reg, rules, data_dir)
+    pipeline = Pipeline(reg, detectors, policy, store, PipelineOptions(sample_fps=sample_fps), rooms=room)
+    run_live(pipeline, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms")
+    _print_summary(store, data_dir)
+
+
+def _print_summary(store, data_dir: Path) -> None:
+    alerts = store.alerts()
+    console.print(f"\n[bold]{len(alerts)} alert(s)[/bold] in {store.url}")
+    for a in alerts:
+        tag = "shadow" if a.shadow else a.severity
+        console.print(f"  #{a.id} [{tag}] {a.room_id} {a.rule} {a.subject} at {a.first_stream_time:.1f}s "
+                      f"(conf {a.confidence:.2f}, {a.hits} hits) evidence: {a.evidence[0] if a.evidence else '-'}")
+
+
+@app.command()
+def scan(
+    clip: Path = typer.Argument(..., help="recorded clip (any format FFmpeg reads)"),
+    room: str = typer.Option(..., help="room id in the registry (decides which seller's authorizations apply)"),
+    registry: Path = typer.Option(..., "--registry", "-r"),
+    rules: Optional[Path] = typer.Option(None),
+    out: Optional[Path] = typer.Option(None, help="output folder (default: ./livewarden-scan-<clip name>)"),
+    sample_fps: float = typer.Option(2.0, min=0.1, max=30),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Analyse a recorded clip faster than real time; write a JSON report with findings and evidence."""
+    from livewarden.runtime.scan import ScanError, scan_clip
+
+    _setup_logging(verbose)
+    reg = _load_or_exit(registry)
+    if reg.room(room) is None:
+        err_console.print(f"[red]room {room!r} is not in {registry}; rooms there: "
+                          f"{', '.join(r.id for r in reg.rooms) or '(none)'}[/red]")
+        raise typer.Exit(2)
+    out = out or Path(f"livewarden-scan-{clip.stem}")
+    detectors, policy, store = _build(reg, rules, out)
+    try:
+        report = scan_clip(clip, room, reg, detectors, policy, store, out, sample_fps=sample_fps, console=console)
+    except ScanError as exc:
+        err_console.print(f"[bold red]scan failed:[/bold red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "
+                  f"({report['speed_x']:.1f}x real time), {report['frames_analysed']} frames analysed")
+    if not report["findings"]:
+        console.print("[green]no findings[/green]")
+    for f in report["findings"]:
+        console.print(f"  [{f['severity']}] {f['rule']} {f['subject']} {f['first_stream_time']:.1f}s–"
+                      f"{f['last_stream_time']:.1f}s conf {f['confidence']:.2f} evidence: "
+                      f"{f['evidence'][0] if f['evidence'] else '-'}")
+    console.print(f"report: {out / 'report.json'}")
+
+
+@app.command()
+def demo(
+    duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier)"),
+    workdir: Path = typer.Option(Path("livewarden-data/demo"), help="where the demo registry, clips and store go"),
+    rtmp: bool = typer.Option(True, help="stream through a local nginx-rtmp server (falls back to files if absent)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Stream two sample rooms and watch alerts appear: one seller is authorized for the brand, one is not."""
+    from livewarden.runtime.demo import run_demo
+
+    _setup_logging(verbose)
+    ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

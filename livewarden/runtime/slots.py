@@ -1,0 +1,51 @@
+"""Hand-off between room readers and detector workers: the newest frame per room.
+
+Live rooms must never queue up stale frames: when workers are busy, a newer
+frame replaces the pending one (counted as a drop) so latency stays bounded
+and one slow room cannot delay the others. Offline scans set `block=True`
+so the reader waits instead and nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from livewarden.model import Frame
+
+
+class LatestFrames:
+    def __init__(self) -> None:
+        self._pending: dict[str, Frame] = {}
+        self._ready: deque[str] = deque()
+        self._cond = threading.Condition()
+        self.replaced: dict[str, int] = {}
+
+    def put(self, frame: Frame, *, block: bool = False, stop: threading.Event | None = None) -> None:
+        room = frame.room_id
+        with self._cond:
+            if block:
+                while room in self._pending and not (stop and stop.is_set()):
+                    self._cond.wait(0.2)
+            if room in self._pending:
+                self.replaced[room] = self.replaced.get(room, 0) + 1
+            else:
+                self._ready.append(room)
+            self._pending[room] = frame
+            self._cond.notify_all()
+
+    def take(self, timeout: float = 0.2) -> Frame | None:
+        """The oldest waiting room's newest frame, rooms served in arrival order."""
+        with self._cond:
+            if not self._ready:
+                self._cond.wait(timeout)
+            if not self._ready:
+                return None
+            room = self._ready.popleft()
+            frame = self._pending.pop(room)
+            self._cond.notify_all()
+            return frame
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._pending
