@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import signal
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.live import Live
 from rich.logging import RichHandler
 
 from livewarden.registry import RegistryError, load_registry
@@ -78,37 +74,6 @@ def _build(registry, rules_path: Optional[Path], data_dir: Path):
     return [detector], Policy(registry, rules), CaseStore.at(data_dir)
 
 
-def run_live(pipeline, *, duration: Optional[float], title: str) -> None:
-    """Show the live console until Ctrl-C, `duration` seconds, or every source ended."""
-    from livewarden.runtime.live_view import render
-
-    started = time.monotonic()
-    stop_requested = False
-
-    def _on_sigterm(*_):
-        nonlocal stop_requested
-        stop_requested = True
-
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    pipeline.start()
-    try:
-        with Live(render(pipeline, started, title), console=console, refresh_per_second=4,
-                  transient=False, redirect_stderr=False) as live:
-            while not stop_requested:
-                if duration is not None and time.monotonic() - started >= duration:
-                    break
-                if pipeline.all_done():
-                    break
-                time.sleep(0.25)
-                live.update(render(pipeline, started, title))
-            live.update(render(pipeline, started, title))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        pipeline.stop()
-
-
 @app.command()
 def watch(
     registry: Path = typer.Option(..., "--registry", "-r", help="registry YAML listing the rooms to watch"),
@@ -120,6 +85,7 @@ def watch(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Monitor every room in the registry live, until Ctrl-C."""
+    from livewarden.runtime.live_view import run_live
     from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
     _setup_logging(verbose)
@@ -134,18 +100,16 @@ def watch(
         err_console.print(f"[red]{registry}: no rooms to watch (add a `rooms:` list)[/red]")
         raise typer.Exit(2)
     detectors, policy, store = _build(reg, rules, data_dir)
-    pipeline = Pipeline(reg, detectors, policy, store, PipelineOptions(sample_fps=sample_fps), rooms=room)
-    run_live(pipeline, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms")
+    pipeline = Pipeline(reg, detectors, policy, store, PipelineOptions(sample_fps=sample_fps, realtime=True),
+                        rooms=room)
+    run_live(pipeline, console, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms")
     _print_summary(store, data_dir)
 
 
 def _print_summary(store, data_dir: Path) -> None:
-    alerts = store.alerts()
-    console.print(f"\n[bold]{len(alerts)} alert(s)[/bold] in {store.url}")
-    for a in alerts:
-        tag = "shadow" if a.shadow else a.severity
-        console.print(f"  #{a.id} [{tag}] {a.room_id} {a.rule} {a.subject} at {a.first_stream_time:.1f}s "
-                      f"(conf {a.confidence:.2f}, {a.hits} hits) evidence: {a.evidence[0] if a.evidence else '-'}")
+    from livewarden.runtime.live_view import print_alert_summary
+
+    print_alert_summary(console, store)
 
 
 @app.command()
@@ -196,7 +160,11 @@ def demo(
     from livewarden.runtime.demo import run_demo
 
     _setup_logging(verbose)
-    ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console)
+    try:
+        ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console)
+    except RegistryError as exc:  # only if the generated assets were tampered with
+        _print_problems(exc)
+        raise typer.Exit(2) from None
     raise typer.Exit(0 if ok else 1)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from datetime import datetime
 
-from rich.console import Group
+from rich.console import Console, Group
+from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -62,3 +64,39 @@ def render(pipeline: Pipeline, started: float, title: str = "livewarden") -> Pan
     elapsed = time.monotonic() - started
     return Panel(Group(rooms_table(pipeline), alerts_table(pipeline)),
                  title=f"[bold]{title}[/bold]", subtitle=f"{elapsed:.0f}s — Ctrl-C to stop")
+
+
+def run_live(pipeline: Pipeline, console: Console, *, duration: float | None, title: str) -> None:
+    """Start the pipeline and show the console until Ctrl-C, SIGTERM, `duration` s, or every source ended."""
+    started = time.monotonic()
+    stop_requested = False
+
+    def _on_sigterm(*_):
+        nonlocal stop_requested
+        stop_requested = True
+
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    pipeline.start()
+    try:
+        with Live(render(pipeline, started, title), console=console, refresh_per_second=4) as live:
+            while not stop_requested and not pipeline.all_done():
+                if duration is not None and time.monotonic() - started >= duration:
+                    break
+                time.sleep(0.25)
+                live.update(render(pipeline, started, title))
+            live.update(render(pipeline, started, title))
+    except KeyboardInterrupt:
+        console.print("[dim]stopping…[/dim]")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        pipeline.stop()
+
+
+def print_alert_summary(console: Console, store) -> None:
+    alerts = store.alerts()
+    console.print(f"\n[bold]{len(alerts)} alert(s)[/bold] in {store.url}")
+    for a in alerts:
+        tag = "shadow" if a.shadow else a.severity
+        console.print(f"  #{a.id} [{tag}] {a.room_id} {a.rule} {a.subject} at {a.first_stream_time:.1f}s "
+                      f"(conf {a.confidence:.2f}, {a.hits} hits) evidence: {a.evidence[0] if a.evidence else '-'}",
+                      markup=False, highlight=False)

@@ -1,0 +1,56 @@
+"""Generated sample rooms: a host in a cluttered room who holds a product card up to the camera.
+
+The demo, tests and benchmarks need streams where a mark appears at a known
+time, without shipping anyone's trademark or a recording: everything here is
+drawn from a seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import cv2
+import numpy as np
+
+from livewarden.assets.marks import generate_background, place_mark
+
+SKIN = (120, 160, 215)
+SHIRT = (150, 90, 40)
+
+
+def product_card(mark: np.ndarray, border: float = 0.12) -> np.ndarray:
+    """The mark printed on a white card, as on a box or a swing tag."""
+    h, w = mark.shape[:2]
+    b = int(round(max(h, w) * border))
+    return cv2.copyMakeBorder(mark, b, b, b, b, cv2.BORDER_CONSTANT, value=(245, 245, 245))
+
+
+def draw_host(image: np.ndarray, t: float) -> None:
+    """A swaying host who talks (the mouth opens and closes), so frames keep changing."""
+    h, w = image.shape[:2]
+    cx = int(w * 0.5 + w * 0.02 * math.sin(t * 1.3))
+    cy = int(h * 0.36 + h * 0.01 * math.sin(t * 2.1))
+    r = int(h * 0.11)
+    cv2.ellipse(image, (cx, int(h * 0.95)), (int(w * 0.17), int(h * 0.38)), 0, 180, 360, SHIRT, -1, cv2.LINE_AA)
+    cv2.circle(image, (cx, cy), r, SKIN, -1, cv2.LINE_AA)
+    cv2.circle(image, (cx - r // 3, cy - r // 5), r // 9, (40, 40, 40), -1, cv2.LINE_AA)
+    cv2.circle(image, (cx + r // 3, cy - r // 5), r // 9, (40, 40, 40), -1, cv2.LINE_AA)
+    mouth = max(2, int(r * 0.18 * (0.5 + 0.5 * math.sin(t * 9.0))))
+    cv2.ellipse(image, (cx, cy + r // 2), (r // 3, mouth), 0, 0, 360, (60, 40, 120), -1, cv2.LINE_AA)
+
+
+def room_frames(mark: np.ndarray | None, *, seconds: float, fps: int = 25, size: tuple[int, int] = (1280, 720),
+                mark_on: tuple[float, float] = (3.0, 9.0), seed: int = 0, scale: float = 0.24) -> Iterator[np.ndarray]:
+    """Frames of one room: the card with `mark` is held up between mark_on[0] and mark_on[1] seconds."""
+    w, h = size
+    background = generate_background(seed, w, h)
+    card = product_card(mark) if mark is not None else None
+    for i in range(int(round(seconds * fps))):
+        t = i / fps
+        image = background.copy()
+        draw_host(image, t)
+        if card is not None and mark_on[0] <= t < mark_on[1]:
+            image, _ = place_mark(image, card, center=(w * (0.74 + 0.02 * math.sin(t)), h * 0.55),
+                                  scale=scale, angle_deg=8 * math.sin(t * 0.9), tilt=15 * math.sin(t * 0.6))
+        yield image
