@@ -57,7 +57,7 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
     reg = _load_or_exit(path)
     marks = sum(len(b.marks) for b in reg.brands)
     console.print(f"[green]ok[/green] {path}: {len(reg.brands)} brands ({marks} marks), "
-                  f"{len(reg.sellers)} sellers, {len(reg.rooms)} rooms")
+                  f"{len(reg.sellers)} sellers, {len(reg.rooms)} rooms", soft_wrap=True)
 
 
 def _build(registry, rules_path: Optional[Path], data_dir: Path):

@@ -1,0 +1,44 @@
+"""Shared fixtures: small generated registries (no trademarks, no downloads)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+
+from livewarden.assets.marks import generate_mark
+
+
+def write_registry(directory: Path, data: dict, marks: dict[str, tuple[str, int]] | None = None) -> Path:
+    """Write generated mark images and a registry.yaml into `directory`; return its path."""
+    for name, (text, seed) in (marks or {}).items():
+        (directory / "marks").mkdir(exist_ok=True)
+        cv2.imwrite(str(directory / "marks" / f"{name}.png"), generate_mark(text, seed))
+    path = directory / "registry.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def two_brand_registry(tmp_path: Path) -> Path:
+    """Two brands, an authorized and an unauthorized seller, one room each."""
+    return write_registry(
+        tmp_path,
+        {
+            "brands": [
+                {"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]},
+                {"id": "koru", "name": "Koru", "marks": ["marks/koru.png"]},
+            ],
+            "sellers": [
+                {"id": "nova-store", "name": "Nova Store", "authorized_brands": ["nova"]},
+                {"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]},
+            ],
+            "rooms": [
+                {"id": "official", "seller": "nova-store", "source": "official.mp4"},
+                {"id": "deals", "seller": "bargain", "source": "deals.mp4"},
+            ],
+        },
+        marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)},
+    )

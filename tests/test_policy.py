@@ -1,0 +1,105 @@
+"""Rules as data and the policy engine: K hits in W seconds, instant red flags, one alert per key, shadow."""
+
+from pathlib import Path
+
+import pytest
+
+from livewarden.model import Signal
+from livewarden.policy import Policy, load_rules
+from livewarden.policy.rules import Rule
+from livewarden.registry import RegistryError, load_registry
+
+
+def sig(room: str, t: float, conf: float, subject: str = "nova") -> Signal:
+    return Signal(room_id=room, stream_time=t, kind="mark", subject=subject, confidence=conf, detector="test")
+
+
+def rule(**overrides) -> Rule:
+    base = dict(id="unauthorized_brand", signal="mark", when="seller_not_authorized", min_confidence=0.5, hits=2,
+                window_s=3.0, instant_confidence=0.9, severity="red_flag", review_below=0.7, close_after_s=10.0)
+    return Rule(**{**base, **overrides})
+
+
+@pytest.fixture
+def registry(two_brand_registry: Path):
+    return load_registry(two_brand_registry)
+
+
+def test_packaged_rules_load():
+    rules = load_rules()
+    assert {r.id for r in rules} == {"unauthorized_brand"}
+
+
+def test_authorized_room_never_fires(registry):
+    policy = Policy(registry, [rule()])
+    assert all(policy.observe(sig("official", t, 0.95)) == [] for t in range(10))
+
+
+def test_needs_k_hits_within_window(registry):
+    policy = Policy(registry, [rule(hits=3)])
+    assert policy.observe(sig("deals", 0.0, 0.6)) == []
+    assert policy.observe(sig("deals", 0.5, 0.6)) == []
+    assert policy.observe(sig("deals", 4.0, 0.6)) == []  # the first two fell out of the 3 s window
+    assert policy.observe(sig("deals", 4.5, 0.6)) == []
+    [update] = policy.observe(sig("deals", 5.0, 0.6))
+    assert update.opened
+    f = update.finding
+    assert (f.first_time, f.last_time, f.hits) == (4.0, 5.0, 3)
+    assert f.severity == "review"  # 0.6 < review_below
+
+
+def test_low_confidence_is_ignored(registry):
+    policy = Policy(registry, [rule(hits=1)])
+    assert policy.observe(sig("deals", 0.0, 0.49)) == []
+
+
+def test_one_strong_hit_is_an_instant_red_flag(registry):
+    policy = Policy(registry, [rule()])
+    [update] = policy.observe(sig("deals", 2.0, 0.95))
+    assert update.opened and update.finding.severity == "red_flag"
+
+
+def test_flood_updates_one_alert_and_escalates(registry):
+    policy = Policy(registry, [rule()])
+    updates = [u for t in range(0, 20) for u in policy.observe(sig("deals", t * 0.5, 0.6 if t < 10 else 0.8))]
+    assert sum(u.opened for u in updates) == 1
+    final = updates[-1].finding
+    assert final.hits == 20 and final.severity == "red_flag" and final.confidence == 0.8
+    assert len({id(u.finding) for u in updates}) == 1
+
+
+def test_stale_alert_closes_and_a_new_one_opens(registry):
+    policy = Policy(registry, [rule(close_after_s=5.0)])
+    [first] = policy.observe(sig("deals", 0.0, 0.95))
+    [second] = policy.observe(sig("deals", 30.0, 0.95))
+    assert second.opened and second.finding is not first.finding
+
+
+def test_subjects_and_rooms_are_separate_keys(registry):
+    policy = Policy(registry, [rule(hits=1)])
+    a = policy.observe(sig("deals", 0.0, 0.6, subject="nova"))
+    b = policy.observe(sig("official", 0.0, 0.6, subject="koru"))  # official may not sell koru
+    assert a[0].opened and b[0].opened and a[0].finding.key != b[0].finding.key
+
+
+def test_shadow_rule_marks_its_findings(registry):
+    policy = Policy(registry, [rule(shadow=True)])
+    [update] = policy.observe(sig("deals", 0.0, 0.95))
+    assert update.finding.shadow
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("rules:\n  - id: r\n    signal: mark\n    severity: urgent\n", ":4: rules[0].severity: Value error, must be one of red_flag, review"),
+        ("rules:\n  - id: r\n    signal: mark\n    when: full_moon\n", ":4: rules[0].when: Value error, unknown condition 'full_moon'"),
+        ("rules:\n  - id: r\n    signal: mark\n    hits: 0\n", ":4: rules[0].hits: Input should be greater than or equal to 1"),
+        ("rules:\n  - id: r\n    signal: mark\n  - id: r\n    signal: mark\n", ":4: rules[1].id: duplicate rule id 'r'"),
+    ],
+)
+def test_bad_rules_name_line_and_field(tmp_path: Path, text: str, expected: str):
+    path = tmp_path / "rules.yaml"
+    path.write_text(text)
+    with pytest.raises(RegistryError) as info:
+        load_rules(path)
+    assert expected in str(info.value)
