@@ -1,0 +1,288 @@
+"""Brand marks (logos) on camera: local features + one shared index + RANSAC homography.
+
+All reference marks are described once with binary local features and put
+into one index; each frame is described once, matched against that index,
+and the matches are grouped per reference. A reference counts as seen only
+when a homography explains enough of its matches AND that homography maps
+the reference outline to a plausible planar quad (convex, sane scale and
+aspect, not tiny). That is what separates a real printed logo from texture
+that happens to share a few descriptors.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from livewarden.detectors.base import Detector
+from livewarden.model import Frame, Signal
+
+# Defaults. The matching thresholds (ratio, min_inliers, strong_inliers,
+# min_inlier_span) were tuned on the dev split of ../shared/data/logos with
+# benchmarks/marks_accuracy.py --sweep, for precision >= 0.95 first and recall
+# second; the speed knobs (frame_size, frame_features) on 1280x720 frames
+# with 20 references on one core.
+DEFAULTS: dict[str, Any] = {
+    "ref_size": 300,  # long side of a reference mark once loaded, px
+    "ref_features": 600,  # keypoints kept per reference
+    "ref_levels": 12,
+    "invert_refs": False,  # also index each reference with inverted brightness  # ORB pyramid levels (x1.2) for references
+    "frame_size": 960,  # long side of the working copy of a frame, px
+    "upscale": False,  # enlarge images smaller than frame_size (small still photos)
+    "frame_features": 1500,  # keypoints kept per frame
+    "lsh_tables": 4,  # FLANN-LSH: fewer tables / longer keys = faster, fewer true neighbours found
+    "lsh_key_bits": 16,
+    "max_hamming": 64,  # of 256 bits: farther neighbours are never a match
+    "ratio": 0.85,  # Lowe ratio, against the best neighbour of ANOTHER brand
+    "neighbours": 4,  # k of the kNN search, so every variant of one brand gets its match
+    "reproj_px": 5.0,  # RANSAC reprojection threshold in working-frame px
+    "min_inliers": 12,  # confidence 0.5 here; fewer inliers are not reported
+    "strong_inliers": 24,  # confidence 0.8 here
+    "min_inlier_span": 0.15,  # inliers' hull must cover this share of the reference outline
+    "min_area_px": 400,  # smallest quad in working-frame px^2
+    "max_aspect_change": 3.0,  # quad aspect vs reference aspect
+    "max_side_ratio": 4.0,  # opposite sides of the quad
+}
+
+
+@dataclass(frozen=True)
+class MarkMatch:
+    """One brand found in one image: the best reference's outline and support."""
+
+    brand: str
+    confidence: float
+    polygon: list[list[float]]  # 4 corners, image pixels
+    inliers: int
+    ref: str
+
+    @property
+    def bbox(self) -> list[float]:
+        xs, ys = zip(*self.polygon)
+        return [min(xs), min(ys), max(xs), max(ys)]
+
+
+@dataclass(frozen=True)
+class _Ref:
+    brand: str
+    name: str
+    outline: np.ndarray  # 4x1x2 float32, corners of the mark's content in reference px
+    area: float
+
+
+def _read(image: np.ndarray | Path | str, brand: str) -> tuple[np.ndarray, str]:
+    if isinstance(image, np.ndarray):
+        if image.ndim not in (2, 3) or image.size == 0:
+            raise ValueError(f"mark of brand {brand!r}: not an image array (shape {image.shape})")
+        return image, ""
+    path = Path(image)
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"mark of brand {brand!r}: cannot read image file {path}")
+    return img, path.name
+
+
+def _gray(image: np.ndarray) -> np.ndarray:
+    return image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def _content_outline(gray: np.ndarray) -> np.ndarray:
+    """The box around what differs from the border colour: logo files often sit on a wide blank canvas."""
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    ys, xs = np.nonzero(np.abs(gray.astype(np.int16) - int(np.median(border))) > 24)
+    h, w = gray.shape
+    if len(xs) == 0:
+        x0, y0, x1, y1 = 0, 0, w, h
+    else:
+        x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
+
+
+def _logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+class MarksDetector(Detector):
+    """Finds registered brand marks in frames; one Signal per brand seen."""
+
+    name = "marks"
+    kind = "mark"
+
+    def __init__(self, marks: Sequence[tuple[str, np.ndarray | Path | str]], **tunables: Any):
+        unknown = set(tunables) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown MarksDetector settings: {sorted(unknown)}")
+        self.settings = {**DEFAULTS, **tunables}
+        if not marks:
+            raise ValueError("MarksDetector needs at least one reference mark")
+        s = self.settings
+
+        refs: list[_Ref] = []
+        descs: list[np.ndarray] = []
+        points: list[np.ndarray] = []
+        owners: list[np.ndarray] = []
+        # More pyramid levels than for frames: a 300 px reference must still match a 50 px mark.
+        orb = self._orb(s["ref_features"], s["ref_levels"])
+        for i, (brand, image) in enumerate(marks):
+            img, fname = _read(image, brand)
+            gray = _gray(img)
+            f = s["ref_size"] / max(gray.shape)
+            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+            # A margin so that keypoints near the mark's edge survive ORB's border cut.
+            pad = 32
+            border = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+            gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
+            where = f"mark of brand {brand!r}" + (f" ({fname})" if fname else f" (#{i})")
+            kps, d = orb.detectAndCompute(gray, None)
+            if d is None or len(kps) < s["min_inliers"] * 2:
+                raise ValueError(f"{where}: only {0 if d is None else len(kps)} features, too few to recognise it")
+            outline = _content_outline(gray)
+            refs.append(_Ref(brand, fname or str(i), outline, float(cv2.contourArea(outline))))
+            descs.append(d)
+            points.append(np.float32([k.pt for k in kps]))
+            owners.append(np.full(len(kps), len(refs) - 1, np.int32))
+
+        # Read-only after construction; every thread gets its own extractor and index (see _thread_tools).
+        self._refs = refs
+        self._descs = np.vstack(descs)
+        self._points = np.vstack(points)
+        self._owner = np.concatenate(owners)
+        brand_ids = {b: i for i, b in enumerate(dict.fromkeys(r.brand for r in refs))}
+        self._brand_of_desc = np.array([brand_ids[r.brand] for r in refs], np.int32)[self._owner]
+        self._local = threading.local()
+
+    @classmethod
+    def from_registry(cls, registry: Any, **tunables: Any) -> MarksDetector:
+        """Index every mark file of every brand in the registry."""
+        return cls([(b.id, Path(m)) for b in registry.brands for m in b.marks], **tunables)
+
+    @staticmethod
+    def _orb(n: int, levels: int) -> cv2.ORB:
+        return cv2.ORB_create(nfeatures=n, scaleFactor=1.2, nlevels=levels, edgeThreshold=19, patchSize=31, fastThreshold=12)
+
+    def _thread_tools(self) -> tuple[cv2.ORB, cv2.flann_Index]:
+        """This thread's feature extractor and LSH index over the shared descriptors.
+
+        OpenCV feature and matcher objects hold mutable buffers, so threads do not
+        share them; building the LSH tables costs a few ms once per thread, and the
+        descriptor matrix itself is only ever read.
+        """
+        tools = getattr(self._local, "tools", None)
+        if tools is None:
+            s = self.settings
+            lsh = {"algorithm": 6, "table_number": s["lsh_tables"], "key_size": s["lsh_key_bits"], "multi_probe_level": 1}
+            tools = self._local.tools = (self._orb(s["frame_features"], 8), cv2.flann_Index(self._descs, lsh))
+        return tools
+
+    def match_image(self, image_bgr: np.ndarray) -> list[MarkMatch]:
+        """All brands found in one image, best first, polygons in the image's own pixels."""
+        s = self.settings
+        gray = _gray(image_bgr)
+        f = s["frame_size"] / max(gray.shape)
+        if not s["upscale"]:
+            f = min(f, 1.0)
+        if f != 1.0:
+            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+        orb, index = self._thread_tools()
+        kps, d = orb.detectAndCompute(gray, None)
+        if d is None or len(kps) < s["min_inliers"]:
+            return []
+        qpts = np.float32([k.pt for k in kps])
+        idx, dist = index.knnSearch(d, s["neighbours"], params={"checks": 32})
+        qi, ti = self._filter(idx, dist)
+
+        best: dict[str, MarkMatch] = {}
+        owner = self._owner[ti]
+        for r in np.unique(owner):
+            sel = owner == r
+            if sel.sum() < s["min_inliers"]:
+                continue
+            m = self._verify(self._refs[r], qpts[qi[sel]], self._points[ti[sel]], qi[sel], ti[sel], f)
+            if m and (m.brand not in best or m.inliers > best[m.brand].inliers):
+                best[m.brand] = m
+        return sorted(best.values(), key=lambda m: -m.confidence)
+
+    def _filter(self, idx: np.ndarray, dist: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Keep (query, train) pairs that pass the ratio test against the nearest OTHER brand.
+
+        Variants of one brand (black, colour) hold near-identical descriptors, so
+        a plain ratio test would reject exactly the best matches; and every
+        variant within the ratio keeps its own match so each gets full support.
+        """
+        s = self.settings
+        n = len(self._owner)
+        valid = (idx >= 0) & (idx < n)
+        idx = np.where(valid, idx, 0)
+        dist = np.where(valid, dist.astype(np.float32), np.inf)
+        brand = self._brand_of_desc[idx]
+        same = (brand == brand[:, :1]) & valid
+        other = ~same & valid
+        d_other = np.where(other.any(1), dist[np.arange(len(idx)), other.argmax(1)], np.inf)
+        keep = same & (dist < s["ratio"] * d_other[:, None]) & (dist <= s["max_hamming"])
+        q, k = np.nonzero(keep)
+        t = idx[q, k]
+        # One correspondence per (query keypoint, reference): the nearest, as np.nonzero is row-major by rank.
+        _, first = np.unique(q * len(self._refs) + self._owner[t], return_index=True)
+        return q[first], t[first]
+
+    def _verify(
+        self, ref: _Ref, qpts: np.ndarray, rpts: np.ndarray, qi: np.ndarray, ti: np.ndarray, f: float
+    ) -> MarkMatch | None:
+        """Fit a homography ref -> frame and accept it only if it maps the mark to a plausible quad."""
+        s = self.settings
+        h, mask = cv2.findHomography(rpts, qpts, cv2.USAC_MAGSAC, s["reproj_px"], maxIters=2000, confidence=0.995)
+        if h is None:
+            return None
+        inl = mask.ravel().astype(bool)
+        # Count distinct keypoints on both sides: many-to-one matches are not support.
+        n = min(len(np.unique(qi[inl])), len(np.unique(ti[inl])))
+        if n < s["min_inliers"]:
+            return None
+        quad = cv2.perspectiveTransform(ref.outline, h).reshape(4, 2)
+        if not self._plausible(quad, ref):
+            return None
+        hull = cv2.convexHull(rpts[inl].reshape(-1, 1, 2))
+        if cv2.contourArea(hull) < s["min_inlier_span"] * ref.area:
+            return None
+        z = (n - s["min_inliers"]) / (s["strong_inliers"] - s["min_inliers"]) * math.log(4.0)
+        quad = quad / f
+        return MarkMatch(ref.brand, round(_logistic(z), 4), quad.round(1).tolist(), n, ref.name)
+
+    def _plausible(self, quad: np.ndarray, ref: _Ref) -> bool:
+        s = self.settings
+        if not np.all(np.isfinite(quad)):
+            return False
+        # Positive signed area in image coords (y down) keeps the corner order: no mirror images.
+        x, y = quad[:, 0], quad[:, 1]
+        signed = 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+        if signed < s["min_area_px"] or not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+            return False
+        sides = np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)
+        if sides.min() <= 1 or max(sides[0] / sides[2], sides[2] / sides[0], sides[1] / sides[3], sides[3] / sides[1]) > s["max_side_ratio"]:
+            return False
+        o = ref.outline.reshape(4, 2)
+        ref_aspect = np.linalg.norm(o[1] - o[0]) / np.linalg.norm(o[3] - o[0])
+        aspect = (sides[0] + sides[2]) / (sides[1] + sides[3])
+        change = aspect / ref_aspect
+        return 1 / s["max_aspect_change"] <= change <= s["max_aspect_change"]
+
+    def detect(self, frame: Frame) -> list[Signal]:
+        return [
+            Signal(
+                room_id=frame.room_id,
+                stream_time=frame.stream_time,
+                kind=self.kind,
+                subject=m.brand,
+                confidence=m.confidence,
+                detector=self.name,
+                evidence={"polygon": m.polygon, "bbox": [round(v, 1) for v in m.bbox], "inliers": m.inliers, "ref": m.ref},
+                frame=frame,
+            )
+            for m in self.match_image(frame.image)
+        ]

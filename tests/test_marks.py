@@ -1,0 +1,154 @@
+"""MarksDetector on generated 1280x720 scenes: geometry, negatives, confusion, errors, threads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livewarden.assets.marks import generate_background, generate_mark, place_mark
+from livewarden.detectors.marks import MarksDetector
+from livewarden.model import Frame
+from livewarden.registry.schema import Brand, Registry
+
+BRANDS = {"nova": ("NOVA", 1), "kraft": ("KRAFT", 2), "zebra": ("Zebra Co", 3), "orbit": ("ORBIT", 4), "lumen": ("Lumen", 5)}
+
+
+@pytest.fixture(scope="module")
+def marks() -> dict[str, np.ndarray]:
+    return {b: generate_mark(text, seed) for b, (text, seed) in BRANDS.items()}
+
+
+@pytest.fixture(scope="module")
+def detector(marks) -> MarksDetector:
+    return MarksDetector(list(marks.items()))
+
+
+def camera(image: np.ndarray, seed: int) -> np.ndarray:
+    """What a stream encoder does to a scene: slight defocus, sensor noise, JPEG blocking."""
+    rng = np.random.default_rng(seed)
+    img = cv2.GaussianBlur(image, (3, 3), 0.8).astype(np.float32)
+    img = np.clip(img + rng.normal(0, 4, img.shape), 0, 255).astype(np.uint8)
+    return cv2.imdecode(cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 70])[1], cv2.IMREAD_COLOR)
+
+
+def box_iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    area = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / area
+
+
+def bbox(poly) -> list[float]:
+    p = np.asarray(poly, float)
+    return [*p.min(0), *p.max(0)]
+
+
+def frame(image: np.ndarray, t: float = 12.5) -> Frame:
+    return Frame(room_id="room-1", stream_time=t, image=image)
+
+
+# (brand, scale as share of frame width, in-plane angle, tilt degrees, occlusion)
+VIEWS = [
+    ("nova", 0.40, 0, 0, 0.0),
+    ("kraft", 0.08, 0, 0, 0.0),
+    ("zebra", 0.12, 15, 10, 0.0),
+    ("orbit", 0.25, 45, 0, 0.0),
+    ("lumen", 0.20, -120, 0, 0.0),
+    ("nova", 0.25, 10, 50, 0.0),
+    ("kraft", 0.30, -20, 35, 0.3),
+    ("zebra", 0.25, 0, 0, 0.3),
+]
+
+
+@pytest.mark.parametrize("seed,brand,scale,angle,tilt,occlusion", [(i, *v) for i, v in enumerate(VIEWS)])
+def test_detects_mark_under_scale_rotation_tilt_occlusion(detector, marks, seed, brand, scale, angle, tilt, occlusion):
+    scene, truth = place_mark(
+        generate_background(seed), marks[brand], center=(600, 380), scale=scale, angle_deg=angle, tilt=tilt, occlusion=occlusion
+    )
+    signals = detector.detect(frame(camera(scene, seed)))
+
+    assert [s.subject for s in signals] == [brand]
+    s = signals[0]
+    assert (s.kind, s.detector, s.room_id, s.stream_time) == ("mark", "marks", "room-1", 12.5)
+    assert s.frame is not None and s.frame.image is not None
+    assert 0.5 <= s.confidence <= 1.0
+    ev = s.evidence
+    assert len(ev["polygon"]) == 4 and all(len(p) == 2 for p in ev["polygon"])
+    assert ev["inliers"] >= detector.settings["min_inliers"]
+    assert ev["ref"] == str(list(BRANDS).index(brand))  # arrays are named by their position
+    assert box_iou(ev["bbox"], bbox(truth)) > 0.5
+    assert box_iou(bbox(ev["polygon"]), bbox(truth)) > 0.5
+
+
+def test_large_frontal_mark_is_a_strong_match(detector, marks):
+    scene, _ = place_mark(generate_background(7), marks["orbit"], center=(640, 360), scale=0.3)
+    (s,) = detector.detect(frame(camera(scene, 7)))
+    assert s.confidence >= 0.8
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_signal_without_a_mark(detector, seed):
+    assert detector.detect(frame(camera(generate_background(1000 + seed), seed))) == []
+
+
+def test_unregistered_look_alike_marks_are_not_reported(detector):
+    """Other generated logos (same style, same fonts, even the same text with another seed) are not our brands."""
+    for i, text in enumerate(["NOVA", "Quill", "TERRA", "KRAFT"]):
+        scene, _ = place_mark(generate_background(50 + i), generate_mark(text, 100 + i), center=(640, 360), scale=0.3)
+        assert detector.detect(frame(camera(scene, i))) == [], text
+
+
+def test_two_brands_in_one_frame_are_not_confused(detector, marks):
+    scene, truth_a = place_mark(generate_background(21), marks["kraft"], center=(330, 360), scale=0.3, angle_deg=10)
+    scene, truth_b = place_mark(scene, marks["lumen"], center=(950, 360), scale=0.3, angle_deg=-10)
+    found = {s.subject: s for s in detector.detect(frame(camera(scene, 21)))}
+    assert set(found) == {"kraft", "lumen"}
+    assert box_iou(found["kraft"].evidence["bbox"], bbox(truth_a)) > 0.5
+    assert box_iou(found["lumen"].evidence["bbox"], bbox(truth_b)) > 0.5
+
+
+def test_unreadable_reference_names_brand_and_file(tmp_path: Path, marks):
+    bad = tmp_path / "acme_logo.png"
+    bad.write_bytes(b"this is not a png")
+    with pytest.raises(ValueError, match=r"acme.*acme_logo\.png"):
+        MarksDetector([("nova", marks["nova"]), ("acme", bad)])
+
+
+def test_featureless_reference_is_rejected(marks):
+    blank = np.full((300, 300, 3), 200, np.uint8)
+    with pytest.raises(ValueError, match=r"'plain'.*too few"):
+        MarksDetector([("nova", marks["nova"]), ("plain", blank)])
+
+
+def test_from_registry_reads_mark_files(tmp_path: Path, marks):
+    paths = {}
+    for b in ("nova", "kraft"):
+        paths[b] = tmp_path / f"{b}.png"
+        cv2.imwrite(str(paths[b]), marks[b])
+    registry = Registry(brands=[Brand(id=b, name=b.title(), marks=[p]) for b, p in paths.items()])
+    det = MarksDetector.from_registry(registry)
+    scene, _ = place_mark(generate_background(3), marks["kraft"], center=(640, 360), scale=0.25)
+    (s,) = det.detect(frame(camera(scene, 3)))
+    assert (s.subject, s.evidence["ref"]) == ("kraft", "kraft.png")
+
+
+def test_concurrent_detect_matches_sequential(detector, marks):
+    scenes = []
+    for i, brand in enumerate(BRANDS):
+        scene, _ = place_mark(generate_background(300 + i), marks[brand], center=(640, 360), scale=0.2, angle_deg=20 * i)
+        scenes.append(camera(scene, i))
+    scenes.append(camera(generate_background(399), 9))
+
+    def run(img):
+        return [(s.subject, s.evidence["inliers"], s.evidence["polygon"]) for s in detector.detect(frame(img))]
+
+    expected = [run(img) for img in scenes]
+    assert [len(e) for e in expected] == [1, 1, 1, 1, 1, 0]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for _ in range(3):
+            assert list(pool.map(run, scenes)) == expected
