@@ -94,7 +94,7 @@ class RoomHealth:
     frames_decoded: int = 0
     frames_sampled: int = 0
     drops: int = 0  # decode/demux errors + sampled frames dropped because the consumer was behind
-    reconnects: int = 0
+    reconnects: int = 0  # reconnect attempts (failed opens included)
     last_error: str = ""
     last_frame_wall: float = 0.0
 
@@ -263,7 +263,8 @@ class VideoSource:
                     if not self.is_network or not self.reconnect:
                         self._set(state="failed")
                         what = "file" if not self.is_network else "stream"
-                        q.put(SourceError(f"room {self.room_id}: cannot open {what} {self.safe_url}: {msg}"))
+                        self._put(q, SourceError(f"room {self.room_id}: cannot open {what} {self.safe_url}: {msg}"),
+                                  halted, drop=True)
                         return
                     self._set(state="reconnecting", fps_in=0.0, fps_sampled=0.0,
                               reconnects=self.health.reconnects + 1)
@@ -292,11 +293,15 @@ class VideoSource:
                 backoff = min(backoff * 2, self.max_backoff)
         except Exception as exc:  # a bug must end this room, not hang its consumer
             self._set(state="failed")
-            q.put(SourceError(f"room {self.room_id}: reader crashed on {self.safe_url}: {self._error(exc)}"))
+            self._put(q, SourceError(f"room {self.room_id}: reader crashed on {self.safe_url}: {self._error(exc)}"),
+                      halted, drop=True)
         finally:
             if halted():
                 self._set(state="stopped", fps_in=0.0, fps_sampled=0.0)
-            self._put(q, _END, halted, drop=True)
+            try:  # offline: the end marker must not push out the last frames
+                self._put(q, _END, halted, drop=self.realtime)
+            except _Halt:
+                pass
 
     def _sleep(self, delay: float, halted) -> bool:
         """Backoff with ±25 % jitter; True if halted meanwhile."""
