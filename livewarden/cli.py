@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from livewarden.registry import RegistryError, load_registry
 
@@ -24,6 +25,12 @@ err_console = Console(stderr=True)
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err_console, show_path=False)])
+
+
+def _fail(headline: str, detail: str = "", code: int = 2) -> typer.Exit:
+    """Print an error without wrapping (paths stay copyable) and return the Exit to raise."""
+    err_console.print(f"[bold red]{headline}[/bold red] {escape(detail)}", soft_wrap=True, highlight=False)
+    return typer.Exit(code)
 
 
 def _load_or_exit(path: Path):
@@ -69,8 +76,7 @@ def _build(registry, rules_path: Optional[Path], data_dir: Path):
     try:
         detector = MarksDetector.from_registry(registry)
     except ValueError as exc:
-        err_console.print(f"[bold red]cannot build the marks index:[/bold red] {exc}")
-        raise typer.Exit(2) from None
+        raise _fail("cannot build the marks index:", str(exc)) from None
     return [detector], Policy(registry, rules), CaseStore.at(data_dir)
 
 
@@ -93,12 +99,10 @@ def watch(
     if room:
         unknown = sorted(set(room) - {r.id for r in reg.rooms})
         if unknown:
-            err_console.print(f"[red]unknown room(s): {', '.join(unknown)}; the registry has: "
-                              f"{', '.join(r.id for r in reg.rooms)}[/red]")
-            raise typer.Exit(2)
+            raise _fail("unknown room(s):", f"{', '.join(unknown)}; {registry} has: "
+                                            f"{', '.join(r.id for r in reg.rooms)}")
     if not reg.rooms:
-        err_console.print(f"[red]{registry}: no rooms to watch (add a `rooms:` list)[/red]")
-        raise typer.Exit(2)
+        raise _fail("no rooms to watch:", f"{registry} has no `rooms:` list")
     detectors, policy, store = _build(reg, rules, data_dir)
     pipeline = Pipeline(reg, detectors, policy, store, PipelineOptions(sample_fps=sample_fps, realtime=True),
                         rooms=room)
@@ -128,16 +132,14 @@ def scan(
     _setup_logging(verbose)
     reg = _load_or_exit(registry)
     if reg.room(room) is None:
-        err_console.print(f"[red]room {room!r} is not in {registry}; rooms there: "
-                          f"{', '.join(r.id for r in reg.rooms) or '(none)'}[/red]")
-        raise typer.Exit(2)
+        raise _fail("unknown room:", f"{room!r} is not in {registry}; rooms there: "
+                                     f"{', '.join(r.id for r in reg.rooms) or '(none)'}")
     out = out or Path(f"livewarden-scan-{clip.stem}")
     detectors, policy, store = _build(reg, rules, out)
     try:
         report = scan_clip(clip, room, reg, detectors, policy, store, out, sample_fps=sample_fps, console=console)
     except ScanError as exc:
-        err_console.print(f"[bold red]scan failed:[/bold red] {exc}")
-        raise typer.Exit(1) from None
+        raise _fail("scan failed:", str(exc), code=1) from None
     console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "
                   f"({report['speed_x']:.1f}x real time), {report['frames_analysed']} frames analysed")
     if not report["findings"]:

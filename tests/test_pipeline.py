@@ -1,0 +1,132 @@
+"""End to end: generated rooms pushed through a real nginx-rtmp server, watched by the pipeline.
+
+The unauthorized room must alert soon after the mark appears, the authorized
+room must not, and a room whose stream cannot be reached must not stall them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from livewarden.assets.marks import generate_mark
+from livewarden.assets.scenes import room_frames
+from livewarden.cases import CaseStore
+from livewarden.cli import app
+from livewarden.detectors.marks import MarksDetector
+from livewarden.media.clips import write_clip
+from livewarden.media.publish import start_publisher
+from livewarden.media.rtmp_server import RtmpServer
+from livewarden.policy import Policy, load_rules
+from livewarden.registry import load_registry
+from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+
+from .conftest import write_registry
+
+FPS = 25
+MARK_ON = (2.0, 6.0)
+SECONDS = 7.0
+
+
+@pytest.fixture(scope="module")
+def rooms(tmp_path_factory) -> Path:
+    """A registry with two rooms whose clips show the NOVA card from 2 s to 6 s."""
+    d = tmp_path_factory.mktemp("rooms")
+    registry = write_registry(
+        d,
+        {
+            "brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]},
+                       {"id": "koru", "name": "Koru", "marks": ["marks/koru.png"]}],
+            "sellers": [{"id": "nova-store", "name": "Nova Store", "authorized_brands": ["nova"]},
+                        {"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
+            "rooms": [{"id": "official", "seller": "nova-store", "source": "official.mp4"},
+                      {"id": "deals", "seller": "bargain", "source": "deals.mp4"}],
+        },
+        marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)},
+    )
+    mark = generate_mark("NOVA", 11)
+    for name, seed in (("official", 5), ("deals", 9)):
+        write_clip(d / f"{name}.mp4", room_frames(mark, seconds=SECONDS, fps=FPS, mark_on=MARK_ON, seed=seed), FPS)
+    return registry
+
+
+def build(registry_path: Path, data_dir: Path):
+    registry = load_registry(registry_path)
+    return registry, [MarksDetector.from_registry(registry)], Policy(registry, load_rules()), CaseStore.at(data_dir)
+
+
+@pytest.mark.rtmp
+def test_live_rooms_through_nginx_rtmp(rooms: Path, tmp_path: Path):
+    ok, why = RtmpServer.available()
+    if not ok:
+        pytest.skip(why)
+    registry, detectors, policy, store = build(rooms, tmp_path)
+    with RtmpServer() as server:
+        publishers = [start_publisher(registry.room(r).source, server.url(r), loop=True) for r in ("official", "deals")]
+        live_rooms = [registry.room(r).model_copy(update={"source": server.url(r)}) for r in ("official", "deals")]
+        dead = registry.room("deals").model_copy(update={"id": "dead", "source": server.url("nobody-publishes")})
+        live = registry.model_copy(update={"rooms": live_rooms + [dead]})
+        pipeline = Pipeline(live, detectors, policy, store, PipelineOptions(sample_fps=4.0))
+        try:
+            pipeline.start()
+            deadline = time.monotonic() + 40
+            official = pipeline.rooms["official"]
+            # run until the unauthorized room alerted and the authorized one was watched for a whole loop
+            # (so its mark was on screen too and had every chance to (wrongly) alert)
+            while time.monotonic() < deadline and not (
+                    store.alerts("deals") and (official.last_stream_time or 0) > SECONDS + 1):
+                time.sleep(0.2)
+            official_status = pipeline.rooms["official"]
+            dead_status = pipeline.rooms["dead"]
+            dead_state, dead_error = dead_status.health.state, dead_status.health.last_error
+        finally:
+            pipeline.stop()
+            for _, stop in publishers:
+                stop.set()
+    alerts = store.alerts()
+    assert [(a.room_id, a.rule, a.subject) for a in alerts] == [("deals", "unauthorized_brand", "nova")], server.error_log
+    alert = alerts[0]
+    assert alert.severity in ("red_flag", "review")
+    # a live join starts the stream clock at 0; the alert's times are on that clock and ordered
+    assert 0.0 <= alert.first_stream_time <= alert.last_stream_time
+    assert all(Path(p).is_file() for p in alert.evidence) and len(alert.evidence) == 2
+    assert official_status.analysed > 5  # the authorized room was really watched
+    assert dead_status.analysed == 0 and dead_state in ("connecting", "reconnecting", "failed")
+    assert "nobody-publishes" in dead_error  # the health says which URL fails
+    assert store.verify_audit() == (True, None)
+
+
+def test_scan_cli_reports_findings_with_stream_times(rooms: Path, tmp_path: Path):
+    runner = CliRunner()
+    out = tmp_path / "scan-deals"
+    result = runner.invoke(app, ["scan", str(rooms.parent / "deals.mp4"), "--room", "deals",
+                                 "--registry", str(rooms), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["room"] == "deals" and report["duration_s"] == pytest.approx(SECONDS, abs=0.2)
+    [finding] = report["findings"]
+    assert (finding["rule"], finding["subject"]) == ("unauthorized_brand", "nova")
+    assert MARK_ON[0] - 0.1 <= finding["first_stream_time"] <= MARK_ON[0] + 1.5
+    assert MARK_ON[1] - 1.5 <= finding["last_stream_time"] <= MARK_ON[1] + 0.1
+    assert all(Path(p).is_file() for p in finding["evidence"])
+    assert "unauthorized_brand nova" in result.output
+
+    clean = runner.invoke(app, ["scan", str(rooms.parent / "official.mp4"), "--room", "official",
+                                "--registry", str(rooms), "--out", str(tmp_path / "scan-official")])
+    assert clean.exit_code == 0, clean.output
+    assert json.loads((tmp_path / "scan-official" / "report.json").read_text())["findings"] == []
+
+
+def test_scan_rejects_bad_input_clearly(rooms: Path, tmp_path: Path):
+    runner = CliRunner()
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"\x00\x01not a video at all" * 100)
+    result = runner.invoke(app, ["scan", str(garbage), "--room", "deals", "--registry", str(rooms),
+                                 "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "garbage.mp4" in result.output and "not a readable video" in result.output
+    result = runner.invoke(app, ["scan", str(rooms.parent / "deals.mp4"), "--room", "nope", "--registry", str(rooms)])
+    assert result.exit_code == 2 and "'nope' is not in" in result.output
