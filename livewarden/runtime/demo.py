@@ -115,7 +115,7 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     ok = alerted == EXPECT_ALERT
     if ok:
         console.print("[bold green]demo ok[/bold green]: the unauthorized room alerted, the authorized room did not.")
-        console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}")
+        console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:
         console.print(f"[bold red]demo check failed[/bold red]: expected alerts in {sorted(EXPECT_ALERT)}, "
                       f"got {sorted(alerted) or 'none'}")

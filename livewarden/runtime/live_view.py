@@ -6,6 +6,7 @@ import signal
 import time
 from datetime import datetime
 
+from rich import box
 from rich.console import Console, Group
 from rich.live import Live
 from rich.panel import Panel
@@ -20,44 +21,53 @@ SEVERITY_STYLE = {"red_flag": "bold white on red", "review": "black on yellow"}
 
 
 def rooms_table(pipeline: Pipeline) -> Table:
-    table = Table(title="Rooms", expand=True, title_justify="left")
-    for col, just in [("room", "left"), ("state", "left"), ("fps in", "right"), ("sampled", "right"),
-                      ("lag s", "right"), ("drops", "right"), ("analysed", "right"), ("stream t", "right"),
-                      ("alerts", "right"), ("note", "left")]:
-        table.add_column(col, justify=just, no_wrap=col != "note")
+    """One row per room: is it live, how fast frames come in and get analysed, how far behind, what broke."""
+    table = Table(title="Rooms", expand=True, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("room", no_wrap=True, min_width=12, overflow="ellipsis")
+    table.add_column("state", no_wrap=True)
+    table.add_column("fps in/used", justify="right", no_wrap=True)
+    table.add_column("lag", justify="right", no_wrap=True)
+    table.add_column("drops", justify="right", no_wrap=True)
+    table.add_column("analysed", justify="right", no_wrap=True)
+    table.add_column("alerts", justify="right", no_wrap=True)
+    table.add_column("note", ratio=3, overflow="fold")
     for status in pipeline.rooms.values():
         h = status.health
-        state = h.state
         note = status.error or h.last_error or ""
         table.add_row(
             status.room_id,
-            Text(state, style=STATE_STYLE.get(state, "")),
-            f"{h.fps_in:.1f}", f"{h.fps_sampled:.1f}",
-            f"{h.lag_s:.2f}" if h.lag_s is not None else "-",
+            Text(h.state, style=STATE_STYLE.get(h.state, "")),
+            f"{h.fps_in:.0f}/{h.fps_sampled:.1f}",
+            f"{max(0.0, h.lag_s):.1f}s" if h.lag_s is not None else "-",
             str(h.drops + pipeline.dropped_busy(status.room_id)),
-            str(status.analysed), f"{status.last_stream_time:.1f}",
+            f"{status.analysed} @{status.last_stream_time:.0f}s",
             Text(str(status.alerts), style="bold red" if status.alerts else ""),
-            Text(note[:80], style="red" if note else ""),
+            Text(note[:120], style="red" if note else ""),
         )
     return table
 
 
-def alerts_table(pipeline: Pipeline, limit: int = 12) -> Table:
-    table = Table(title="Alerts (newest first)", expand=True, title_justify="left")
-    for col in ("#", "opened", "room", "rule", "subject", "severity", "conf", "stream time", "evidence"):
-        table.add_column(col, no_wrap=col != "evidence", overflow="fold")
-    for alert in list(pipeline.recent_alerts)[:limit]:
+def alerts_table(pipeline: Pipeline, limit: int = 10) -> Group:
+    """Newest alerts first, then where the evidence of the newest few is on disk."""
+    table = Table(title="Alerts (newest first)", expand=True, title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for col, just in (("#", "right"), ("opened", "left"), ("room", "left"), ("finding", "left"),
+                      ("severity", "left"), ("conf", "right"), ("at", "right")):
+        table.add_column(col, justify=just, no_wrap=col not in ("room", "finding"), overflow="fold")
+    alerts = list(pipeline.recent_alerts)[:limit]
+    for alert in alerts:
         severity = "shadow" if alert.shadow else alert.severity
         table.add_row(
             str(alert.id), datetime.fromtimestamp(alert.opened_at).strftime("%H:%M:%S"),
-            alert.room_id, alert.rule, alert.subject,
+            alert.room_id, f"{alert.rule} {alert.subject}",
             Text(severity, style=SEVERITY_STYLE.get(severity, "dim")),
             f"{alert.confidence:.2f}", f"{alert.first_stream_time:.1f}s",
-            alert.evidence[0] if alert.evidence else "-",
         )
-    if not pipeline.recent_alerts:
-        table.add_row("", "", Text("no alerts yet", style="dim"), "", "", "", "", "", "")
-    return table
+    if not alerts:
+        table.add_row("", "", Text("no alerts yet", style="dim"), "", "", "", "")
+    evidence = [Text(f"evidence #{a.id}: {a.evidence[0]}", style="dim", overflow="fold")
+                for a in alerts[:3] if a.evidence]
+    return Group(table, *evidence)
 
 
 def render(pipeline: Pipeline, started: float, title: str = "livewarden") -> Panel:
@@ -99,4 +109,4 @@ def print_alert_summary(console: Console, store) -> None:
         tag = "shadow" if a.shadow else a.severity
         console.print(f"  #{a.id} [{tag}] {a.room_id} {a.rule} {a.subject} at {a.first_stream_time:.1f}s "
                       f"(conf {a.confidence:.2f}, {a.hits} hits) evidence: {a.evidence[0] if a.evidence else '-'}",
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
