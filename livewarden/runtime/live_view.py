@@ -30,11 +30,13 @@ def rooms_table(pipeline: Pipeline) -> Table:
     table.add_column("drops", justify="right", no_wrap=True)
     table.add_column("analysed", justify="right", no_wrap=True)
     table.add_column("alerts", justify="right", no_wrap=True)
-    table.add_column("note", ratio=3, overflow="fold")
-    for status in pipeline.rooms.values():
+    statuses = list(pipeline.rooms.values())
+    notes = [s.error or s.health.last_error or "" for s in statuses]
+    if any(notes):
+        table.add_column("note", min_width=16, overflow="fold")
+    for status, note in zip(statuses, notes):
         h = status.health
-        note = status.error or h.last_error or ""
-        table.add_row(
+        cells = [
             status.room_id,
             Text(h.state, style=STATE_STYLE.get(h.state, "")),
             f"{h.fps_in:.0f}/{h.fps_sampled:.1f}",
@@ -42,8 +44,10 @@ def rooms_table(pipeline: Pipeline) -> Table:
             str(h.drops + pipeline.dropped_busy(status.room_id)),
             f"{status.analysed} @{status.last_stream_time:.0f}s",
             Text(str(status.alerts), style="bold red" if status.alerts else ""),
-            Text(note[:120], style="red" if note else ""),
-        )
+        ]
+        if any(notes):
+            cells.append(Text(note[:120], style="red"))
+        table.add_row(*cells)
     return table
 
 
