@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
@@ -26,12 +27,15 @@ def _format_for(url: str) -> str:
 
 
 def publish_file(path: str | Path, url: str, *, loop: bool = False,
-                 stop: threading.Event | None = None, open_timeout: float = 5.0) -> int:
+                 stop: threading.Event | None = None, open_timeout: float = 5.0,
+                 on_start: Callable[[float], None] | None = None) -> int:
     """Remux `path` (mp4/flv, H.264[/AAC]) to `url` at real-time pace, in this thread.
 
     With `loop`, starts over at the end and shifts timestamps so they keep
     increasing (a looping broadcast, as a cheating seller would send).
     Returns the number of packets sent; ends when the file ends (no loop) or `stop` is set.
+    `on_start(wall)` is told the time.time() at which the clip's time 0 is sent,
+    so a benchmark knows when each frame of each loop went out.
     """
     stop = stop or threading.Event()
     sent = 0
@@ -47,6 +51,8 @@ def publish_file(path: str | Path, url: str, *, loop: bool = False,
             offset = 0.0  # seconds added to timestamps in the current loop
             t_end = 0.0  # end of the latest packet, on the shifted clock
             wall0 = time.monotonic()
+            if on_start is not None:
+                on_start(time.time())
             while not stop.is_set():
                 for pkt in inp.demux(streams):
                     if stop.is_set():
@@ -77,8 +83,8 @@ def publish_file(path: str | Path, url: str, *, loop: bool = False,
     return sent
 
 
-def start_publisher(path: str | Path, url: str, *, loop: bool = False,
-                    stop: threading.Event | None = None) -> tuple[threading.Thread, threading.Event]:
+def start_publisher(path: str | Path, url: str, *, loop: bool = False, stop: threading.Event | None = None,
+                    on_start: Callable[[float], None] | None = None) -> tuple[threading.Thread, threading.Event]:
     """Run `publish_file` in a daemon thread; set the returned event to stop it.
 
     An error in the thread (server gone, bad file) ends the thread; it is kept
@@ -88,7 +94,7 @@ def start_publisher(path: str | Path, url: str, *, loop: bool = False,
 
     def run() -> None:
         try:
-            publish_file(path, url, loop=loop, stop=stop)
+            publish_file(path, url, loop=loop, stop=stop, on_start=on_start)
         except Exception as exc:  # reported via thread.error, not raised in a daemon thread
             thread.error = exc  # type: ignore[attr-defined]
 

@@ -1,0 +1,65 @@
+"""What the live benchmarks share: a generated registry of unauthorized rooms, trial rules, percentiles.
+
+Every room is run by a seller who is not authorized for the NOVA brand and
+shows a NOVA card at known times, so every sighting should open an alert.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from livewarden.assets.marks import generate_mark  # noqa: E402
+from livewarden.policy import load_rules  # noqa: E402
+from livewarden.policy.rules import Rule  # noqa: E402
+from livewarden.registry import load_registry  # noqa: E402
+from livewarden.registry.schema import Registry  # noqa: E402
+
+MARK_TEXT, MARK_SEED = "NOVA", 11
+DISTRACTORS = [("KORU", 23), ("ALTO", 31), ("MIRA", 47), ("ZEST", 53), ("VELA", 61),
+               ("OKTA", 71), ("LUMO", 83), ("PIKA", 97), ("RIVO", 101), ("SOLA", 113),
+               ("TUVA", 127), ("EKKO", 131), ("NIMA", 137), ("DORA", 139), ("FEXO", 149),
+               ("GIRO", 151), ("HALO", 157), ("JUNO", 163), ("KIWA", 167)]
+
+
+def the_mark() -> np.ndarray:
+    return generate_mark(MARK_TEXT, MARK_SEED)
+
+
+def write_registry(directory: Path, sources: dict[str, str]) -> Registry:
+    """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "marks").mkdir(exist_ok=True)
+    brands = []
+    for text, seed in [(MARK_TEXT, MARK_SEED)] + DISTRACTORS:
+        brand_id = text.lower()
+        cv2.imwrite(str(directory / "marks" / f"{brand_id}.png"), generate_mark(text, seed))
+        brands.append({"id": brand_id, "name": text.title(), "marks": [f"marks/{brand_id}.png"]})
+    data = {
+        "brands": brands,
+        "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
+        "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
+    }
+    path = directory / "registry.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return load_registry(path)
+
+
+def trial_rules(close_after_s: float) -> list[Rule]:
+    """The packaged rules, except that an alert closes soon so every new sighting opens a new one."""
+    return [r.model_copy(update={"close_after_s": close_after_s}) for r in load_rules()]
+
+
+def percentiles(values: list[float]) -> str:
+    if not values:
+        return "n=0"
+    a = np.asarray(values)
+    return (f"n={len(a)} p50={np.percentile(a, 50):.3f}s p95={np.percentile(a, 95):.3f}s "
+            f"max={a.max():.3f}s")
