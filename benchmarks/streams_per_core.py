@@ -1,0 +1,189 @@
+"""Streams per core: how many live 720p rooms one machine watches before alerts get late or frames drop.
+
+    python benchmarks/streams_per_core.py [--seconds 34] [--max-rooms 40]
+
+N publishers push a pre-encoded 720p 30 fps H.264 clip (stream copy, looped,
+10.2 s per loop, the NOVA card up from 4.1 s to 8.1 s of each loop) into a private
+nginx-rtmp server; every room's seller is unauthorized, so every loop of
+every room should open an alert (`close_after_s` is 1.5 s for that).
+livewarden watches them with the marks detector at 2 fps. A step passes
+when every sighting alerted, p95 time-to-alert (from the card's first frame
+being sent to the alert being committed) is <= 2 s, and no sampled frame
+was dropped after the first 3 s (joining a stream delivers the last
+GOP in a burst; those drops are printed apart). N grows until a step fails.
+
+In the same run, the naive loop does the same with one thread per room that
+decodes and analyses every frame, the obvious first implementation; its N
+is the baseline. The publishers and nginx run on the same 2 cores.
+Goal (issue 3): >= 16 rooms on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from rig import the_mark, trial_rules, write_registry
+
+from livewarden.assets.scenes import room_frames
+from livewarden.cases import CaseStore
+from livewarden.detectors.marks import MarksDetector
+from livewarden.media.clips import write_clip
+from livewarden.media.publish import start_publisher
+from livewarden.media.rtmp_server import RtmpServer
+from livewarden.media.sources import VideoSource
+from livewarden.policy import Policy
+from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+
+FPS = 30
+LOOP_S = 10.2  # not a multiple of the 0.5 s sampling period: the card meets every sampling phase
+MARK_ON = (4.1, 8.1)
+WARMUP_S = 3.0  # joining a stream delivers its last GOP in a burst; drops then are not overload
+P95_LIMIT = 2.0
+
+
+class NaiveWatcher:
+    """One thread per room: decode every frame, run the detector on it, feed policy and store."""
+
+    def __init__(self, registry, detector, policy, store, on_alert):
+        self.stop_event = threading.Event()
+        self.sources = [VideoSource(r.id, r.source, sample_fps=None) for r in registry.rooms]
+        self.threads = [threading.Thread(target=self._run, args=(s, detector, policy, store, on_alert), daemon=True)
+                        for s in self.sources]
+
+    def _run(self, source, detector, policy, store, on_alert) -> None:
+        for frame in source.frames(self.stop_event):
+            for signal in detector.detect(frame):
+                for update in policy.observe(signal):
+                    on_alert(store.record(update), update)
+
+    def start(self) -> "NaiveWatcher":
+        for t in self.threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for t in self.threads:
+            t.join(5)
+
+    def drops(self) -> int:
+        return sum(s.health.drops for s in self.sources)
+
+
+def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path) -> dict:
+    """Run n rooms for `seconds`; return latencies of every sighting (inf when missed) and drops."""
+    starts: dict[str, float] = {}
+    alerts: dict[str, list[float]] = {}
+    lock = threading.Lock()
+
+    def on_alert(alert, update) -> None:
+        if update.opened:
+            with lock:
+                alerts.setdefault(alert.room_id, []).append(time.time())
+
+    with RtmpServer() as server:
+        rooms = [f"room{i:02d}" for i in range(n)]
+        publishers = []
+        for i, room in enumerate(rooms):
+            publishers.append(start_publisher(clip, server.url(room), loop=True,
+                                              on_start=lambda wall, room=room: starts.__setitem__(room, wall)))
+            time.sleep(min(0.2, LOOP_S / n))  # staggered, as real rooms are
+        registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms})
+        detector = MarksDetector.from_registry(registry)
+        policy = Policy(registry, trial_rules(1.5))
+        store = CaseStore.at(workdir / f"{mode}-{n}" / "store")
+        if mode == "livewarden":
+            watcher = Pipeline(registry, [detector], policy, store, PipelineOptions(sample_fps=2.0),
+                               on_alert=on_alert)
+        else:
+            watcher = NaiveWatcher(registry, detector, policy, store, on_alert)
+        if mode == "livewarden":
+            def count_drops() -> int:
+                return sum(watcher.dropped_busy(r) + watcher.rooms[r].health.drops for r in rooms)
+            lags = lambda: [watcher.rooms[r].health.lag_s for r in rooms]  # noqa: E731
+        else:
+            count_drops = watcher.drops
+            lags = lambda: [s.health.lag_s for s in watcher.sources]  # noqa: E731
+        began = time.time()
+        watcher.start()
+        time.sleep(WARMUP_S)
+        warmup_drops = count_drops()
+        time.sleep(seconds - WARMUP_S)
+        ended = time.time()
+        drops = count_drops() - warmup_drops
+        max_lag = max((x for x in lags() if x is not None), default=0.0)
+        watcher.stop()
+        for _, stop in publishers:
+            stop.set()
+    latencies, missed = [], 0
+    for room in rooms:
+        if room not in starts:
+            missed += 1
+            continue
+        # every loop whose card went out after the warm-up and at least 4 s before the end must have alerted
+        k0 = math.ceil((began + WARMUP_S - starts[room] - MARK_ON[0]) / LOOP_S)
+        k1 = math.floor((ended - 4.0 - starts[room] - MARK_ON[0]) / LOOP_S)
+        seen = sorted(alerts.get(room, []))
+        for k in range(max(0, k0), k1 + 1):
+            shown = starts[room] + k * LOOP_S + MARK_ON[0]
+            hits = [a - shown for a in seen if shown <= a < shown + LOOP_S - MARK_ON[0]]
+            if hits:
+                latencies.append(hits[0])
+            else:
+                latencies.append(math.inf)
+                missed += 1
+    return {"latencies": latencies, "missed": missed, "drops": drops, "warmup_drops": warmup_drops,
+            "max_lag": max_lag}
+
+
+def verdict(r: dict) -> tuple[bool, str]:
+    lat = np.asarray(r["latencies"])
+    p95 = float(np.percentile(lat, 95)) if len(lat) else math.inf
+    p50 = float(np.percentile(lat, 50)) if len(lat) else math.inf
+    ok = len(lat) > 0 and p95 <= P95_LIMIT and r["drops"] == 0 and r["missed"] == 0
+    return ok, (f"sightings={len(lat)} missed={r['missed']} p50={p50:.2f}s p95={p95:.2f}s "
+                f"drops={r['drops']} (+{r['warmup_drops']} while joining) lag at end={r['max_lag']:.2f}s")
+
+
+def ramp(mode: str, ns: list[int], clip: Path, seconds: float, workdir: Path) -> int:
+    reached = 0
+    for n in ns:
+        ok, text = verdict(step(n, mode, clip, seconds, workdir))
+        print(f"  {mode:10s} N={n:2d}: {'pass' if ok else 'FAIL'}  {text}", flush=True)
+        if not ok:
+            break
+        reached = n
+    return reached
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=float, default=34.0, help="run time per step")
+    ap.add_argument("--max-rooms", type=int, default=40)
+    args = ap.parse_args()
+    ok, why = RtmpServer.available()
+    if not ok:
+        raise SystemExit(f"streams_per_core needs nginx with the RTMP module: {why} (run scripts/setup.sh)")
+    cores = os.cpu_count()
+    print(f"streams_per_core: 720p{FPS} H.264 rooms via nginx-rtmp, {cores} CPU cores, {args.seconds:.0f}s per step")
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "room.mp4"
+        print("  encoding the sample room…", flush=True)
+        write_clip(clip, room_frames(the_mark(), seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9), FPS)
+        naive = ramp("naive", [1, 2, 3, 4, 6, 8], clip, args.seconds, Path(tmp))
+        ns = [n for n in [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48] if n <= args.max_rooms]
+        ours = ramp("livewarden", ns, clip, args.seconds, Path(tmp))
+    print(f"  rooms sustained: livewarden {ours} ({ours / cores:.1f}/core), naive loop {naive} "
+          f"({naive / cores:.1f}/core); ratio {ours / max(naive, 1):.1f}x")
+    print(f"  goal >= 16 rooms on 2 cores: {'met' if ours >= 16 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
