@@ -98,6 +98,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
                 rooms.append(room.model_copy(update={"source": url}))
             registry = registry.model_copy(update={"rooms": rooms})
             console.print(f"streaming {len(rooms)} rooms through nginx-rtmp on 127.0.0.1:{server.port}")
+        else:
+            console.print(f"playing {len(registry.rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
         pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True))
         console.print(f"[bold]{BRANDS['nova'][0]}[/bold] cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each "
                       f"{CLIP_SECONDS:.0f}s loop; only room deal-hunter's seller is not authorized for it.")

@@ -1,0 +1,36 @@
+"""The README's first command ends in `livewarden demo`: it must alert on the unauthorized room only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from livewarden.cli import app
+from livewarden.media.rtmp_server import RtmpServer
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("demo")  # shared: the generated rooms are made once
+
+
+@pytest.mark.rtmp
+def test_demo_through_nginx_rtmp(workdir: Path):
+    ok, why = RtmpServer.available()
+    if not ok:
+        pytest.skip(why)
+    result = CliRunner().invoke(app, ["demo", "--duration", "16", "--workdir", str(workdir)])
+    assert result.exit_code == 0, result.output
+    assert "through nginx-rtmp" in result.output
+    assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
+    assert "nova-official unauthorized_brand" not in result.output
+    assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*_crop.jpg"))
+
+
+def test_demo_falls_back_to_paced_files(workdir: Path):
+    result = CliRunner().invoke(app, ["demo", "--duration", "16", "--workdir", str(workdir), "--no-rtmp"])
+    assert result.exit_code == 0, result.output
+    assert "through nginx-rtmp" not in result.output
+    assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
