@@ -25,7 +25,18 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-echo "==> installing livewarden into .venv"
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e ".[${EXTRAS:-test}]" 2>&1 | grep -v "^WARNING: Location" || true
+# reinstall only when the dependencies changed (the install is editable: code changes need nothing)
+stamp=".venv/.livewarden-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) ${EXTRAS:-test}"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "==> installing livewarden into .venv"
+  .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  # the full pip log is kept; on failure it is shown (setuptools' editable-install notices are noise otherwise)
+  if ! .venv/bin/python -m pip install -q -e ".[${EXTRAS:-test}]" > .venv/pip-install.log 2>&1; then
+    cat .venv/pip-install.log
+    echo "setup failed: pip could not install livewarden (log: .venv/pip-install.log)"
+    exit 1
+  fi
+  echo "$want" > "$stamp"
+fi
 .venv/bin/python -c "import livewarden, cv2, av" || { echo "setup failed: livewarden does not import"; exit 1; }
