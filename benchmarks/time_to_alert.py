@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import tempfile
 import threading
 import time
@@ -125,8 +126,10 @@ def run(sample_fps: float, trials: int, off: list, on: list, workdir: Path) -> d
                     print(f"\n  trial {k}: no alert within 6 s", flush=True)
                 time.sleep(0.3)  # let the baseline see the flag even when the alert beat it
                 stage.mark_on = False
-                print(f"\r  {sample_fps:g} fps: trial {k + 1}/{trials}", end="", flush=True)
-            print()
+                if sys.stdout.isatty():
+                    print(f"\r  {sample_fps:g} fps: trial {k + 1}/{trials}", end="", flush=True)
+            if sys.stdout.isatty():
+                print()
         finally:
             stage.stop.set()
             pipeline.stop()
