@@ -152,3 +152,14 @@ def test_concurrent_detect_matches_sequential(detector, marks):
     with ThreadPoolExecutor(max_workers=4) as pool:
         for _ in range(3):
             assert list(pool.map(run, scenes)) == expected
+
+
+def test_card_in_a_generated_room_is_found_whenever_it_is_on_screen(detector, marks):
+    """The demo's and benchmarks' rooms: a swaying host holds the card up from 2 s to 6 s (sampled at 4 fps)."""
+    from livewarden.assets.scenes import room_frames
+
+    fps, on = 4, (2.0, 6.0)
+    for i, image in enumerate(room_frames(marks["nova"], seconds=8, fps=fps, mark_on=on, seed=9)):
+        t = i / fps
+        found = {s.subject for s in detector.detect(frame(camera(image, i), t))}
+        assert found == ({"nova"} if on[0] <= t < on[1] else set()), f"at {t:.2f}s"
