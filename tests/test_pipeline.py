@@ -130,3 +130,28 @@ def test_scan_rejects_bad_input_clearly(rooms: Path, tmp_path: Path):
     assert result.exit_code == 1 and "garbage.mp4" in result.output and "not a readable video" in result.output
     result = runner.invoke(app, ["scan", str(rooms.parent / "deals.mp4"), "--room", "nope", "--registry", str(rooms)])
     assert result.exit_code == 2 and "'nope' is not in" in result.output
+
+
+def test_watch_runs_until_ctrl_c_and_stops_cleanly(rooms: Path, tmp_path: Path):
+    """`livewarden watch` as a user runs it: a real process, rooms played in real time, then Ctrl-C."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-m", "livewarden.cli", "watch", "--registry", str(rooms),
+                             "--data-dir", str(data)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "COLUMNS": "200"})
+    try:
+        db = data / "livewarden.db"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (db.exists() and CaseStore.at(data).alerts("deals")):
+            time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, output
+    assert "1 alert(s)" in output and "deals unauthorized_brand nova" in output, output
+    assert "Traceback" not in output
