@@ -63,21 +63,35 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
     """Validate a registry and list every problem with file, line and field."""
     reg = _load_or_exit(path)
     marks = sum(len(b.marks) for b in reg.brands)
+    images = sum(len(p.images) for p in reg.products)
+    listings = sum(len(r.listings) for r in reg.rooms)
     console.print(f"[green]ok[/green] {path}: {len(reg.brands)} brands ({marks} marks), "
-                  f"{len(reg.sellers)} sellers, {len(reg.rooms)} rooms", soft_wrap=True)
+                  f"{len(reg.products)} products ({images} images), {len(reg.sellers)} sellers, "
+                  f"{len(reg.rooms)} rooms ({listings} listings)", soft_wrap=True)
 
 
 def _build(registry, rules_path: Optional[Path], data_dir: Path):
+    """The detectors the registry has material for (marks, catalog), the policy and the store."""
     from livewarden.cases import CaseStore
-    from livewarden.detectors.marks import MarksDetector
     from livewarden.policy import Policy
 
     rules = _load_rules_or_exit(rules_path)
+    detectors = []
     try:
-        detector = MarksDetector.from_registry(registry)
+        if any(b.marks for b in registry.brands):
+            from livewarden.detectors.marks import MarksDetector
+
+            detectors.append(MarksDetector.from_registry(registry))
+        if registry.products:
+            from livewarden.detectors.products import ProductsDetector
+
+            with console.status(f"indexing {len(registry.products)} catalog products…"):
+                detectors.append(ProductsDetector.from_registry(registry))
     except ValueError as exc:
-        raise _fail("cannot build the marks index:", str(exc)) from None
-    return [detector], Policy(registry, rules), CaseStore.at(data_dir)
+        raise _fail("cannot build the detectors:", str(exc)) from None
+    if not detectors:
+        raise _fail("nothing to look for:", "the registry has no brand marks and no catalog products")
+    return detectors, Policy(registry, rules), CaseStore.at(data_dir)
 
 
 @app.command()
@@ -149,6 +163,34 @@ def scan(
                       f"{f['last_stream_time']:.1f}s conf {f['confidence']:.2f} evidence: "
                       f"{f['evidence'][0] if f['evidence'] else '-'}")
     console.print(f"report: {out / 'report.json'}")
+
+
+@app.command()
+def lookup(
+    image: Path = typer.Argument(..., help="a photo or crop of the product"),
+    registry: Path = typer.Option(..., "--registry", "-r"),
+    top: int = typer.Option(5, min=1, max=50, help="how many catalog matches to list"),
+) -> None:
+    """Which catalog product is this? Lists the best matches with their similarity."""
+    import cv2
+
+    from livewarden.detectors.embedder import Embedder
+    from livewarden.detectors.products import DEFAULTS, ProductIndex
+
+    reg = _load_or_exit(registry)
+    if not reg.products:
+        raise _fail("no catalog:", f"{registry} has no products (add `products:` or `catalog: products.csv`)")
+    img = cv2.imread(str(image), cv2.IMREAD_COLOR)
+    if img is None:
+        raise _fail("cannot read image:", f"{image} is missing or not an image file")
+    with console.status(f"indexing {len(reg.products)} catalog products…"):
+        index = ProductIndex.from_registry(reg, Embedder())
+    threshold = DEFAULTS["match_similarity"]
+    for rank, m in enumerate(index.lookup(img, k=top), 1):
+        product = reg.product(m.product)
+        verdict = "match" if m.similarity >= threshold else "below threshold"
+        console.print(f"{rank}. {m.product}  ({product.name if product else ''}, brand {m.brand})  "
+                      f"similarity {m.similarity:.3f}  {verdict}  ref {m.ref}", markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -57,7 +57,7 @@ def test_every_cross_reference_problem_is_reported_with_its_line(two_brand_regis
     "text, expected",
     [
         ("brands:\n  - id: a\n    name: A\n    marks: [x.png]\n    colour: red\n", ":5: brands[0].colour: Extra inputs"),
-        ("brands:\n  - id: a\n    name: A\n", ":2: brands[0].marks: Field required"),
+        ("brands:\n  - id: a\n    marks: [x.png]\n", ":2: brands[0].name: Field required"),
         ("sellers:\n  - id: 'bad id!'\n    name: S\n", ":2: sellers[0].id: String should match pattern"),
         ("brands: [\n  - id: a\n", ":2: invalid YAML"),
         ("- just\n- a list\n", ":1: the registry must be a mapping"),
@@ -81,7 +81,7 @@ def test_cli_registry_check(two_brand_registry: Path):
     runner = CliRunner()
     ok = runner.invoke(app, ["registry", "check", str(two_brand_registry)])
     assert ok.exit_code == 0, ok.output
-    assert "2 brands (2 marks), 2 sellers, 2 rooms" in ok.output
+    assert "2 brands (2 marks), 0 products (0 images), 2 sellers, 2 rooms (0 listings)" in ok.output
     bad = two_brand_registry.parent / "bad.yaml"
     bad.write_text(BAD)
     result = runner.invoke(app, ["registry", "check", str(bad)])

@@ -21,7 +21,22 @@ def seller_not_authorized(registry: Registry, signal: Signal) -> bool:
     return not registry.is_authorized(signal.room_id, signal.subject)
 
 
+def product_not_listed(registry: Registry, signal: Signal) -> bool:
+    """The catalog product in `signal.subject` is on camera in a room that does not list it."""
+    return signal.subject not in registry.listed_products(signal.room_id)
+
+
+def brand_not_listed(registry: Registry, signal: Signal) -> bool:
+    """The room lists products, and none of them is of the brand on camera (product signal or mark signal)."""
+    listed = [registry.product(pid) for pid in registry.listed_products(signal.room_id)]
+    brands = {p.brand for p in listed if p is not None}
+    shown = signal.evidence.get("brand", signal.subject) if signal.kind == "product" else signal.subject
+    return bool(brands) and shown not in brands
+
+
 CONDITIONS: dict[str, Callable[[Registry, Signal], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
+    "product_not_listed": product_not_listed,
+    "brand_not_listed": brand_not_listed,
 }

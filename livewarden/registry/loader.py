@@ -1,8 +1,10 @@
 """Load a registry YAML file and report every problem with file, line and field.
 
 Validation runs in three passes so one run lists all problems at once:
-YAML syntax, field types (pydantic), then cross-references (unknown brand or
-seller ids, duplicate ids, mark images that are missing or unreadable).
+YAML syntax, field types (pydantic), then cross-references (unknown brand,
+seller or product ids, duplicate ids, images that are missing or unreadable).
+Products may also come from a catalog CSV (`catalog: products.csv`); their
+problems point at the CSV's line and column.
 """
 
 from __future__ import annotations
@@ -13,8 +15,24 @@ from typing import Any
 import cv2
 from pydantic import ValidationError
 
-from livewarden.registry.located import LocatedYaml, Problem, RegistryError, read_yaml
+from livewarden.registry.catalog_csv import CatalogRows, read_catalog_csv
+from livewarden.registry.located import LocatedYaml, Problem, RegistryError, field_name, read_yaml
 from livewarden.registry.schema import Registry
+
+
+class _Locator:
+    """Where a field lives: the YAML file, or for a CSV product its row and column."""
+
+    def __init__(self, doc: LocatedYaml, catalog: CatalogRows | None, first_csv_product: int):
+        self.doc, self.catalog, self.first = doc, catalog, first_csv_product
+
+    def __call__(self, loc: tuple, message: str) -> Problem:
+        if self.catalog and len(loc) >= 2 and loc[0] == "products" and isinstance(loc[1], int) \
+                and loc[1] >= self.first:
+            row = loc[1] - self.first
+            column = field_name(loc[2:3]) if len(loc) > 2 else ""
+            return Problem(self.catalog.file, self.catalog.lines[row], f"column {column}" if column else "", message)
+        return self.doc.problem(loc, message)
 
 
 def load_registry(path: str | Path, *, check_images: bool = True) -> Registry:
@@ -26,12 +44,23 @@ def load_registry(path: str | Path, *, check_images: bool = True) -> Registry:
         raise RegistryError([doc.problem((), "the registry must be a mapping with brands, sellers and rooms")])
 
     data = _resolve_paths(data, path.parent)
+    catalog, locate = None, _Locator(doc, None, 0)
+    if "catalog" in data:
+        catalog_path = data.pop("catalog")
+        if not isinstance(catalog_path, str):
+            raise RegistryError([doc.problem(("catalog",), "must be the path of a products CSV file")])
+        catalog, csv_problems = read_catalog_csv(path.parent / catalog_path)
+        if csv_problems:
+            raise RegistryError(csv_problems)
+        own = data.get("products") if isinstance(data.get("products"), list) else []
+        data["products"] = list(own) + catalog.products
+        locate = _Locator(doc, catalog, len(own))
     try:
         registry = Registry.model_validate(data)
     except ValidationError as exc:
-        raise RegistryError(doc.validation_problems(exc)) from None
+        raise RegistryError([locate(tuple(e["loc"]), e["msg"]) for e in exc.errors()]) from None
 
-    problems = _cross_check(registry, doc, check_images)
+    problems = _cross_check(registry, locate, check_images)
     if problems:
         raise RegistryError(problems)
     return registry
@@ -50,6 +79,13 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
             else b
             for b in data["brands"]
         ]
+    if isinstance(data.get("products"), list):
+        out["products"] = [
+            {**p, "images": [str(base / m) if isinstance(m, str) else m for m in p["images"]]}
+            if isinstance(p, dict) and isinstance(p.get("images"), list)
+            else p
+            for p in data["products"]
+        ]
     if isinstance(data.get("rooms"), list):
         out["rooms"] = [
             {**r, "source": str(base / r["source"])}
@@ -60,13 +96,13 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
-def _cross_check(reg: Registry, doc: LocatedYaml, check_images: bool) -> list[Problem]:
+def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Problem]:
     problems: list[Problem] = []
 
     def add(loc: tuple, msg: str) -> None:
-        problems.append(doc.problem(loc, msg))
+        problems.append(locate(loc, msg))
 
-    for section in ("brands", "sellers", "rooms"):
+    for section in ("brands", "products", "sellers", "rooms"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(reg, section)):
             if item.id in seen:
@@ -79,14 +115,22 @@ def _cross_check(reg: Registry, doc: LocatedYaml, check_images: bool) -> list[Pr
         for j, bid in enumerate(seller.authorized_brands):
             if bid not in brand_ids:
                 add(("sellers", i, "authorized_brands", j), f"unknown brand {bid!r}")
+    for i, product in enumerate(reg.products):
+        if product.brand not in brand_ids:
+            add(("products", i, "brand"), f"unknown brand {product.brand!r}")
+    product_ids = {p.id for p in reg.products}
     for i, room in enumerate(reg.rooms):
         if room.seller not in seller_ids:
             add(("rooms", i, "seller"), f"unknown seller {room.seller!r}")
+        for j, listing in enumerate(room.listings):
+            if listing.product not in product_ids:
+                add(("rooms", i, "listings", j, "product"), f"unknown product {listing.product!r}")
     if check_images:
-        for i, brand in enumerate(reg.brands):
-            for j, mark in enumerate(brand.marks):
-                if not mark.is_file():
-                    add(("brands", i, "marks", j), f"mark image not found: {mark}")
-                elif cv2.imread(str(mark)) is None:
-                    add(("brands", i, "marks", j), f"mark image cannot be read as an image: {mark}")
+        for section, attr, what in (("brands", "marks", "mark"), ("products", "images", "product")):
+            for i, item in enumerate(getattr(reg, section)):
+                for j, image in enumerate(getattr(item, attr)):
+                    if not image.is_file():
+                        add((section, i, attr, j), f"{what} image not found: {image}")
+                    elif cv2.imread(str(image)) is None:
+                        add((section, i, attr, j), f"{what} image cannot be read as an image: {image}")
     return problems

@@ -1,4 +1,4 @@
-"""What a registry holds: brands and their marks, sellers and what they may sell, rooms.
+"""What a registry holds: brands and their marks, products, sellers and what they may sell, rooms and their listings.
 
 Pydantic models so that every bad field is reported with its location; the
 loader turns those locations into file:line:field messages.
@@ -18,11 +18,30 @@ class _Strict(BaseModel):
 
 
 class Brand(_Strict):
-    """A registered brand and the image files of its marks (logos)."""
+    """A registered brand and the image files of its marks (logos); a brand known only by its products has none."""
 
     id: str = Field(pattern=ID_PATTERN)
     name: str
-    marks: list[Path] = Field(min_length=1)
+    marks: list[Path] = Field(default_factory=list)
+
+
+class Product(_Strict):
+    """A catalog product: reference images (pack shots, listing photos) and its MSRP."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    brand: str
+    name: str
+    images: list[Path] = Field(min_length=1)
+    msrp: float | None = Field(None, gt=0)
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+
+
+class Listing(_Strict):
+    """A product a room sells, at what price."""
+
+    product: str
+    price: float | None = Field(None, gt=0)
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
 
 
 class Seller(_Strict):
@@ -40,17 +59,26 @@ class Room(_Strict):
     seller: str
     source: str
     title: str = ""
+    listings: list[Listing] = Field(default_factory=list)
 
 
 class Registry(_Strict):
-    """The whole registry. Paths in `marks` are absolute after loading."""
+    """The whole registry. Paths in `marks` and `images` are absolute after loading."""
 
     brands: list[Brand] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list)
     sellers: list[Seller] = Field(default_factory=list)
     rooms: list[Room] = Field(default_factory=list)
 
     def brand(self, brand_id: str) -> Brand | None:
         return next((b for b in self.brands if b.id == brand_id), None)
+
+    def product(self, product_id: str) -> Product | None:
+        return next((p for p in self.products if p.id == product_id), None)
+
+    def listed_products(self, room_id: str) -> set[str]:
+        room = self.room(room_id)
+        return {listing.product for listing in room.listings} if room else set()
 
     def seller(self, seller_id: str) -> Seller | None:
         return next((s for s in self.sellers if s.id == seller_id), None)

@@ -1,0 +1,184 @@
+"""Products on camera, recognised against the registry's catalog.
+
+Proposals cost almost nothing: per room, a slowly updated background of a
+tiny grey thumbnail; what differs from it in a large compact blob (the box a
+seller holds up, a product put on the table) is a candidate. A static scene
+has no candidate and is not embedded at all. Each candidate crop is embedded
+with EfficientNet-Lite0 and searched in a faiss index of the catalog: above a
+calibrated similarity it is a `product` signal; an unmatched crop that the
+ImageNet head calls a packaged good is an `unknown_product` signal (for
+review: most things on camera are not catalog products). A product already
+on camera when watching starts becomes a candidate once it moves.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import faiss
+import numpy as np
+
+from livewarden.detectors.base import Detector
+from livewarden.detectors.embedder import Embedder
+from livewarden.model import Frame, Signal
+
+# Similarities are cosine between unit EfficientNet-Lite0 vectors. match_similarity
+# is the open-set threshold benchmarks/products_accuracy.py chose on
+# ../shared/data/products/dev (0.544: at most 5% of photos of products missing
+# from the catalog pass); the policy's K-hits-in-W-seconds does the rest.
+DEFAULTS: dict[str, Any] = {
+    "match_similarity": 0.55,  # a crop this close to a catalog image is that product (confidence 0.5)
+    "strong_similarity": 0.70,  # confidence 0.8
+    "unknown_likeness": 0.5,  # ImageNet mass on product-like classes for an unmatched crop
+    "thumb_width": 160,  # background model resolution
+    "diff_level": 28,  # grey-level change that counts as foreground
+    "background_rate": 0.05,  # share of a new frame blended into the background (per analysed frame)
+    "min_blob_share": 0.01,  # smallest candidate, as a share of the frame
+    "max_blob_share": 0.6,  # larger changes are a cut or camera move, not a product
+    "candidates": 3,  # largest blobs that are cropped and embedded
+    "crop_margin": 0.08,  # share of the blob added on each side before embedding
+}
+
+
+@dataclass(frozen=True)
+class ProductMatch:
+    product: str
+    brand: str
+    similarity: float
+    ref: str
+
+
+class ProductIndex:
+    """Every catalog reference image embedded once, in one faiss inner-product index."""
+
+    def __init__(self, embedder: Embedder, references: list[tuple[str, str, np.ndarray | Path | str]]):
+        if not references:
+            raise ValueError("the catalog has no product images to index")
+        self.embedder = embedder
+        images, self.rows = [], []
+        for product, brand, image in references:
+            img = image if isinstance(image, np.ndarray) else cv2.imread(str(image), cv2.IMREAD_COLOR)
+            if img is None:
+                raise ValueError(f"product {product!r}: cannot read image {image}")
+            images.append(img)
+            self.rows.append((product, brand, "" if isinstance(image, np.ndarray) else Path(image).name))
+        self.vectors = embedder.vectors(images)
+        self.index = faiss.IndexFlatIP(embedder.dim)
+        self.index.add(self.vectors)
+
+    @classmethod
+    def from_registry(cls, registry: Any, embedder: Embedder | None = None) -> "ProductIndex":
+        embedder = embedder or Embedder()
+        return cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images])
+
+    def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ProductMatch]]:
+        """Best `k` products (not images) per query vector, most similar first."""
+        n_rows = len(self.rows)
+        sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), min(n_rows, max(k * 4, k)))
+        out = []
+        for row_sims, row_ids in zip(sims, ids):
+            seen: dict[str, ProductMatch] = {}
+            for s, i in zip(row_sims, row_ids):
+                if i < 0:
+                    continue
+                product, brand, ref = self.rows[i]
+                if product not in seen:
+                    seen[product] = ProductMatch(product, brand, float(s), ref)
+            out.append(list(seen.values())[:k])
+        return out
+
+    def lookup(self, image: np.ndarray, k: int = 5) -> list[ProductMatch]:
+        """Which catalog product is this (whole) image? Best matches first."""
+        return self.search(self.embedder.vectors([image]), k)[0]
+
+
+class ProductsDetector(Detector):
+    """Recognises catalog products held up to the camera; flags unmatched product-like objects for review."""
+
+    name = "products"
+    kind = "product"
+
+    def __init__(self, index: ProductIndex, **tunables: Any):
+        unknown = set(tunables) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown products setting(s): {', '.join(sorted(unknown))}")
+        self.settings = {**DEFAULTS, **tunables}
+        self.index = index
+        self.embedder = index.embedder
+        self._lock = threading.Lock()  # one forward pass at a time; guards the per-room backgrounds
+        self._backgrounds: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_registry(cls, registry: Any, embedder: Embedder | None = None, **tunables: Any) -> "ProductsDetector":
+        return cls(ProductIndex.from_registry(registry, embedder), **tunables)
+
+    def proposals(self, frame: Frame) -> list[tuple[int, int, int, int]]:
+        """Boxes (x0, y0, x1, y1, image px) of the largest blobs that differ from this room's background."""
+        st = self.settings
+        h, w = frame.image.shape[:2]
+        tw = st["thumb_width"]
+        th = max(1, round(h * tw / w))
+        grey = cv2.cvtColor(cv2.resize(frame.image, (tw, th), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+        grey = cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
+        with self._lock:
+            background = self._backgrounds.get(frame.room_id)
+            if background is None or background.shape != grey.shape:
+                self._backgrounds[frame.room_id] = grey
+                return []
+            cv2.accumulateWeighted(grey, background, st["background_rate"])
+        mask = (np.abs(grey - background) > st["diff_level"]).astype(np.uint8)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask)
+        blobs = []
+        for x, y, bw, bh, area in stats[1:n]:
+            share = bw * bh / (tw * th)
+            if st["min_blob_share"] <= share <= st["max_blob_share"] and area >= 0.4 * bw * bh:
+                blobs.append((bw * bh, (x, y, x + bw, y + bh)))
+        sx, sy = w / tw, h / th
+        return [(int(x0 * sx), int(y0 * sy), int(x1 * sx), int(y1 * sy))
+                for _, (x0, y0, x1, y1) in sorted(blobs, reverse=True)[:st["candidates"]]]
+
+    def crop(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, list[int]]:
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        m = self.settings["crop_margin"]
+        dx, dy = int((x1 - x0) * m), int((y1 - y0) * m)
+        x0, y0, x1, y1 = max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
+        return image[y0:y1, x0:x1], [x0, y0, x1, y1]
+
+    def confidence(self, similarity: float) -> float:
+        """0.5 at `match_similarity`, 0.8 at `strong_similarity`, logistic in between and beyond."""
+        lo, hi = self.settings["match_similarity"], self.settings["strong_similarity"]
+        slope = math.log(4.0) / max(1e-6, hi - lo)
+        return 1.0 / (1.0 + math.exp(-slope * (similarity - lo)))
+
+    def detect(self, frame: Frame) -> list[Signal]:
+        boxes = self.proposals(frame)
+        if not boxes:
+            return []
+        crops = [self.crop(frame.image, box) for box in boxes]
+        with self._lock:
+            embeddings = self.embedder.embed([c for c, _ in crops])
+        found = self.index.search(np.stack([e.vector for e in embeddings]), k=3)
+        # the candidate whose crop is closest to the catalog decides
+        pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)
+        (_, bbox), emb, matches = crops[pick], embeddings[pick], found[pick]
+        polygon = [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]]]
+        evidence = {"bbox": bbox, "polygon": polygon, "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
+        best = matches[0] if matches else None
+        if best and best.similarity >= self.settings["match_similarity"]:
+            return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
+                           subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
+                           evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
+                                     "ref": best.ref}, frame=frame)]
+        if emb.product_likeness >= self.settings["unknown_likeness"]:
+            return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="unknown_product",
+                           subject="unknown", confidence=emb.product_likeness, detector=self.name,
+                           evidence={**evidence, "product_likeness": round(emb.product_likeness, 3)}, frame=frame)]
+        return []
