@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from livewarden.detectors.embedder import Embedder  # noqa: E402
+from livewarden.detectors.products import held_views  # noqa: E402
 
 
 def data_dir(arg: str | None) -> Path:
@@ -70,6 +71,12 @@ def main() -> int:
         cls[s] = [labels[k]["class"] for k in keys]
         print(f"{s}: {len(keys)} images embedded, {1000 * (time.perf_counter() - t) / len(keys):.1f} ms/image "
               f"({os.cpu_count()} threads)")
+    # what ProductIndex adds for every catalog image: its held-up views (the `catalog` references below)
+    views = [(labels[k]["class"], v) for k in split["catalog"]
+             for v in held_views(cv2.imread(str(root / k), cv2.IMREAD_COLOR))]
+    vec["views"], cls["views"] = emb.vectors([v for _, v in views]), [c for c, _ in views]
+    vec["catalog"] = np.vstack([vec["catalog"], vec.pop("views")])
+    cls["catalog"] = cls["catalog"] + cls.pop("views")
 
     print("\nclosed set, queries = eval photos")
     for name, refs in (("catalog", ["catalog"]), ("catalog + dev photos", ["catalog", "dev"])):

@@ -34,6 +34,7 @@ from livewarden.model import Frame, Signal
 DEFAULTS: dict[str, Any] = {
     "match_similarity": 0.55,  # a crop this close to a catalog image is that product (confidence 0.5)
     "strong_similarity": 0.70,  # confidence 0.8
+    "min_margin": 0.04,  # over the best OTHER product: two near-equal candidates mean neither is sure
     "unknown_likeness": 0.5,  # ImageNet mass on product-like classes for an unmatched crop
     "thumb_width": 160,  # background model resolution
     "diff_level": 28,  # grey-level change that counts as foreground
@@ -53,10 +54,30 @@ class ProductMatch:
     ref: str
 
 
-class ProductIndex:
-    """Every catalog reference image embedded once, in one faiss inner-product index."""
+def held_views(image: np.ndarray, views: int = 2) -> list[np.ndarray]:
+    """The reference as a camera would crop it when held up: slightly turned, on clutter, with a margin.
 
-    def __init__(self, embedder: Embedder, references: list[tuple[str, str, np.ndarray | Path | str]]):
+    Catalog pack shots sit on white; crops from a room never do. Indexing these
+    views too brings the two closer (backgrounds are drawn from fixed seeds).
+    """
+    from livewarden.assets.marks import generate_background, place_mark
+
+    out = []
+    for j in range(views):
+        bg = generate_background(7000 + j, 640, 360)
+        img, polygon = place_mark(bg, image, center=(320, 180), scale=0.4, angle_deg=(-6, 6)[j % 2], tilt=8)
+        xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+        x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)
+        dx, dy = (x1 - x0) * 0.08, (y1 - y0) * 0.08
+        out.append(img[max(0, int(y0 - dy)):int(y1 + dy), max(0, int(x0 - dx)):int(x1 + dx)])
+    return out
+
+
+class ProductIndex:
+    """Every catalog reference image (and its held-up views) embedded once, in one faiss inner-product index."""
+
+    def __init__(self, embedder: Embedder, references: list[tuple[str, str, np.ndarray | Path | str]],
+                 held_up_views: int = 2):
         if not references:
             raise ValueError("the catalog has no product images to index")
         self.embedder = embedder
@@ -65,8 +86,10 @@ class ProductIndex:
             img = image if isinstance(image, np.ndarray) else cv2.imread(str(image), cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"product {product!r}: cannot read image {image}")
-            images.append(img)
-            self.rows.append((product, brand, "" if isinstance(image, np.ndarray) else Path(image).name))
+            name = "" if isinstance(image, np.ndarray) else Path(image).name
+            for view in [img] + held_views(img, held_up_views):
+                images.append(view)
+                self.rows.append((product, brand, name))
         self.vectors = embedder.vectors(images)
         self.index = faiss.IndexFlatIP(embedder.dim)
         self.index.add(self.vectors)
@@ -172,7 +195,9 @@ class ProductsDetector(Detector):
         polygon = [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]]]
         evidence = {"bbox": bbox, "polygon": polygon, "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
         best = matches[0] if matches else None
-        if best and best.similarity >= self.settings["match_similarity"]:
+        runner_up = matches[1].similarity if len(matches) > 1 else -1.0
+        if best and best.similarity >= self.settings["match_similarity"] \
+                and best.similarity - runner_up >= self.settings["min_margin"]:
             return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
                            subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
                            evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
