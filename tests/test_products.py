@@ -188,3 +188,23 @@ def test_a_product_missing_from_the_catalog_is_not_called_a_catalog_product(dete
              for s in detector.detect(Frame("room-bravo", i * 0.5, img))]
     assert [s for s in found if s.kind == "product"] == []
     assert all(s.kind == "unknown_product" and s.subject == "unknown" for s in found)
+
+
+def test_scan_reports_an_unlisted_product_shown_in_a_room(tmp_path: Path):
+    """End to end: a recorded room that lists oat milk holds up apple juice for 4 s; `scan` must say so."""
+    import json
+
+    from livewarden.assets.scenes import room_frames
+    from livewarden.media.clips import write_clip
+
+    registry = write_catalog(tmp_path)
+    pack = cv2.imread(str(FIXTURES / "Tropicana-Apple-Juice.jpg"))
+    write_clip(tmp_path / "oat.mp4", room_frames(pack, seconds=7, fps=25, mark_on=(1.5, 5.5), seed=9, scale=0.22), 25)
+    result = CliRunner().invoke(app, ["scan", str(tmp_path / "oat.mp4"), "--room", "oat-room", "--registry",
+                                      str(registry), "--out", str(tmp_path / "scan")])
+    assert result.exit_code == 0, result.output
+    findings = json.loads((tmp_path / "scan" / "report.json").read_text())["findings"]
+    assert ("unlisted_product", "tropicana-apple") in {(f["rule"], f["subject"]) for f in findings}
+    unlisted = next(f for f in findings if f["rule"] == "unlisted_product")
+    assert 1.5 <= unlisted["first_stream_time"] <= 5.5
+    assert all(Path(p).is_file() for p in unlisted["evidence"])
