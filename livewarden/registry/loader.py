@@ -67,25 +67,23 @@ def load_registry(path: str | Path, *, check_images: bool = True) -> Registry:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Make mark paths and file sources relative to the registry file absolute.
+    """Make mark and product image paths and file sources relative to the registry file absolute.
 
     Anything of an unexpected shape is left as is for pydantic to report.
     """
     out = dict(data)
-    if isinstance(data.get("brands"), list):
-        out["brands"] = [
-            {**b, "marks": [str(base / m) if isinstance(m, str) else m for m in b["marks"]]}
-            if isinstance(b, dict) and isinstance(b.get("marks"), list)
-            else b
-            for b in data["brands"]
-        ]
-    if isinstance(data.get("products"), list):
-        out["products"] = [
-            {**p, "images": [str(base / m) if isinstance(m, str) else m for m in p["images"]]}
-            if isinstance(p, dict) and isinstance(p.get("images"), list)
-            else p
-            for p in data["products"]
-        ]
+
+    def absolute(section: str, key: str) -> None:
+        if isinstance(data.get(section), list):
+            out[section] = [
+                {**item, key: [str(base / f) if isinstance(f, str) else f for f in item[key]]}
+                if isinstance(item, dict) and isinstance(item.get(key), list)
+                else item
+                for item in data[section]
+            ]
+
+    absolute("brands", "marks")
+    absolute("products", "images")
     if isinstance(data.get("rooms"), list):
         out["rooms"] = [
             {**r, "source": str(base / r["source"])}
