@@ -33,8 +33,14 @@ def the_mark() -> np.ndarray:
     return generate_mark(MARK_TEXT, MARK_SEED)
 
 
-def write_registry(directory: Path, sources: dict[str, str]) -> Registry:
-    """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms."""
+PACKS = REPO / "tests" / "fixtures" / "products"  # real pack shots (MIT, see ATTRIBUTION.md there)
+
+
+def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False) -> Registry:
+    """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms.
+
+    With `products`, the five test pack shots are the catalog (the rooms list none of them).
+    """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "marks").mkdir(exist_ok=True)
     brands = []
@@ -42,8 +48,18 @@ def write_registry(directory: Path, sources: dict[str, str]) -> Registry:
         brand_id = text.lower()
         cv2.imwrite(str(directory / "marks" / f"{brand_id}.png"), generate_mark(text, seed))
         brands.append({"id": brand_id, "name": text.title(), "marks": [f"marks/{brand_id}.png"]})
+    catalog = []
+    if products:
+        for image in sorted(PACKS.glob("*.jpg")):
+            if image.name.startswith("shop-photo"):
+                continue
+            brand = image.stem.split("-")[0].lower()
+            if brand not in {b["id"] for b in brands}:
+                brands.append({"id": brand, "name": brand.title()})
+            catalog.append({"id": image.stem.lower(), "brand": brand, "name": image.stem, "images": [str(image)]})
     data = {
         "brands": brands,
+        "products": catalog,
         "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
         "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
     }

@@ -156,6 +156,10 @@ def scan(
         raise _fail("scan failed:", str(exc), code=1) from None
     console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "
                   f"({report['speed_x']:.1f}x real time), {report['frames_analysed']} frames analysed")
+    for span in report["on_camera"]:
+        what = span["subject"] if span["kind"] == "product" else "unknown product"
+        console.print(f"  on camera {span['first_stream_time']:.1f}s–{span['last_stream_time']:.1f}s: {what} "
+                      f"({span['sightings']} sightings)", markup=False, highlight=False)
     if not report["findings"]:
         console.print("[green]no findings[/green]")
     for f in report["findings"]:

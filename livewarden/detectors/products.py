@@ -133,7 +133,7 @@ class ProductsDetector(Detector):
         self.settings = {**DEFAULTS, **tunables}
         self.index = index
         self.embedder = index.embedder
-        self._lock = threading.Lock()  # one forward pass at a time; guards the per-room backgrounds
+        self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
 
     @classmethod
@@ -186,8 +186,7 @@ class ProductsDetector(Detector):
         if not boxes:
             return []
         crops = [self.crop(frame.image, box) for box in boxes]
-        with self._lock:
-            embeddings = self.embedder.embed([c for c, _ in crops])
+        embeddings = self.embedder.embed([c for c, _ in crops])
         found = self.index.search(np.stack([e.vector for e in embeddings]), k=3)
         # the candidate whose crop is closest to the catalog decides
         pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)

@@ -30,6 +30,9 @@ def rooms_table(pipeline: Pipeline) -> Table:
     table.add_column("drops", justify="right", no_wrap=True)
     table.add_column("analysed", justify="right", no_wrap=True)
     table.add_column("alerts", justify="right", no_wrap=True)
+    products = any(d.kind == "product" for d in pipeline.detectors)
+    if products:
+        table.add_column("on camera", overflow="ellipsis", no_wrap=True, max_width=24)
     statuses = list(pipeline.rooms.values())
     notes = [s.error or s.health.last_error or "" for s in statuses]
     if any(notes):
@@ -45,6 +48,8 @@ def rooms_table(pipeline: Pipeline) -> Table:
             f"{status.analysed} @{status.last_stream_time:.0f}s",
             Text(str(status.alerts), style="bold red" if status.alerts else ""),
         ]
+        if products:
+            cells.append(pipeline.timeline.on_camera(status.room_id, status.last_stream_time))
         if any(notes):
             cells.append(Text(note[:120], style="red"))
         table.add_row(*cells)

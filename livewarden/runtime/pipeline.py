@@ -24,6 +24,7 @@ from livewarden.media.sources import RoomHealth, SourceError, VideoSource
 from livewarden.policy.engine import Policy, Update
 from livewarden.registry.schema import Registry
 from livewarden.runtime.slots import LatestFrames
+from livewarden.runtime.timeline import Timeline
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ class Pipeline:
         self.stop_event = threading.Event()
         self.slots = LatestFrames()
         self.recent_alerts: deque[Alert] = deque(maxlen=200)
+        self.timeline = Timeline()  # what was on camera in each room, when
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._busy = 0  # frames being analysed right now
@@ -151,6 +153,7 @@ class Pipeline:
                 log.exception("detector %s failed on room %s at %.2fs", detector.name, frame.room_id, frame.stream_time)
                 continue
             for signal in signals:
+                self.timeline.observe(signal)
                 for update in self.policy.observe(signal):
                     alert = self.store.record(update)  # committed before anyone is told
                     if update.opened:

@@ -78,6 +78,7 @@ def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Dete
         "room": room_id,
         "seller": room.seller,
         "duration_s": round(duration, 3),
+        "on_camera": pipeline.timeline.spans(room_id),
         "elapsed_s": round(elapsed, 3),
         "speed_x": round(duration / elapsed, 2) if elapsed > 0 else None,
         "sample_fps": sample_fps,
