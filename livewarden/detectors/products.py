@@ -7,15 +7,17 @@ has no candidate and is not embedded at all. Each candidate crop is embedded
 with EfficientNet-Lite0 and searched in a faiss index of the catalog: above a
 calibrated similarity it is a `product` signal; an unmatched crop that the
 ImageNet head calls a packaged good is an `unknown_product` signal (for
-review: most things on camera are not catalog products). A product already
-on camera when watching starts becomes a candidate once it moves.
+review: most things on camera are not catalog products). A recognised product
+that stays where it was is embedded again only once a second (a tiny tracker). A product
+already on camera when watching starts becomes a candidate once it moves.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,8 @@ DEFAULTS: dict[str, Any] = {
     "max_blob_share": 0.6,  # larger changes are a cut or camera move, not a product
     "candidates": 3,  # largest blobs that are cropped and embedded
     "crop_margin": 0.08,  # share of the blob added on each side before embedding
+    "reuse_s": 1.0,  # the same region in the same room is embedded again only after this long
+    "reuse_max_change": 12.0,  # ... if its 16x16 grey thumbnail changed less than this (mean abs grey levels)
 }
 
 
@@ -135,6 +139,7 @@ class ProductsDetector(Detector):
         self.embedder = index.embedder
         self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
+        self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
 
     @classmethod
     def from_registry(cls, registry: Any, embedder: Embedder | None = None, **tunables: Any) -> "ProductsDetector":
@@ -185,24 +190,66 @@ class ProductsDetector(Detector):
         boxes = self.proposals(frame)
         if not boxes:
             return []
+        reused = self._reuse(frame, boxes[0])
+        if reused is not None:
+            return reused
         crops = [self.crop(frame.image, box) for box in boxes]
         embeddings = self.embedder.embed([c for c, _ in crops])
         found = self.index.search(np.stack([e.vector for e in embeddings]), k=3)
         # the candidate whose crop is closest to the catalog decides
         pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)
         (_, bbox), emb, matches = crops[pick], embeddings[pick], found[pick]
-        polygon = [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]]]
-        evidence = {"bbox": bbox, "polygon": polygon, "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
+        evidence = {"bbox": bbox, "polygon": _polygon(bbox),
+                    "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
         best = matches[0] if matches else None
         runner_up = matches[1].similarity if len(matches) > 1 else -1.0
+        signals: list[Signal] = []
         if best and best.similarity >= self.settings["match_similarity"] \
                 and best.similarity - runner_up >= self.settings["min_margin"]:
-            return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
-                           subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
-                           evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
-                                     "ref": best.ref}, frame=frame)]
-        if emb.product_likeness >= self.settings["unknown_likeness"]:
-            return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="unknown_product",
-                           subject="unknown", confidence=emb.product_likeness, detector=self.name,
-                           evidence={**evidence, "product_likeness": round(emb.product_likeness, 3)}, frame=frame)]
-        return []
+            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
+                              subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
+                              evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
+                                        "ref": best.ref}, frame=frame)]
+        elif emb.product_likeness >= self.settings["unknown_likeness"]:
+            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="unknown_product",
+                              subject="unknown", confidence=emb.product_likeness, detector=self.name,
+                              evidence={**evidence, "product_likeness": round(emb.product_likeness, 3)}, frame=frame)]
+        with self._lock:  # only a recognised product is tracked: anything else is looked at again next time
+            if signals and signals[0].kind == "product":
+                self._tracks[frame.room_id] = (frame.stream_time, boxes[pick], _thumb(crops[pick][0]), signals)
+            else:
+                self._tracks.pop(frame.room_id, None)
+        return signals
+
+    def _reuse(self, frame: Frame, box: tuple[int, int, int, int]) -> list[Signal] | None:
+        """The same region as the one embedded less than `reuse_s` ago in this room: same answer, no new pass."""
+        with self._lock:
+            track = self._tracks.get(frame.room_id)
+        if track is None:
+            return None
+        t, last_box, last_thumb, signals = track
+        if not 0 <= frame.stream_time - t < self.settings["reuse_s"] or _iou(box, last_box) < 0.5:
+            return None
+        crop, crop_box = self.crop(frame.image, box)
+        # the blob left behind when the product is taken away sits in the same place: look, do not assume
+        if float(np.abs(_thumb(crop) - last_thumb).mean()) > self.settings["reuse_max_change"]:
+            return None
+        return [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=time.time(),
+                        evidence={**s.evidence, "bbox": crop_box, "polygon": _polygon(crop_box), "tracked": True})
+                for s in signals]
+
+
+def _thumb(crop: np.ndarray) -> np.ndarray:
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _polygon(bbox: list[int]) -> list[list[int]]:
+    return [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]]]
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

@@ -139,6 +139,7 @@ class Pipeline:
             try:
                 self._analyse(frame)
             finally:
+                self.slots.done(frame.room_id)
                 with self._lock:
                     self._busy -= 1
 

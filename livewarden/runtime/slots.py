@@ -3,7 +3,10 @@
 Live rooms must never queue up stale frames: when workers are busy, a newer
 frame replaces the pending one (counted as a drop) so latency stays bounded
 and one slow room cannot delay the others. Offline scans set `block=True`
-so the reader waits instead and nothing is skipped.
+so the reader waits instead and nothing is skipped. A room's frames are
+analysed one at a time and in order (a worker calls `done` when finished):
+detectors with per-room state (background models, trackers) and the policy
+see each room's stream as it happened.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ class LatestFrames:
     def __init__(self) -> None:
         self._pending: dict[str, Frame] = {}
         self._ready: deque[str] = deque()
+        self._busy: set[str] = set()  # rooms whose previous frame is being analysed
         self._cond = threading.Condition()
         self.replaced: dict[str, int] = {}
 
@@ -35,17 +39,31 @@ class LatestFrames:
             self._cond.notify_all()
 
     def take(self, timeout: float = 0.2) -> Frame | None:
-        """The oldest waiting room's newest frame, rooms served in arrival order."""
+        """The oldest waiting room's newest frame, rooms served in arrival order, skipping busy rooms.
+
+        The caller must call `done(frame.room_id)` when it has finished with the frame.
+        """
         with self._cond:
-            if not self._ready:
+            room = self._next_free()
+            if room is None:
                 self._cond.wait(timeout)
-            if not self._ready:
+                room = self._next_free()
+            if room is None:
                 return None
-            room = self._ready.popleft()
+            self._ready.remove(room)
+            self._busy.add(room)
             frame = self._pending.pop(room)
             self._cond.notify_all()
             return frame
 
+    def done(self, room: str) -> None:
+        with self._cond:
+            self._busy.discard(room)
+            self._cond.notify_all()
+
+    def _next_free(self) -> str | None:
+        return next((r for r in self._ready if r not in self._busy), None)
+
     def idle(self) -> bool:
         with self._cond:
-            return not self._pending
+            return not self._pending and not self._busy
