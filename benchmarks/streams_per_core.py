@@ -12,6 +12,9 @@ being sent to the alert being committed) is <= 2 s, and no sampled frame
 was dropped after the first 3 s (joining a stream delivers the last
 GOP in a burst; those drops are printed apart). N grows until a step fails.
 
+Publishers start LOOP_S / N apart, so the rooms' loops (and cards) are spread
+over the loop period as independent rooms' would be, not all in step.
+
 In the same run, the naive loop does the same with one thread per room that
 decodes and analyses every frame, the obvious first implementation; its N
 is the baseline. The publishers and nginx run on the same 2 cores.
@@ -99,7 +102,7 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
         for i, room in enumerate(rooms):
             publishers.append(start_publisher(clip, server.url(room), loop=True,
                                               on_start=lambda wall, room=room: starts.__setitem__(room, wall)))
-            time.sleep(min(0.2, LOOP_S / n))  # staggered, as real rooms are
+            time.sleep(LOOP_S / n)  # independent rooms: their loops are spread over the loop period
         registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms},
                                   products=products)
         detectors = [MarksDetector.from_registry(registry)]
