@@ -143,6 +143,12 @@ def test_product_rules(catalog_dir: Path):
     # the oat room lists the product; the juice room does not, and lists another brand only
     assert opened == [("juice-room", "unlisted_product"), ("juice-room", "listing_mismatch")]
 
+    # another brand's mark, on screen most of the time, in a room that lists only oat milk
+    marks = [u.finding.rule for i in range(8) for u in policy.observe(
+        Signal(room_id="oat-room", stream_time=20 + i * 0.5, kind="mark", subject="tropicana", confidence=0.9,
+               detector="marks")) if u.opened]
+    assert marks == ["unauthorized_brand", "listing_mismatch"]  # the seller is not authorized for it either
+
     unknown = [u for i in range(6) for u in policy.observe(
         Signal(room_id="oat-room", stream_time=10 + i * 0.5, kind="unknown_product", subject="unknown",
                confidence=0.99, detector="products")) if u.opened]

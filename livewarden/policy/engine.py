@@ -42,7 +42,8 @@ class Policy:
         self.rules = rules
         self._by_kind: dict[str, list[Rule]] = {}
         for rule in rules:
-            self._by_kind.setdefault(rule.signal, []).append(rule)
+            for kind in rule.signals:
+                self._by_kind.setdefault(kind, []).append(rule)
         self._state: dict[tuple[str, str, str], _KeyState] = {}
         self._lock = threading.Lock()
 

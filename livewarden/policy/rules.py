@@ -1,6 +1,6 @@
 """Rules are data: load them from YAML and validate them like the registry.
 
-A rule names the signal kind it consumes and a condition (`when`) from the
+A rule names the signal kind(s) it consumes and a condition (`when`) from the
 small table in `conditions.py`; everything else is thresholds.
 """
 
@@ -20,7 +20,7 @@ class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str
-    signal: str
+    signal: str | list[str]  # one kind, or several (e.g. a brand seen as a mark or as a product)
     when: str = "always"
     min_confidence: float = Field(0.5, ge=0, le=1)
     hits: int = Field(2, ge=1)
@@ -38,6 +38,10 @@ class Rule(BaseModel):
         if v not in SEVERITIES:
             raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
         return v
+
+    @property
+    def signals(self) -> list[str]:
+        return [self.signal] if isinstance(self.signal, str) else list(self.signal)
 
     @field_validator("when")
     @classmethod
