@@ -1,4 +1,5 @@
-"""The README's first command ends in `livewarden demo`: it must alert on the unauthorized room only."""
+"""The README's first command ends in `livewarden demo`: the unauthorized brand and the unlisted product
+must be flagged in their rooms, and nothing in the authorized room."""
 
 from __future__ import annotations
 
@@ -25,8 +26,11 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     assert result.exit_code == 0, result.output
     assert "through nginx-rtmp" in result.output
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
-    assert "nova-official unauthorized_brand" not in result.output
+    assert "juice-bar unlisted_product tropicana-apple" in result.output
+    assert "juice-bar unlisted_product tropicana-apple" in result.output
+    assert "nova-official unauthorized_brand" not in result.output and "nova-official unlisted" not in result.output
     assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*_crop.jpg"))
+    assert list((workdir / "store" / "evidence" / "juice-bar").glob("*unlisted_product*_frame.jpg"))
 
 
 def test_demo_falls_back_to_paced_files(workdir: Path):
@@ -34,3 +38,4 @@ def test_demo_falls_back_to_paced_files(workdir: Path):
     assert result.exit_code == 0, result.output
     assert "through nginx-rtmp" not in result.output
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
+    assert "juice-bar unlisted_product tropicana-apple" in result.output

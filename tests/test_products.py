@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -155,8 +156,9 @@ def test_product_rules(catalog_dir: Path):
     assert len(unknown) == 1 and unknown[0].finding.severity == "review"  # never a red flag
 
 
-def held_up(pack: str, angle: float = 0.0, seed: int = 9):
-    """A generated room: first the empty scene, then the host holds the real pack shot up."""
+def held_up(pack: str | np.ndarray, angle: float = 0.0, seed: int = 9):
+    """A generated room: first the empty scene, then the host holds the real pack shot (or any card) up."""
+    card = pack if isinstance(pack, np.ndarray) else cv2.imread(str(FIXTURES / pack))
     bg = generate_background(seed, 1280, 720)
     scene = bg.copy()
     draw_host(scene, 0.0)
@@ -164,7 +166,7 @@ def held_up(pack: str, angle: float = 0.0, seed: int = 9):
     for k in range(1, 4):
         img = bg.copy()
         draw_host(img, k * 0.5)
-        img, _ = place_mark(img, cv2.imread(str(FIXTURES / pack)), center=(880 + 10 * k, 380), scale=0.22,
+        img, _ = place_mark(img, card, center=(880 + 10 * k, 380), scale=0.22,
                             angle_deg=angle, tilt=8)
         yield img
 
@@ -179,6 +181,16 @@ def test_detector_recognises_a_pack_held_up_in_a_generated_room(detector, pack: 
     assert len(products) >= 2 and set(products) == {expected}
     x0, y0, x1, y1 = found[0].evidence["bbox"]
     assert x0 < 800 < x1 and y0 < 380 < y1  # the box is around the pack
+
+
+def test_a_white_card_with_a_logo_is_not_taken_for_a_white_pack(detector):
+    """The demo found this: a brand card looks like a pack shot to the embedding; local features say no."""
+    from livewarden.assets.marks import generate_mark
+    from livewarden.assets.scenes import product_card
+
+    card = product_card(generate_mark("NOVA", 11))
+    found = [s for i, img in enumerate(held_up(card)) for s in detector.detect(Frame("room-card", i * 0.5, img))]
+    assert [s for s in found if s.kind == "product"] == []
 
 
 def test_static_scene_costs_nothing_and_signals_nothing(detector):

@@ -115,7 +115,9 @@ class MarksDetector(Detector):
     name = "marks"
     kind = "mark"
 
-    def __init__(self, marks: Sequence[tuple[str, np.ndarray | Path | str]], **tunables: Any):
+    def __init__(self, marks: Sequence[tuple[str, np.ndarray | Path | str]], *, strict: bool = True,
+                 **tunables: Any):
+        """`strict=False` skips references with too few features (listed in `skipped`) instead of failing."""
         unknown = set(tunables) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown MarksDetector settings: {sorted(unknown)}")
@@ -124,6 +126,7 @@ class MarksDetector(Detector):
             raise ValueError("MarksDetector needs at least one reference mark")
         s = self.settings
 
+        self.skipped: list[str] = []
         refs: list[_Ref] = []
         descs: list[np.ndarray] = []
         points: list[np.ndarray] = []
@@ -142,13 +145,19 @@ class MarksDetector(Detector):
             where = f"mark of brand {brand!r}" + (f" ({fname})" if fname else f" (#{i})")
             kps, d = orb.detectAndCompute(gray, None)
             if d is None or len(kps) < s["min_inliers"] * 2:
-                raise ValueError(f"{where}: only {0 if d is None else len(kps)} features, too few to recognise it")
+                problem = f"{where}: only {0 if d is None else len(kps)} features, too few to recognise it"
+                if strict:
+                    raise ValueError(problem)
+                self.skipped.append(problem)
+                continue
             outline = _content_outline(gray)
             refs.append(_Ref(brand, fname or str(i), outline, float(cv2.contourArea(outline))))
             descs.append(d)
             points.append(np.float32([k.pt for k in kps]))
             owners.append(np.full(len(kps), len(refs) - 1, np.int32))
 
+        if not refs:
+            raise ValueError("no reference has enough features to be recognised: " + "; ".join(self.skipped))
         # Read-only after construction; every thread gets its own extractor and index (see _thread_tools).
         self._refs = refs
         self._descs = np.vstack(descs)

@@ -4,10 +4,14 @@ Proposals cost almost nothing: per room, a slowly updated background of a
 tiny grey thumbnail; what differs from it in a large compact blob (the box a
 seller holds up, a product put on the table) is a candidate. A static scene
 has no candidate and is not embedded at all. Each candidate crop is embedded
-with EfficientNet-Lite0 and searched in a faiss index of the catalog: above a
-calibrated similarity it is a `product` signal; an unmatched crop that the
-ImageNet head calls a packaged good is an `unknown_product` signal (for
-review: most things on camera are not catalog products). A recognised product
+with EfficientNet-Lite0 and searched in a faiss index of the catalog. The
+best candidate must then be confirmed the way marks are: local features of
+its pack shot found in the crop under one homography (packaging is printed
+and planar; a look-alike card or another brand's pack is not). Only a very
+close embedding match may stand without that (fruit and other things without
+printed features). An unconfirmed crop that the ImageNet head calls a
+packaged good is an `unknown_product` signal (for review: most things on
+camera are not catalog products). A recognised product
 that stays where it was is embedded again only once a second (a tiny tracker). A product
 already on camera when watching starts becomes a candidate once it moves.
 """
@@ -34,8 +38,9 @@ from livewarden.model import Frame, Signal
 # ../shared/data/products/dev (0.544: at most 5% of photos of products missing
 # from the catalog pass); the policy's K-hits-in-W-seconds does the rest.
 DEFAULTS: dict[str, Any] = {
-    "match_similarity": 0.55,  # a crop this close to a catalog image is that product (confidence 0.5)
-    "strong_similarity": 0.70,  # confidence 0.8
+    "match_similarity": 0.55,  # a crop must be this close to a catalog image to be a candidate at all
+    "strong_similarity": 0.70,  # (confidence scale of embedding matches: 0.5 at match_, 0.8 at strong_)
+    "unverified_similarity": 0.90,  # without local-feature confirmation, only this close a match counts
     "min_margin": 0.04,  # over the best OTHER product: two near-equal candidates mean neither is sure
     "unknown_likeness": 0.5,  # ImageNet mass on product-like classes for an unmatched crop
     "thumb_width": 160,  # background model resolution
@@ -86,11 +91,13 @@ class ProductIndex:
             raise ValueError("the catalog has no product images to index")
         self.embedder = embedder
         images, self.rows = [], []
+        self.originals: list[tuple[str, np.ndarray]] = []  # (product, image) as registered, for verification
         for product, brand, image in references:
             img = image if isinstance(image, np.ndarray) else cv2.imread(str(image), cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"product {product!r}: cannot read image {image}")
             name = "" if isinstance(image, np.ndarray) else Path(image).name
+            self.originals.append((product, img))
             for view in [img] + held_views(img, held_up_views):
                 images.append(view)
                 self.rows.append((product, brand, name))
@@ -137,6 +144,12 @@ class ProductsDetector(Detector):
         self.settings = {**DEFAULTS, **tunables}
         self.index = index
         self.embedder = index.embedder
+        from livewarden.detectors.marks import MarksDetector
+
+        try:  # the marks machinery, with pack shots as the "marks": confirms a candidate geometrically
+            self.verifier: MarksDetector | None = MarksDetector(index.originals, strict=False)
+        except ValueError:
+            self.verifier = None  # nothing in the catalog has printed features (e.g. all produce)
         self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
         self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
@@ -204,12 +217,22 @@ class ProductsDetector(Detector):
         best = matches[0] if matches else None
         runner_up = matches[1].similarity if len(matches) > 1 else -1.0
         signals: list[Signal] = []
-        if best and best.similarity >= self.settings["match_similarity"] \
+        confirmed = self._confirm(crops[pick][0], [m.product for m in matches
+                                                   if m.similarity >= self.settings["match_similarity"]])
+        if confirmed is not None:
+            product, inliers, confidence = confirmed
+            match = next(m for m in matches if m.product == product)
+            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
+                              subject=product, confidence=max(confidence, self.confidence(match.similarity)),
+                              detector=self.name,
+                              evidence={**evidence, "brand": match.brand, "similarity": round(match.similarity, 3),
+                                        "ref": match.ref, "verified_inliers": inliers}, frame=frame)]
+        elif best and best.similarity >= self.settings["unverified_similarity"] \
                 and best.similarity - runner_up >= self.settings["min_margin"]:
             signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
                               subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
                               evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
-                                        "ref": best.ref}, frame=frame)]
+                                        "ref": best.ref, "verified_inliers": 0}, frame=frame)]
         elif emb.product_likeness >= self.settings["unknown_likeness"]:
             signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="unknown_product",
                               subject="unknown", confidence=emb.product_likeness, detector=self.name,
@@ -220,6 +243,16 @@ class ProductsDetector(Detector):
             else:
                 self._tracks.pop(frame.room_id, None)
         return signals
+
+    def _confirm(self, crop: np.ndarray, candidates: list[str]) -> tuple[str, int, float] | None:
+        """(product, inliers, confidence) of the first candidate whose pack shot is found in the crop."""
+        if self.verifier is None or not candidates:
+            return None
+        found = {m.brand: m for m in self.verifier.match_image(crop)}
+        for product in candidates:
+            if product in found:
+                return product, found[product].inliers, found[product].confidence
+        return None
 
     def _reuse(self, frame: Frame, box: tuple[int, int, int, int]) -> list[Signal] | None:
         """The same region as the one embedded less than `reuse_s` ago in this room: same answer, no new pass."""

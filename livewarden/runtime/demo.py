@@ -1,14 +1,17 @@
-"""`livewarden demo`: two generated rooms streamed through a local RTMP server, watched live.
+"""`livewarden demo`: three generated rooms streamed through a local RTMP server, watched live.
 
 Room `nova-official` is run by the seller NOVA authorized; room `deal-hunter`
 shows the very same NOVA card but its seller is not authorized, so only it
-must alert. Everything is generated on first run and cached in the workdir.
+must raise `unauthorized_brand`. Room `juice-bar` lists oat milk but holds up
+apple juice from the catalog, so it must raise `unlisted_product`.
+Everything is generated on first run and cached in the workdir.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -19,6 +22,7 @@ from livewarden.assets.marks import generate_mark
 from livewarden.assets.scenes import room_frames
 from livewarden.cases.store import CaseStore
 from livewarden.detectors.marks import MarksDetector
+from livewarden.detectors.products import ProductsDetector
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
@@ -27,7 +31,7 @@ from livewarden.registry import load_registry
 from livewarden.runtime.live_view import print_alert_summary, run_live
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
-ASSETS_VERSION = "1"  # bump when the generated assets change, to regenerate cached copies
+ASSETS_VERSION = "2"  # bump when the generated assets change, to regenerate cached copies
 FPS = 25
 CLIP_SECONDS = 12.0
 MARK_ON = (3.0, 9.0)
@@ -37,11 +41,16 @@ SELLERS = [
     {"id": "nova-store", "name": "NOVA Official Store", "authorized_brands": ["nova"]},
     {"id": "bargain-king", "name": "Bargain King", "authorized_brands": ["koru"]},
 ]
-ROOMS = [  # (room id, seller, brand whose card is shown, background seed)
-    ("nova-official", "nova-store", "nova", 5),
-    ("deal-hunter", "bargain-king", "nova", 9),
+PRODUCTS = [  # id, brand, name, pack shot shipped in livewarden/assets/packs, MSRP in EUR
+    ("oatly-oat-milk", "oatly", "Oatly Oat Milk 1 l", "Oatly-Oat-Milk.jpg", 2.49),
+    ("tropicana-apple", "tropicana", "Tropicana Apple Juice 1 l", "Tropicana-Apple-Juice.jpg", 3.10),
 ]
-EXPECT_ALERT = {"deal-hunter"}
+ROOMS = [  # (room id, seller, what is held up: a brand card or a pack shot, background seed, listed products)
+    ("nova-official", "nova-store", "nova", 5, []),
+    ("deal-hunter", "bargain-king", "nova", 9, []),
+    ("juice-bar", "nova-store", "Tropicana-Apple-Juice.jpg", 13, ["oatly-oat-milk"]),
+]
+EXPECT = {"unauthorized_brand": {"deal-hunter"}, "unlisted_product": {"juice-bar"}}
 
 
 def prepare_assets(workdir: Path, console: Console) -> Path:
@@ -56,15 +65,25 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
         marks[brand_id] = generate_mark(text, seed)
         (workdir / "marks").mkdir(exist_ok=True)
         cv2.imwrite(str(workdir / "marks" / f"{brand_id}.png"), marks[brand_id])
-    for room_id, _seller, brand_id, seed in ROOMS:
+    (workdir / "packs").mkdir(exist_ok=True)
+    packs = resources.files("livewarden.assets") / "packs"
+    for *_, image, _msrp in PRODUCTS:
+        (workdir / "packs" / image).write_bytes((packs / image).read_bytes())
+    for room_id, _seller, shown, seed, _listed in ROOMS:
+        card = marks[shown] if shown in marks else cv2.imread(str(workdir / "packs" / shown))
+        scale = 0.24 if shown in marks else 0.22
         with console.status(f"generating sample room {room_id} ({CLIP_SECONDS:.0f}s of 720p video)…"):
             write_clip(workdir / "rooms" / f"{room_id}.mp4",
-                       room_frames(marks[brand_id], seconds=CLIP_SECONDS, fps=FPS, mark_on=MARK_ON, seed=seed),
+                       room_frames(card, seconds=CLIP_SECONDS, fps=FPS, mark_on=MARK_ON, seed=seed, scale=scale),
                        FPS, gop_seconds=1.0)
     registry = {
-        "brands": [{"id": b, "name": text.title(), "marks": [f"marks/{b}.png"]} for b, (text, _) in BRANDS.items()],
+        "brands": [{"id": b, "name": text.title(), "marks": [f"marks/{b}.png"]} for b, (text, _) in BRANDS.items()]
+        + [{"id": brand, "name": brand.title()} for _, brand, *_ in PRODUCTS],
+        "products": [{"id": pid, "brand": brand, "name": name, "images": [f"packs/{image}"], "msrp": msrp,
+                      "currency": "EUR"} for pid, brand, name, image, msrp in PRODUCTS],
         "sellers": SELLERS,
-        "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live"} for r, s, _, _ in ROOMS],
+        "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live",
+                   "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in ROOMS],
     }
     registry_path.write_text(yaml.safe_dump(registry, sort_keys=False))
     stamp.write_text(ASSETS_VERSION)
@@ -72,14 +91,15 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
 
 
 def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console) -> bool:
-    """Run the demo; return True when exactly the unauthorized room alerted."""
+    """Run the demo; return True when exactly the expected rooms raised the expected alerts."""
     registry_path = prepare_assets(workdir, console)
     registry = load_registry(registry_path)
     store_dir = workdir / "store"
     shutil.rmtree(store_dir, ignore_errors=True)  # each demo run starts with an empty case store
     store = CaseStore.at(store_dir)
     policy = Policy(registry, load_rules())
-    detectors = [MarksDetector.from_registry(registry)]
+    with console.status("indexing brand marks and the catalog…"):
+        detectors = [MarksDetector.from_registry(registry), ProductsDetector.from_registry(registry)]
 
     server = None
     publishers = []
@@ -101,8 +121,9 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
         else:
             console.print(f"playing {len(registry.rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
         pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True))
-        console.print(f"[bold]{BRANDS['nova'][0]}[/bold] cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each "
-                      f"{CLIP_SECONDS:.0f}s loop; only room deal-hunter's seller is not authorized for it.")
+        console.print(f"Cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each {CLIP_SECONDS:.0f}s loop: "
+                      f"[bold]{BRANDS['nova'][0]}[/bold] in nova-official and deal-hunter (only deal-hunter's seller "
+                      "is not authorized for it); apple juice in juice-bar, which lists only oat milk.")
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
         for thread, stop in publishers:
@@ -113,12 +134,13 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             server.stop()
 
     print_alert_summary(console, store)
-    alerted = {a.room_id for a in store.alerts() if a.rule == "unauthorized_brand" and not a.shadow}
-    ok = alerted == EXPECT_ALERT
+    alerts = [a for a in store.alerts() if not a.shadow]
+    got = {rule: {a.room_id for a in alerts if a.rule == rule} for rule in EXPECT}
+    ok = got == EXPECT
     if ok:
-        console.print("[bold green]demo ok[/bold green]: the unauthorized room alerted, the authorized room did not.")
+        console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and juice-bar's "
+                      "unlisted apple juice were flagged; the authorized room was not.")
         console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:
-        console.print(f"[bold red]demo check failed[/bold red]: expected alerts in {sorted(EXPECT_ALERT)}, "
-                      f"got {sorted(alerted) or 'none'}")
+        console.print(f"[bold red]demo check failed[/bold red]: expected {EXPECT}, got {got}", markup=True)
     return ok
