@@ -62,12 +62,24 @@ def _load_rules_or_exit(path: Optional[Path]):
 def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) -> None:
     """Validate a registry and list every problem with file, line and field."""
     reg = _load_or_exit(path)
+    if reg.persons:  # a reference photo must show exactly one face: only the face model can tell
+        from livewarden.detectors.face_embedder import FaceEmbedder
+        from livewarden.detectors.faces import enroll
+
+        try:
+            with console.status(f"checking {sum(len(p.photos) for p in reg.persons)} reference photos…"):
+                enroll(reg, FaceEmbedder())
+        except RegistryError as exc:
+            err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
+            _print_problems(exc)
+            raise typer.Exit(2) from None
     marks = sum(len(b.marks) for b in reg.brands)
     images = sum(len(p.images) for p in reg.products)
     listings = sum(len(r.listings) for r in reg.rooms)
     console.print(f"[green]ok[/green] {path}: {len(reg.brands)} brands ({marks} marks), "
                   f"{len(reg.products)} products ({images} images), {len(reg.sellers)} sellers, "
-                  f"{len(reg.rooms)} rooms ({listings} listings)", soft_wrap=True)
+                  f"{len(reg.rooms)} rooms ({listings} listings), {len(reg.persons)} protected persons",
+                  soft_wrap=True)
 
 
 def _build(registry, rules_path: Optional[Path], data_dir: Path):
@@ -87,6 +99,15 @@ def _build(registry, rules_path: Optional[Path], data_dir: Path):
 
             with console.status(f"indexing {len(registry.products)} catalog products…"):
                 detectors.append(ProductsDetector.from_registry(registry))
+        if registry.persons:
+            from livewarden.detectors.faces import FacesDetector
+
+            with console.status(f"enrolling {len(registry.persons)} protected persons…"):
+                detectors.append(FacesDetector.from_registry(registry))
+    except RegistryError as exc:
+        err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
+        _print_problems(exc)
+        raise typer.Exit(2) from None
     except ValueError as exc:
         raise _fail("cannot build the detectors:", str(exc)) from None
     if not detectors:

@@ -81,7 +81,7 @@ def test_cli_registry_check(two_brand_registry: Path):
     runner = CliRunner()
     ok = runner.invoke(app, ["registry", "check", str(two_brand_registry)])
     assert ok.exit_code == 0, ok.output
-    assert "2 brands (2 marks), 0 products (0 images), 2 sellers, 2 rooms (0 listings)" in ok.output
+    assert "2 brands (2 marks), 0 products (0 images), 2 sellers, 2 rooms (0 listings), 0 protected persons" in ok.output
     bad = two_brand_registry.parent / "bad.yaml"
     bad.write_text(BAD)
     result = runner.invoke(app, ["registry", "check", str(bad)])

@@ -34,9 +34,15 @@ def brand_not_listed(registry: Registry, signal: Signal) -> bool:
     return bool(brands) and shown not in brands
 
 
+def person_not_authorized(registry: Registry, signal: Signal) -> bool:
+    """The protected person in `signal.subject` is on camera in a room (and seller) they have not authorized."""
+    return not registry.person_authorized(signal.room_id, signal.subject)
+
+
 CONDITIONS: dict[str, Callable[[Registry, Signal], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
     "product_not_listed": product_not_listed,
     "brand_not_listed": brand_not_listed,
+    "person_not_authorized": person_not_authorized,
 }

@@ -2,6 +2,6 @@
 
 from livewarden.registry.located import Problem, RegistryError
 from livewarden.registry.loader import load_registry
-from livewarden.registry.schema import Brand, Listing, Product, Registry, Room, Seller
+from livewarden.registry.schema import Brand, Listing, Person, Product, Registry, Room, Seller
 
-__all__ = ["Brand", "Listing", "Problem", "Product", "Registry", "RegistryError", "Room", "Seller", "load_registry"]
+__all__ = ["Brand", "Listing", "Person", "Problem", "Product", "Registry", "RegistryError", "Room", "Seller", "load_registry"]

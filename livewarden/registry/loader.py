@@ -84,6 +84,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
 
     absolute("brands", "marks")
     absolute("products", "images")
+    absolute("persons", "photos")
     if isinstance(data.get("rooms"), list):
         out["rooms"] = [
             {**r, "source": str(base / r["source"])}
@@ -100,7 +101,7 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
     def add(loc: tuple, msg: str) -> None:
         problems.append(locate(loc, msg))
 
-    for section in ("brands", "products", "sellers", "rooms"):
+    for section in ("brands", "products", "persons", "sellers", "rooms"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(reg, section)):
             if item.id in seen:
@@ -116,6 +117,14 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
     for i, product in enumerate(reg.products):
         if product.brand not in brand_ids:
             add(("products", i, "brand"), f"unknown brand {product.brand!r}")
+    room_ids = {r.id for r in reg.rooms}
+    for i, person in enumerate(reg.persons):
+        for j, sid in enumerate(person.authorized_sellers):
+            if sid not in seller_ids:
+                add(("persons", i, "authorized_sellers", j), f"unknown seller {sid!r}")
+        for j, rid in enumerate(person.authorized_rooms):
+            if rid not in room_ids:
+                add(("persons", i, "authorized_rooms", j), f"unknown room {rid!r}")
     product_ids = {p.id for p in reg.products}
     for i, room in enumerate(reg.rooms):
         if room.seller not in seller_ids:
@@ -124,7 +133,8 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
             if listing.product not in product_ids:
                 add(("rooms", i, "listings", j, "product"), f"unknown product {listing.product!r}")
     if check_images:
-        for section, attr, what in (("brands", "marks", "mark"), ("products", "images", "product")):
+        for section, attr, what in (("brands", "marks", "mark"), ("products", "images", "product"),
+                                    ("persons", "photos", "reference")):
             for i, item in enumerate(getattr(reg, section)):
                 for j, image in enumerate(getattr(item, attr)):
                     if not image.is_file():

@@ -44,6 +44,16 @@ class Listing(_Strict):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
 
 
+class Person(_Strict):
+    """A protected person: reference photos (one face each) and the sellers/rooms they have authorized."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    photos: list[Path] = Field(min_length=1)
+    authorized_sellers: list[str] = Field(default_factory=list)
+    authorized_rooms: list[str] = Field(default_factory=list)
+
+
 class Seller(_Strict):
     """A seller account and the brands it is authorized to sell."""
 
@@ -67,6 +77,7 @@ class Registry(_Strict):
 
     brands: list[Brand] = Field(default_factory=list)
     products: list[Product] = Field(default_factory=list)
+    persons: list[Person] = Field(default_factory=list)
     sellers: list[Seller] = Field(default_factory=list)
     rooms: list[Room] = Field(default_factory=list)
 
@@ -85,6 +96,15 @@ class Registry(_Strict):
 
     def room(self, room_id: str) -> Room | None:
         return next((r for r in self.rooms if r.id == room_id), None)
+
+    def person(self, person_id: str) -> Person | None:
+        return next((p for p in self.persons if p.id == person_id), None)
+
+    def person_authorized(self, room_id: str, person_id: str) -> bool:
+        """True when the person has authorized this room or its seller; unknown persons authorize nothing."""
+        person, room = self.person(person_id), self.room(room_id)
+        return bool(person and room and (room.id in person.authorized_rooms
+                                         or room.seller in person.authorized_sellers))
 
     def is_authorized(self, room_id: str, brand_id: str) -> bool:
         """True when the room's seller may sell `brand_id`; unknown rooms are not authorized."""
