@@ -106,8 +106,9 @@ def test_detector_names_the_protected_person_and_ignores_others(detector):
     assert detector.detect(Frame("r", 9, generate_background(5, 1280, 720))) == []
 
 
-def face(room: str, t: float, person: str = "obama", conf: float = 0.8) -> Signal:
-    return Signal(room_id=room, stream_time=t, kind="face", subject=person, confidence=conf, detector="faces")
+def face(room: str, t: float, person: str = "obama", conf: float = 0.8, wall: float | None = None) -> Signal:
+    return Signal(room_id=room, stream_time=t, kind="face", subject=person, confidence=conf, detector="faces",
+                  wall_time=1_000_000.0 + t if wall is None else wall)
 
 
 def test_impersonation_only_in_rooms_the_person_has_not_authorized(registry_path: Path):
@@ -115,7 +116,25 @@ def test_impersonation_only_in_rooms_the_person_has_not_authorized(registry_path
     policy = Policy(reg, load_rules())
     opened = [(u.finding.room_id, u.finding.rule, u.finding.severity) for t in range(6)
               for room in ("own-room", "fake-room") for u in policy.observe(face(room, t * 0.5)) if u.opened]
-    assert opened == [("fake-room", "impersonation", "red_flag")]
+    assert ("fake-room", "impersonation", "red_flag") in opened
+    assert all(room == "fake-room" for room, _, _ in opened)  # never the person's own room
     weak = [u.finding.severity for t in range(6) for u in policy.observe(face("own-room", t * 0.5, "biden", 0.6))
             if u.opened]
     assert weak == ["review"]  # Biden authorized nobody; a weak likeness is for a person to judge
+
+
+def test_same_person_live_in_two_rooms_flags_the_fake_not_their_own(registry_path: Path):
+    reg = load_registry(registry_path)
+    rules = [r for r in load_rules() if r.id == "concurrent_impersonation"]
+    policy = Policy(reg, rules)
+    # first only the own room is live: nothing
+    assert [u for t in range(4) for u in policy.observe(face("own-room", t * 0.5))] == []
+    # then a second room shows the same face at the same wall time (its stream clock is its own)
+    opened = [(u.finding.room_id, u.finding.rule) for t in range(4)
+              for room, st in (("own-room", 2 + t * 0.5), ("fake-room", 100 + t * 0.5))
+              for u in policy.observe(face(room, st, wall=1_000_002.0 + t * 0.5)) if u.opened]
+    assert opened == [("fake-room", "concurrent_impersonation")]
+    # a room seen 20 s earlier (wall clock) is not "at the same time"
+    late = Policy(reg, rules)
+    late.observe(face("own-room", 0, wall=1_000_000.0))
+    assert [u for t in range(4) for u in late.observe(face("fake-room", t * 0.5, wall=1_000_020.0 + t * 0.5))] == []

@@ -28,7 +28,7 @@ def registry(two_brand_registry: Path):
 def test_packaged_rules_load():
     rules = load_rules()
     assert {r.id for r in rules} == {"unauthorized_brand", "unlisted_product", "listing_mismatch", "unknown_product",
-                                     "impersonation"}
+                                     "impersonation", "concurrent_impersonation"}
     assert next(r for r in rules if r.id == "unknown_product").severity == "review"
 
 

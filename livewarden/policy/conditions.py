@@ -1,7 +1,7 @@
-"""Conditions a rule can name in `when`: small predicates over (registry, signal).
+"""Conditions a rule can name in `when`: small predicates over (registry, signal, presence).
 
 Kept as a table of plain functions so rules stay data and a new condition is
-one function here.
+one function here. `presence` is the cross-room state (who is live where).
 """
 
 from __future__ import annotations
@@ -9,24 +9,25 @@ from __future__ import annotations
 from typing import Callable
 
 from livewarden.model import Signal
+from livewarden.policy.presence import Presence
 from livewarden.registry.schema import Registry
 
 
-def always(registry: Registry, signal: Signal) -> bool:
+def always(registry: Registry, signal: Signal, presence: Presence) -> bool:
     return True
 
 
-def seller_not_authorized(registry: Registry, signal: Signal) -> bool:
+def seller_not_authorized(registry: Registry, signal: Signal, presence: Presence) -> bool:
     """The brand in `signal.subject` is on camera in a room whose seller may not sell it."""
     return not registry.is_authorized(signal.room_id, signal.subject)
 
 
-def product_not_listed(registry: Registry, signal: Signal) -> bool:
+def product_not_listed(registry: Registry, signal: Signal, presence: Presence) -> bool:
     """The catalog product in `signal.subject` is on camera in a room that does not list it."""
     return signal.subject not in registry.listed_products(signal.room_id)
 
 
-def brand_not_listed(registry: Registry, signal: Signal) -> bool:
+def brand_not_listed(registry: Registry, signal: Signal, presence: Presence) -> bool:
     """The room lists products, and none of them is of the brand on camera (product signal or mark signal)."""
     listed = [registry.product(pid) for pid in registry.listed_products(signal.room_id)]
     brands = {p.brand for p in listed if p is not None}
@@ -34,15 +35,24 @@ def brand_not_listed(registry: Registry, signal: Signal) -> bool:
     return bool(brands) and shown not in brands
 
 
-def person_not_authorized(registry: Registry, signal: Signal) -> bool:
+def person_not_authorized(registry: Registry, signal: Signal, presence: Presence) -> bool:
     """The protected person in `signal.subject` is on camera in a room (and seller) they have not authorized."""
     return not registry.person_authorized(signal.room_id, signal.subject)
 
 
-CONDITIONS: dict[str, Callable[[Registry, Signal], bool]] = {
+def live_elsewhere_unauthorized(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """The person is live in another room at the same time, and this room is not one they authorized.
+
+    Their own room is never flagged; every other room showing them at that moment is.
+    """
+    return bool(presence.other_rooms(signal)) and not registry.person_authorized(signal.room_id, signal.subject)
+
+
+CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
     "product_not_listed": product_not_listed,
     "brand_not_listed": brand_not_listed,
     "person_not_authorized": person_not_authorized,
+    "live_elsewhere_unauthorized": live_elsewhere_unauthorized,
 }

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from livewarden.model import Finding, Signal
 from livewarden.policy.conditions import CONDITIONS
+from livewarden.policy.presence import Presence
 from livewarden.policy.rules import Rule
 from livewarden.registry.schema import Registry
 
@@ -45,14 +46,16 @@ class Policy:
             for kind in rule.signals:
                 self._by_kind.setdefault(kind, []).append(rule)
         self._state: dict[tuple[str, str, str], _KeyState] = {}
+        self.presence = Presence()  # cross-room state: who is live where
         self._lock = threading.Lock()
 
     def observe(self, signal: Signal) -> list[Update]:
+        self.presence.record(signal)
         updates = []
         for rule in self._by_kind.get(signal.kind, ()):
             if signal.confidence < rule.min_confidence:
                 continue
-            if not CONDITIONS[rule.when](self.registry, signal):
+            if not CONDITIONS[rule.when](self.registry, signal, self.presence):
                 continue
             with self._lock:
                 update = self._apply(rule, signal)

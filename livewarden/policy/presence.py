@@ -1,0 +1,35 @@
+"""Cross-room state: who (which face, which product) is live in which rooms right now.
+
+The policy records every signal here before it evaluates rules, so a rule
+can ask "is this person also live in another room?" — the one place where
+rooms are looked at together. Wall-clock time is used because every room
+has its own stream clock.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from livewarden.model import Signal
+
+
+class Presence:
+    def __init__(self, window_s: float = 10.0, min_confidence: float = 0.5):
+        self.window_s = window_s
+        self.min_confidence = min_confidence
+        self._seen: dict[tuple[str, str], dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, signal: Signal) -> None:
+        if signal.confidence < self.min_confidence:
+            return
+        with self._lock:
+            self._seen.setdefault((signal.kind, signal.subject), {})[signal.room_id] = signal.wall_time
+
+    def other_rooms(self, signal: Signal, now: float | None = None) -> list[str]:
+        """Rooms other than the signal's where the same subject was seen within `window_s`."""
+        now = signal.wall_time if now is None else now
+        with self._lock:
+            rooms = self._seen.get((signal.kind, signal.subject), {})
+            return sorted(r for r, t in rooms.items() if r != signal.room_id and now - t <= self.window_s)
