@@ -178,7 +178,7 @@ def scan(
     console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "
                   f"({report['speed_x']:.1f}x real time), {report['frames_analysed']} frames analysed")
     for span in report["on_camera"]:
-        what = span["subject"] if span["kind"] == "product" else "unknown product"
+        what = {"product": span["subject"], "face": f"person {span['subject']}"}.get(span["kind"], "unknown product")
         console.print(f"  on camera {span['first_stream_time']:.1f}s–{span['last_stream_time']:.1f}s: {what} "
                       f"({span['sightings']} sightings)", markup=False, highlight=False)
     if not report["findings"]:

@@ -138,3 +138,67 @@ def test_same_person_live_in_two_rooms_flags_the_fake_not_their_own(registry_pat
     late = Policy(reg, rules)
     late.observe(face("own-room", 0, wall=1_000_000.0))
     assert [u for t in range(4) for u in late.observe(face("fake-room", t * 0.5, wall=1_000_020.0 + t * 0.5))] == []
+
+
+@pytest.mark.rtmp
+def test_same_face_in_two_live_rooms_through_nginx_rtmp(registry_path: Path, tmp_path: Path):
+    """Two rooms stream the same real face at once through a real nginx-rtmp server: only the fake is flagged."""
+    import time
+
+    from livewarden.assets.scenes import room_frames
+    from livewarden.cases import CaseStore
+    from livewarden.detectors.faces import FacesDetector
+    from livewarden.media.clips import write_clip
+    from livewarden.media.publish import start_publisher
+    from livewarden.media.rtmp_server import RtmpServer
+    from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+
+    ok, why = RtmpServer.available()
+    if not ok:
+        pytest.skip(why)
+    portrait = cv2.imread(str(FACES / "obama-live.jpg"))
+    for room, seed in (("own-room", 3), ("fake-room", 8)):
+        write_clip(tmp_path / f"{room}.mp4", room_frames(portrait, seconds=6, fps=25, mark_on=(0.0, 6.0), seed=seed,
+                                                         scale=0.3), 25)
+    registry = load_registry(registry_path)
+    store = CaseStore.at(tmp_path / "store")
+    with RtmpServer() as server:
+        publishers = [start_publisher(tmp_path / f"{r}.mp4", server.url(r), loop=True) for r in ("own-room", "fake-room")]
+        live = registry.model_copy(update={"rooms": [r.model_copy(update={"source": server.url(r.id)})
+                                                     for r in registry.rooms]})
+        pipeline = Pipeline(live, [FacesDetector.from_registry(live)], Policy(live, load_rules()), store,
+                            PipelineOptions(sample_fps=2.0))
+        try:
+            pipeline.start()
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline and len({a.rule for a in store.alerts("fake-room")}) < 2:
+                time.sleep(0.3)
+            time.sleep(1.0)
+            own_analysed = pipeline.rooms["own-room"].analysed
+        finally:
+            pipeline.stop()
+            for _, stop in publishers:
+                stop.set()
+    assert {(a.room_id, a.rule, a.subject) for a in store.alerts()} == {
+        ("fake-room", "impersonation", "obama"), ("fake-room", "concurrent_impersonation", "obama")}
+    assert own_analysed >= 3  # the person's own room was watched, and stayed clean
+    assert store.verify_audit() == (True, None)
+
+
+def test_scan_lists_the_persons_seen_in_a_clip(registry_path: Path, tmp_path: Path):
+    import json
+
+    from livewarden.assets.scenes import room_frames
+    from livewarden.media.clips import write_clip
+
+    portrait = cv2.imread(str(FACES / "obama-live.jpg"))
+    clip = tmp_path / "fake.mp4"
+    write_clip(clip, room_frames(portrait, seconds=6, fps=25, mark_on=(1.0, 5.0), seed=8, scale=0.3), 25)
+    result = CliRunner().invoke(app, ["scan", str(clip), "--room", "fake-room", "--registry", str(registry_path),
+                                      "--out", str(tmp_path / "scan")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "scan" / "report.json").read_text())
+    [span] = [s for s in report["on_camera"] if s["kind"] == "face"]
+    assert span["subject"] == "obama" and 1.0 <= span["first_stream_time"] < span["last_stream_time"] <= 5.0
+    assert "person obama" in result.output
+    assert {f["rule"] for f in report["findings"]} == {"impersonation"}

@@ -30,7 +30,7 @@ def rooms_table(pipeline: Pipeline) -> Table:
     table.add_column("drops", justify="right", no_wrap=True)
     table.add_column("analysed", justify="right", no_wrap=True)
     table.add_column("alerts", justify="right", no_wrap=True)
-    products = any(d.kind == "product" for d in pipeline.detectors)
+    products = any(d.kind in ("product", "face") for d in pipeline.detectors)
     if products:
         table.add_column("on camera", overflow="ellipsis", no_wrap=True, max_width=24)
     statuses = list(pipeline.rooms.values())

@@ -1,7 +1,7 @@
-"""What was on camera in each room, when: products (and unknown products) as time spans.
+"""What was on camera in each room, when: products, unknown products and protected persons as time spans.
 
-The answer to "what was sold in this room, and when?", for the console and
-scan reports. Consecutive sightings of one subject less than `gap_s` apart
+The answer to "what was sold in this room, by whom, and when?", for the
+console and scan reports. Consecutive sightings of one subject less than `gap_s` apart
 (stream time) are one span.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from livewarden.model import Signal
 
-KINDS = ("product", "unknown_product")
+KINDS = ("product", "unknown_product", "face")
 
 
 @dataclass
@@ -51,10 +51,10 @@ class Timeline:
             return [asdict(s) for s in sorted(self._spans.get(room_id, []), key=lambda s: s.first_stream_time)]
 
     def on_camera(self, room_id: str, now_stream_time: float) -> str:
-        """The product seen most recently, if within `gap_s` of `now_stream_time`, else ''."""
+        """What was seen most recently (product, person), if within `gap_s` of `now_stream_time`, else ''."""
         with self._lock:
             recent = [s for s in self._spans.get(room_id, []) if now_stream_time - s.last_stream_time <= self.gap_s]
         if not recent:
             return ""
         latest = max(recent, key=lambda s: s.last_stream_time)
-        return latest.subject if latest.kind == "product" else "(unknown product)"
+        return "(unknown product)" if latest.kind == "unknown_product" else latest.subject
