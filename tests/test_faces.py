@@ -202,3 +202,27 @@ def test_scan_lists_the_persons_seen_in_a_clip(registry_path: Path, tmp_path: Pa
     assert span["subject"] == "obama" and 1.0 <= span["first_stream_time"] < span["last_stream_time"] <= 5.0
     assert "person obama" in result.output
     assert {f["rule"] for f in report["findings"]} == {"impersonation"}
+
+
+def test_a_tracked_face_is_located_each_second_and_described_every_three(registry_path: Path):
+    """Cost control: at 2 fps for 4 s, every frame still yields the signal, but the model works far less."""
+    from livewarden.detectors.face_embedder import FaceEmbedder
+    from livewarden.detectors.faces import FacesDetector
+
+    class Counting(FaceEmbedder):
+        located = described = 0
+
+        def locate(self, image):
+            Counting.located += 1
+            return super().locate(image)
+
+        def describe(self, rgb, rect):
+            Counting.described += 1
+            return super().describe(rgb, rect)
+
+    detector = FacesDetector.from_registry(load_registry(registry_path), Counting())
+    Counting.located = Counting.described = 0
+    image = next(room_with_face("obama-live.jpg"))
+    subjects = [[s.subject for s in detector.detect(Frame("room", i * 0.5, image))] for i in range(8)]
+    assert subjects == [["obama"]] * 8
+    assert (Counting.located, Counting.described) == (4, 2)  # at 0, 1, 2, 3 s; described at 0 and 3 s

@@ -3,8 +3,10 @@
 Enrollment describes every reference photo once and insists on exactly one
 face per photo (a photo with none, or with several, is rejected naming the
 file: the wrong face in a gallery would accuse the wrong rooms). At run time
-every face in a frame is described and compared with the gallery; only a
-match closer than the dev-calibrated distance becomes a `face` signal.
+faces are located in every analysed frame, but a face that is tracked
+(overlapping the same room's face in the previous frame) is described again
+only every few seconds: the descriptor is the costly part. Only a match
+closer than the dev-calibrated distance becomes a `face` signal.
 Unknown faces leave nothing behind (privacy by default), and no descriptor is
 ever put in a signal, a log or an alert: evidence is the box, the distance
 and the name of the matching reference photo.
@@ -13,6 +15,7 @@ and the name of the matching reference photo.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "match_distance": 0.629,  # confidence 0.5
     "strong_distance": 0.45,  # confidence 0.8
     "min_face_px": 40,  # smaller faces are too blurry to accuse anyone
+    "redescribe_s": 3.0,  # a tracked face is described again after this much stream time
+    "track_iou": 0.4,  # overlap with last frame's face that makes it the same face
+    "locate_every_s": 1.0,  # faces are located at most this often per room; in between, tracks answer
 }
 
 
@@ -38,6 +44,24 @@ DEFAULTS: dict[str, Any] = {
 class _Ref:
     person: str
     photo: str
+
+
+@dataclass
+class _Track:
+    """A face followed across frames: only who it matched (or None), never its descriptor."""
+
+    box: tuple[int, int, int, int]
+    described_at: float
+    ref: _Ref | None
+    distance: float
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref]]:
@@ -76,6 +100,9 @@ class FacesDetector(Detector):
             raise ValueError("no protected person with a usable reference photo")
         self.settings = {**DEFAULTS, **tunables}
         self.gallery, self.refs, self.embedder = gallery, refs, embedder
+        self._tracks: dict[str, list[_Track]] = {}
+        self._located_at: dict[str, float] = {}
+        self._lock = threading.Lock()
 
     @classmethod
     def from_registry(cls, registry: Any, embedder: FaceEmbedder | None = None, **tunables: Any) -> "FacesDetector":
@@ -90,22 +117,49 @@ class FacesDetector(Detector):
         return 1.0 / (1.0 + math.exp(-slope * (lo - distance)))
 
     def detect(self, frame: Frame) -> list[Signal]:
-        best: dict[str, Signal] = {}
-        for face in self.embedder.faces(frame.image):
-            x0, y0, x1, y1 = face.box
-            if min(x1 - x0, y1 - y0) < self.settings["min_face_px"]:
+        with self._lock:
+            previous = self._tracks.get(frame.room_id, [])
+            located_at = self._located_at.get(frame.room_id)
+        if located_at is not None and 0 <= frame.stream_time - located_at < self.settings["locate_every_s"]:
+            return self._signals(frame, previous)  # too soon to look again: the faces are where they were
+        rgb, scale, located = self.embedder.locate(frame.image)
+        tracks: list[_Track] = []
+        for rect, _score in located:
+            box = self.embedder.box(rect, scale)
+            if min(box[2] - box[0], box[3] - box[1]) < self.settings["min_face_px"]:
                 continue
-            distances = np.linalg.norm(self.gallery - face.descriptor, axis=1)
-            k = int(np.argmin(distances))
-            d = float(distances[k])
-            if d >= self.settings["match_distance"]:
-                continue  # an unknown face: nothing is kept
-            ref = self.refs[k]
-            signal = Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=self.kind, subject=ref.person,
-                            confidence=self.confidence(d), detector=self.name, frame=frame,
-                            evidence={"bbox": [x0, y0, x1, y1],
-                                      "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
-                                      "distance": round(d, 3), "ref": ref.photo})
-            if ref.person not in best or signal.confidence > best[ref.person].confidence:
-                best[ref.person] = signal
+            track = max(previous, key=lambda tr: _iou(tr.box, box), default=None)
+            fresh = track is not None and _iou(track.box, box) >= self.settings["track_iou"] \
+                and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
+            if fresh:
+                previous = [tr for tr in previous if tr is not track]  # one face per track
+                track.box = box
+            else:
+                track = self._describe(rgb, rect, box, frame.stream_time)
+            tracks.append(track)
+        with self._lock:
+            self._tracks[frame.room_id] = tracks
+            self._located_at[frame.room_id] = frame.stream_time
+        return self._signals(frame, tracks)
+
+    def _signals(self, frame: Frame, tracks: list[_Track]) -> list[Signal]:
+        """One signal per protected person among the tracked faces (unknown faces give none)."""
+        best: dict[str, Signal] = {}
+        for track in tracks:
+            if track.ref is None:
+                continue
+            x0, y0, x1, y1 = track.box
+            signal = Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=self.kind,
+                            subject=track.ref.person, confidence=self.confidence(track.distance), detector=self.name,
+                            frame=frame, evidence={"bbox": [x0, y0, x1, y1],
+                                                   "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                                                   "distance": round(track.distance, 3), "ref": track.ref.photo})
+            if track.ref.person not in best or signal.confidence > best[track.ref.person].confidence:
+                best[track.ref.person] = signal
         return list(best.values())
+
+    def _describe(self, rgb: np.ndarray, rect: Any, box: tuple[int, int, int, int], t: float) -> _Track:
+        distances = np.linalg.norm(self.gallery - self.embedder.describe(rgb, rect), axis=1)
+        k = int(np.argmin(distances))
+        d = float(distances[k])
+        return _Track(box, t, self.refs[k] if d < self.settings["match_distance"] else None, d)
