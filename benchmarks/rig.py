@@ -36,10 +36,25 @@ def the_mark() -> np.ndarray:
 PACKS = REPO / "tests" / "fixtures" / "products"  # real pack shots (MIT, see ATTRIBUTION.md there)
 
 
-def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False) -> Registry:
+FACES = REPO / "tests" / "fixtures" / "faces"  # real portraits (MIT, see ATTRIBUTION.md there)
+
+
+def with_portrait(frames, portrait: np.ndarray, where: tuple[int, int] = (40, 60), height: int = 360):
+    """The room's frames with a real portrait pasted in (a person on camera for the face detector)."""
+    f = height / portrait.shape[0]
+    small = cv2.resize(portrait, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    x, y = where
+    for image in frames:
+        image[y:y + small.shape[0], x:x + small.shape[1]] = small
+        yield image
+
+
+def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False,
+                   persons: bool = False) -> Registry:
     """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms.
 
-    With `products`, the five test pack shots are the catalog (the rooms list none of them).
+    With `products`, the five test pack shots are the catalog (the rooms list none of them); with
+    `persons`, two test portraits are protected persons who authorized no one.
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "marks").mkdir(exist_ok=True)
@@ -57,9 +72,12 @@ def write_registry(directory: Path, sources: dict[str, str], *, products: bool =
             if brand not in {b["id"] for b in brands}:
                 brands.append({"id": brand, "name": brand.title()})
             catalog.append({"id": image.stem.lower(), "brand": brand, "name": image.stem, "images": [str(image)]})
+    people = [{"id": name, "name": name.title(), "photos": [str(FACES / f"{name}-enrol.jpg")]}
+              for name in ("obama", "biden")] if persons else []
     data = {
         "brands": brands,
         "products": catalog,
+        "persons": people,
         "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
         "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
     }

@@ -1,4 +1,5 @@
-"""Evidence images for an alert: the crop of what was seen and the annotated frame.
+"""Evidence images for an alert: the crop of what was seen, the annotated frame, and (when the detector
+names one) a copy of the registry reference it matched, so the evidence stands even if the registry changes.
 
 Written to disk before the alert row is committed, so every committed alert
 points at files that exist.
@@ -68,4 +69,11 @@ def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
     path = directory / f"{stem}_frame.jpg"
     _write_jpeg(path, annotated)
     written.append(str(path))
+    reference = signal.evidence.get("reference_path")
+    if reference and Path(reference).is_file():
+        path = directory / f"{stem}_reference{Path(reference).suffix.lower() or '.jpg'}"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(Path(reference).read_bytes())
+        os.replace(tmp, path)
+        written.append(str(path))
     return written

@@ -16,6 +16,20 @@ import cv2
 import numpy as np
 
 SMALL_IMAGE_PX = 500  # below this (long side), look again at 2x: dlib's HOG window is 80 px
+CHIP_SIZE, CHIP_PADDING = 150, 0.25  # dlib's aligned face chip, as compute_face_descriptor makes it
+
+_worker_encoder = None  # the descriptor model inside the child process
+
+
+def _init_worker(model_path: str) -> None:
+    global _worker_encoder
+    import dlib
+
+    _worker_encoder = dlib.face_recognition_model_v1(model_path)
+
+
+def _describe_chip(chip: np.ndarray) -> np.ndarray:
+    return np.asarray(_worker_encoder.compute_face_descriptor(chip, 0), np.float32)
 
 
 @dataclass(frozen=True)
@@ -26,9 +40,14 @@ class FaceFound:
 
 
 class FaceEmbedder:
-    """Detect faces, align them by five landmarks, describe each with dlib's ResNet (CPU)."""
+    """Detect faces, align them by five landmarks, describe each with dlib's ResNet (CPU).
 
-    def __init__(self, max_side: int = 960):
+    dlib's descriptor holds the GIL for ~60 ms, which would freeze every room's
+    reader thread meanwhile; with `isolated=True` it runs in one child process
+    (the aligned 150x150 chip goes there, the 128 numbers come back).
+    """
+
+    def __init__(self, max_side: int = 960, isolated: bool = False):
         import dlib
         import face_recognition_models as models
 
@@ -37,6 +56,16 @@ class FaceEmbedder:
         self.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
         self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
         self.max_side = max_side
+        self._pool = None
+        if isolated:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_init_worker,
+                                             initargs=(models.face_recognition_model_location(),))
+            # start the child now (model loaded, errors surface here), before any room thread exists
+            self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()
 
     def locate(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
         """Find faces without describing them: (the RGB working image, its scale, [(dlib rect, score)])."""
@@ -54,7 +83,11 @@ class FaceEmbedder:
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
         """The 128-d descriptor of one located face (the costly part: ~60 ms on one core)."""
-        return np.asarray(self.encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0), np.float32)
+        shape = self.shapes(rgb, rect)
+        if self._pool is None:
+            return np.asarray(self.encoder.compute_face_descriptor(rgb, shape, 0), np.float32)
+        chip = self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+        return self._pool.submit(_describe_chip, chip).result()
 
     @staticmethod
     def box(rect: Any, scale: float) -> tuple[int, int, int, int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,9 @@ DEFAULTS: dict[str, Any] = {
     "match_distance": 0.629,  # confidence 0.5
     "strong_distance": 0.45,  # confidence 0.8
     "min_face_px": 40,  # smaller faces are too blurry to accuse anyone
-    "redescribe_s": 3.0,  # a tracked face is described again after this much stream time
+    "redescribe_s": 4.0,  # a tracked face is described again after this much stream time
     "track_iou": 0.4,  # overlap with last frame's face that makes it the same face
-    "locate_every_s": 1.0,  # faces are located at most this often per room; in between, tracks answer
+    "locate_every_s": 2.0,  # faces are located at most this often per room; in between, tracks answer
 }
 
 
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
 class _Ref:
     person: str
     photo: str
+    path: str
 
 
 @dataclass
@@ -82,7 +84,7 @@ def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref
                                         f"{len(faces)} faces found: use a photo with only {person.name}"))
             else:
                 vectors.append(faces[0].descriptor)
-                refs.append(_Ref(person.id, Path(photo).name))
+                refs.append(_Ref(person.id, Path(photo).name, str(photo)))
     if problems:
         raise RegistryError(problems)
     return (np.stack(vectors) if vectors else np.zeros((0, 128), np.float32)), refs
@@ -106,7 +108,7 @@ class FacesDetector(Detector):
 
     @classmethod
     def from_registry(cls, registry: Any, embedder: FaceEmbedder | None = None, **tunables: Any) -> "FacesDetector":
-        embedder = embedder or FaceEmbedder()
+        embedder = embedder or FaceEmbedder(isolated=True)
         gallery, refs = enroll(registry, embedder)
         return cls(gallery, refs, embedder, **tunables)
 
@@ -120,7 +122,9 @@ class FacesDetector(Detector):
         with self._lock:
             previous = self._tracks.get(frame.room_id, [])
             located_at = self._located_at.get(frame.room_id)
-        if located_at is not None and 0 <= frame.stream_time - located_at < self.settings["locate_every_s"]:
+        # each room gets its own period (0.75x to 1.25x) so many rooms started together do not look in step
+        period = self.settings["locate_every_s"] * (0.75 + 0.5 * (zlib.crc32(frame.room_id.encode()) % 1000) / 1000)
+        if located_at is not None and 0 <= frame.stream_time - located_at < period:
             return self._signals(frame, previous)  # too soon to look again: the faces are where they were
         rgb, scale, located = self.embedder.locate(frame.image)
         tracks: list[_Track] = []
@@ -153,7 +157,8 @@ class FacesDetector(Detector):
                             subject=track.ref.person, confidence=self.confidence(track.distance), detector=self.name,
                             frame=frame, evidence={"bbox": [x0, y0, x1, y1],
                                                    "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
-                                                   "distance": round(track.distance, 3), "ref": track.ref.photo})
+                                                   "distance": round(track.distance, 3), "ref": track.ref.photo,
+                                                   "reference_path": track.ref.path})
             if track.ref.person not in best or signal.confidence > best[track.ref.person].confidence:
                 best[track.ref.person] = signal
         return list(best.values())
