@@ -26,6 +26,7 @@ import numpy as np
 
 from livewarden.detectors.base import Detector
 from livewarden.detectors.face_embedder import FaceEmbedder
+from livewarden.detectors.geometry import box_polygon, iou
 from livewarden.model import Frame, Signal
 from livewarden.registry.located import Problem, RegistryError
 
@@ -56,14 +57,6 @@ class _Track:
     described_at: float
     ref: _Ref | None
     distance: float
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref]]:
@@ -132,8 +125,8 @@ class FacesDetector(Detector):
             box = self.embedder.box(rect, scale)
             if min(box[2] - box[0], box[3] - box[1]) < self.settings["min_face_px"]:
                 continue
-            track = max(previous, key=lambda tr: _iou(tr.box, box), default=None)
-            fresh = track is not None and _iou(track.box, box) >= self.settings["track_iou"] \
+            track = max(previous, key=lambda tr: iou(tr.box, box), default=None)
+            fresh = track is not None and iou(track.box, box) >= self.settings["track_iou"] \
                 and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
             if fresh:
                 previous = [tr for tr in previous if tr is not track]  # one face per track
@@ -155,8 +148,7 @@ class FacesDetector(Detector):
             x0, y0, x1, y1 = track.box
             signal = Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=self.kind,
                             subject=track.ref.person, confidence=self.confidence(track.distance), detector=self.name,
-                            frame=frame, evidence={"bbox": [x0, y0, x1, y1],
-                                                   "polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                            frame=frame, evidence={"bbox": [x0, y0, x1, y1], "polygon": box_polygon(track.box),
                                                    "distance": round(track.distance, 3), "ref": track.ref.photo,
                                                    "reference_path": track.ref.path})
             if track.ref.person not in best or signal.confidence > best[track.ref.person].confidence:

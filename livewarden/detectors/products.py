@@ -31,6 +31,7 @@ import numpy as np
 
 from livewarden.detectors.base import Detector
 from livewarden.detectors.embedder import Embedder
+from livewarden.detectors.geometry import box_polygon, iou
 from livewarden.model import Frame, Signal
 
 # Similarities are cosine between unit EfficientNet-Lite0 vectors. match_similarity
@@ -212,7 +213,7 @@ class ProductsDetector(Detector):
         # the candidate whose crop is closest to the catalog decides
         pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)
         (_, bbox), emb, matches = crops[pick], embeddings[pick], found[pick]
-        evidence = {"bbox": bbox, "polygon": _polygon(bbox),
+        evidence = {"bbox": bbox, "polygon": box_polygon(bbox),
                     "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
         best = matches[0] if matches else None
         runner_up = matches[1].similarity if len(matches) > 1 else -1.0
@@ -261,28 +262,16 @@ class ProductsDetector(Detector):
         if track is None:
             return None
         t, last_box, last_thumb, signals = track
-        if not 0 <= frame.stream_time - t < self.settings["reuse_s"] or _iou(box, last_box) < 0.5:
+        if not 0 <= frame.stream_time - t < self.settings["reuse_s"] or iou(box, last_box) < 0.5:
             return None
         crop, crop_box = self.crop(frame.image, box)
         # the blob left behind when the product is taken away sits in the same place: look, do not assume
         if float(np.abs(_thumb(crop) - last_thumb).mean()) > self.settings["reuse_max_change"]:
             return None
         return [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=time.time(),
-                        evidence={**s.evidence, "bbox": crop_box, "polygon": _polygon(crop_box), "tracked": True})
+                        evidence={**s.evidence, "bbox": crop_box, "polygon": box_polygon(crop_box), "tracked": True})
                 for s in signals]
 
 
 def _thumb(crop: np.ndarray) -> np.ndarray:
     return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
-
-
-def _polygon(bbox: list[int]) -> list[list[int]]:
-    return [[bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]]]
-
-
-def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
-    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
