@@ -23,7 +23,11 @@ _worker_encoder = None  # the descriptor model inside the child process
 
 def _init_worker(model_path: str) -> None:
     global _worker_encoder
+    import signal
+
     import dlib
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it shuts us down
 
     _worker_encoder = dlib.face_recognition_model_v1(model_path)
 
