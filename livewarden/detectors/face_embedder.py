@@ -71,14 +71,15 @@ class FaceEmbedder:
             # start the child now (model loaded, errors surface here), before any room thread exists
             self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()
 
-    def locate(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
+    def locate(self, image_bgr: np.ndarray,
+               max_side: int | None = None) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
         """Find faces without describing them: (the RGB working image, its scale, [(dlib rect, score)])."""
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
         elif image_bgr.shape[2] == 4:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_BGRA2BGR)
         h, w = image_bgr.shape[:2]
-        scale = min(1.0, self.max_side / max(h, w))
+        scale = min(1.0, (max_side or self.max_side) / max(h, w))
         small = cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image_bgr
         rgb = np.ascontiguousarray(small[:, :, ::-1])
         upsample = 1 if max(rgb.shape[:2]) < SMALL_IMAGE_PX else 0
