@@ -74,8 +74,6 @@ class Pipeline:
         self.recent_alerts: deque[Alert] = deque(maxlen=200)
         self.timeline = Timeline()  # what was on camera in each room, when
         self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
-        self._busy = 0  # frames being analysed right now
         wanted = set(rooms) if rooms else None
         self.rooms: dict[str, RoomStatus] = {}
         for room in registry.rooms:
@@ -104,7 +102,7 @@ class Pipeline:
 
     def all_done(self) -> bool:
         """True when every room's source has ended (files) and no frame waits for analysis."""
-        return all(s.done for s in self.rooms.values()) and self.slots.idle() and not self._busy
+        return all(s.done for s in self.rooms.values()) and self.slots.idle()  # idle: nothing pending or in analysis
 
     def run_until_done(self, poll: float = 0.1) -> None:
         while not self.all_done() and not self.stop_event.is_set():
@@ -134,14 +132,10 @@ class Pipeline:
             frame = self.slots.take()
             if frame is None:
                 continue
-            with self._lock:
-                self._busy += 1
             try:
                 self._analyse(frame)
             finally:
                 self.slots.done(frame.room_id)
-                with self._lock:
-                    self._busy -= 1
 
     def _analyse(self, frame) -> None:
         status = self.rooms[frame.room_id]
