@@ -37,9 +37,14 @@ def _load_or_exit(path: Path):
     try:
         return load_registry(path)
     except RegistryError as exc:
-        err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
-        _print_problems(exc)
-        raise typer.Exit(2) from None
+        raise _registry_problems(exc) from None
+
+
+def _registry_problems(exc: RegistryError) -> typer.Exit:
+    """List every problem of a registry (file:line: field: what) and return the Exit to raise."""
+    err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
+    _print_problems(exc)
+    return typer.Exit(2)
 
 
 def _print_problems(exc: RegistryError) -> None:
@@ -70,9 +75,7 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
             with console.status(f"checking {sum(len(p.photos) for p in reg.persons)} reference photos…"):
                 enroll(reg, FaceEmbedder())
         except RegistryError as exc:
-            err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
-            _print_problems(exc)
-            raise typer.Exit(2) from None
+            raise _registry_problems(exc) from None
     marks = sum(len(b.marks) for b in reg.brands)
     images = sum(len(p.images) for p in reg.products)
     listings = sum(len(r.listings) for r in reg.rooms)
@@ -83,7 +86,7 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
 
 
 def _build(registry, rules_path: Optional[Path], data_dir: Path):
-    """The detectors the registry has material for (marks, catalog), the policy and the store."""
+    """The detectors the registry has material for (marks, catalog, persons), the policy and the store."""
     from livewarden.cases import CaseStore
     from livewarden.policy import Policy
 
@@ -105,13 +108,11 @@ def _build(registry, rules_path: Optional[Path], data_dir: Path):
             with console.status(f"enrolling {len(registry.persons)} protected persons…"):
                 detectors.append(FacesDetector.from_registry(registry))
     except RegistryError as exc:
-        err_console.print(f"[bold red]registry has {len(exc.problems)} problem(s):[/bold red]")
-        _print_problems(exc)
-        raise typer.Exit(2) from None
+        raise _registry_problems(exc) from None
     except ValueError as exc:
         raise _fail("cannot build the detectors:", str(exc)) from None
     if not detectors:
-        raise _fail("nothing to look for:", "the registry has no brand marks and no catalog products")
+        raise _fail("nothing to look for:", "the registry has no brand marks, no catalog products and no protected persons")
     return detectors, Policy(registry, rules), CaseStore.at(data_dir)
 
 
