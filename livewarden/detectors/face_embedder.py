@@ -58,10 +58,11 @@ class FaceEmbedder:
         self._dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
         self.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
         self.max_side = max_side
-        self._pool = None
-        if isolated:
+        self.encoder = self._pool = None  # the descriptor model lives here, or in the child process
+        if not isolated:
+            self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        else:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
