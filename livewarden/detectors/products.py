@@ -217,27 +217,25 @@ class ProductsDetector(Detector):
                     "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
         best = matches[0] if matches else None
         runner_up = matches[1].similarity if len(matches) > 1 else -1.0
+        def signal(kind: str, subject: str, confidence: float, **extra: Any) -> list[Signal]:
+            return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=kind, subject=subject,
+                           confidence=confidence, detector=self.name, evidence={**evidence, **extra}, frame=frame)]
+
         signals: list[Signal] = []
         confirmed = self._confirm(crops[pick][0], [m.product for m in matches
                                                    if m.similarity >= self.settings["match_similarity"]])
         if confirmed is not None:
             product, inliers, confidence = confirmed
             match = next(m for m in matches if m.product == product)
-            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
-                              subject=product, confidence=max(confidence, self.confidence(match.similarity)),
-                              detector=self.name,
-                              evidence={**evidence, "brand": match.brand, "similarity": round(match.similarity, 3),
-                                        "ref": match.ref, "verified_inliers": inliers}, frame=frame)]
+            signals = signal("product", product, max(confidence, self.confidence(match.similarity)), brand=match.brand,
+                             similarity=round(match.similarity, 3), ref=match.ref, verified_inliers=inliers)
         elif best and best.similarity >= self.settings["unverified_similarity"] \
                 and best.similarity - runner_up >= self.settings["min_margin"]:
-            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product",
-                              subject=best.product, confidence=self.confidence(best.similarity), detector=self.name,
-                              evidence={**evidence, "brand": best.brand, "similarity": round(best.similarity, 3),
-                                        "ref": best.ref, "verified_inliers": 0}, frame=frame)]
+            signals = signal("product", best.product, self.confidence(best.similarity), brand=best.brand,
+                             similarity=round(best.similarity, 3), ref=best.ref, verified_inliers=0)
         elif emb.product_likeness >= self.settings["unknown_likeness"]:
-            signals = [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="unknown_product",
-                              subject="unknown", confidence=emb.product_likeness, detector=self.name,
-                              evidence={**evidence, "product_likeness": round(emb.product_likeness, 3)}, frame=frame)]
+            signals = signal("unknown_product", "unknown", emb.product_likeness,
+                             product_likeness=round(emb.product_likeness, 3))
         with self._lock:  # only a recognised product is tracked: anything else is looked at again next time
             if signals and signals[0].kind == "product":
                 self._tracks[frame.room_id] = (frame.stream_time, boxes[pick], _thumb(crops[pick][0]), signals)
