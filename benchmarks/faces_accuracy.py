@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -30,11 +29,9 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reference_data import data_dir  # noqa: E402
+
 from livewarden.detectors.face_embedder import FaceEmbedder  # noqa: E402
-
-
-def data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LIVEWARDEN_DATA") or REPO.parent / "shared" / "data").resolve()
 
 
 def main() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import os
 import sys
 import time
 from collections import Counter
@@ -25,11 +24,9 @@ import cv2
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reference_data import data_dir  # noqa: E402
+
 from livewarden.detectors.marks import DEFAULTS, MarkMatch, MarksDetector  # noqa: E402
-
-
-def data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LIVEWARDEN_DATA") or REPO.parent / "shared" / "data").resolve()
 
 
 def load(root: Path, split: str) -> tuple[list[tuple[str, Path]], list[tuple[str, dict]]]:

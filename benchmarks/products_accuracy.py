@@ -27,13 +27,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from reference_data import data_dir  # noqa: E402
+
 from livewarden.detectors.embedder import Embedder  # noqa: E402
 from livewarden.detectors.marks import MarksDetector  # noqa: E402
 from livewarden.detectors.products import DEFAULTS, held_views  # noqa: E402
-
-
-def data_dir(arg: str | None) -> Path:
-    return Path(arg or os.environ.get("LIVEWARDEN_DATA") or REPO.parent / "shared" / "data").resolve()
 
 
 def topk(S: np.ndarray, ref_cls: list[str], q_cls: list[str], k: int) -> float:
