@@ -119,12 +119,10 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
             add(("products", i, "brand"), f"unknown brand {product.brand!r}")
     room_ids = {r.id for r in reg.rooms}
     for i, person in enumerate(reg.persons):
-        for j, sid in enumerate(person.authorized_sellers):
-            if sid not in seller_ids:
-                add(("persons", i, "authorized_sellers", j), f"unknown seller {sid!r}")
-        for j, rid in enumerate(person.authorized_rooms):
-            if rid not in room_ids:
-                add(("persons", i, "authorized_rooms", j), f"unknown room {rid!r}")
+        for field, known, what in (("authorized_sellers", seller_ids, "seller"), ("authorized_rooms", room_ids, "room")):
+            for j, ref in enumerate(getattr(person, field)):
+                if ref not in known:
+                    add(("persons", i, field, j), f"unknown {what} {ref!r}")
     product_ids = {p.id for p in reg.products}
     for i, room in enumerate(reg.rooms):
         if room.seller not in seller_ids:
