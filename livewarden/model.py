@@ -95,3 +95,42 @@ class Finding:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.room_id, self.rule, self.subject)
+
+
+ROLES = ("seller", "moderator", "viewer")
+TEXT_SOURCES = ("chat", "speech", "ocr")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """One chat line of one room, as a chat adapter delivers it.
+
+    `time` is wall-clock seconds (Unix epoch) when the message was sent; chat has
+    no stream clock and keeps flowing while a room's video is down. `role` says
+    who typed it: a seller or moderator offering fakes is an offer, a viewer
+    asking "is this fake?" is not.
+    """
+
+    room_id: str
+    time: float
+    author: str
+    role: str  # one of ROLES
+    text: str
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """A piece of text seen or heard in a room: a chat message, an OCR line, a speech segment.
+
+    Everything the language detector reads arrives as a TextLine, so one matcher
+    serves all three sources. `stream_time` is the stream clock for speech and
+    OCR, and the wall clock for chat.
+    """
+
+    room_id: str
+    stream_time: float
+    source: str  # one of TEXT_SOURCES
+    text: str
+    role: str = "seller"  # speech and on-screen text come from the broadcaster
+    author: str = ""
+    wall_time: float = field(default_factory=time.time)
