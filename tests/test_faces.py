@@ -208,25 +208,32 @@ def test_scan_lists_the_persons_seen_in_a_clip(registry_path: Path, tmp_path: Pa
 
 
 def test_a_tracked_face_is_located_every_two_seconds_and_described_every_four(registry_path: Path):
-    """Cost control: at 2 fps for 5 s, every frame still yields the signal, but the model works far less."""
+    """Cost control: at 2 fps for 10 s, every frame still yields the signal, but the model works far less:
+    located every ~2 s, mostly in the region around the known face, the whole frame only every ~6 s."""
     from livewarden.detectors.face_embedder import FaceEmbedder
     from livewarden.detectors.faces import FacesDetector
 
     class Counting(FaceEmbedder):
-        located = described = 0
+        searched: list[tuple[int, int]] = []
+        described = 0
 
-        def locate(self, image, max_side=None):
-            Counting.located += 1
-            return super().locate(image, max_side)
+        def locate(self, image, max_side=None, upsample=None):
+            rgb, scale, found = super().locate(image, max_side, upsample)
+            Counting.searched.append((image.shape[:2], rgb.shape[0] * rgb.shape[1]))  # what it was, what was searched
+            return rgb, scale, found
 
         def describe(self, rgb, rect):
             Counting.described += 1
             return super().describe(rgb, rect)
 
     detector = FacesDetector.from_registry(load_registry(registry_path), Counting())
-    Counting.located = Counting.described = 0
+    Counting.searched, Counting.described = [], 0
     image = next(room_with_face("obama-live.jpg"))
-    subjects = [[s.subject for s in detector.detect(Frame("room", i * 0.5, image))] for i in range(10)]
-    assert subjects == [["obama"]] * 10
-    # located every 1.5-2.5 s (the period varies by room), described at 0 s and once more after 4 s at most
-    assert 2 <= Counting.located <= 4 and Counting.described <= 2
+    subjects = [[s.subject for s in detector.detect(Frame("room", i * 0.5, image))] for i in range(20)]
+    assert subjects == [["obama"]] * 20
+    full = [px for shape, px in Counting.searched if shape == image.shape[:2]]
+    regions = [px for shape, px in Counting.searched if shape != image.shape[:2]]
+    # located every 1.5-2.5 s (the period varies by room): 4-7 times in 10 s; the whole frame at 0 s and
+    # after 6 s; described at 0, 4 and 8 s at most
+    assert 4 <= len(Counting.searched) <= 7 and len(full) == 2 and Counting.described <= 3
+    assert regions and all(px < full[0] / 4 for px in regions)  # a region costs under a quarter of a search

@@ -72,9 +72,12 @@ class FaceEmbedder:
             # start the child now (model loaded, errors surface here), before any room thread exists
             self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()
 
-    def locate(self, image_bgr: np.ndarray,
-               max_side: int | None = None) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
-        """Find faces without describing them: (the RGB working image, its scale, [(dlib rect, score)])."""
+    def locate(self, image_bgr: np.ndarray, max_side: int | None = None,
+               upsample: bool | None = None) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
+        """Find faces without describing them: (the RGB working image, its scale, [(dlib rect, score)]).
+
+        Small images are searched at 2x (dlib's window is 80 px) unless `upsample` says otherwise.
+        """
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
         elif image_bgr.shape[2] == 4:
@@ -83,8 +86,9 @@ class FaceEmbedder:
         scale = min(1.0, (max_side or self.max_side) / max(h, w))
         small = cv2.resize(image_bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else image_bgr
         rgb = np.ascontiguousarray(small[:, :, ::-1])
-        upsample = 1 if max(rgb.shape[:2]) < SMALL_IMAGE_PX else 0
-        rects, scores, _ = self.detector.run(rgb, upsample, 0.0)
+        if upsample is None:
+            upsample = max(rgb.shape[:2]) < SMALL_IMAGE_PX
+        rects, scores, _ = self.detector.run(rgb, int(upsample), 0.0)
         return rgb, scale, list(zip(rects, (float(s) for s in scores)))
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
