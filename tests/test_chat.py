@@ -172,6 +172,13 @@ def test_jsonl_follow_picks_up_appended_and_partial_lines(tmp_path: Path):
         # truncated and rewritten (log rotation with copytruncate): starts over
         path.write_text(json.dumps(msg(text="fresh")) + "\n")
         assert sink.wait(lambda s: s.texts[-1] == "fresh")
+        # renamed away and a new file created (log rotation with create)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(msg(text="last words")))  # no newline: complete once the file moves on
+        path.rename(tmp_path / "live.jsonl.1")
+        path.write_text(json.dumps(msg(text="new file")) + "\n")
+        assert sink.wait(lambda s: s.texts[-2:] == ["last words", "new file"])
+        assert source.health()["reconnects"] == 2 and len(sink.errors) == 1
     finally:
         source.stop()
     assert not source._thread.is_alive()
