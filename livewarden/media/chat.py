@@ -355,9 +355,9 @@ class JsonlChatSource(_Feed):
                             skipping = False
                             continue
                         self._line(raw, lineno)
-                    if len(buffer) > MAX_LINE_BYTES:
-                        lineno_next = lineno + 1
-                        self._error(f"{self.path}:{lineno_next}: line longer than {MAX_LINE_BYTES} bytes, skipped")
+                    if len(buffer) > MAX_LINE_BYTES:  # drop it up to its newline, reported once
+                        if not skipping:
+                            self._error(f"{self.path}:{lineno + 1}: line longer than {MAX_LINE_BYTES} bytes, skipped")
                         buffer, skipping = b"", True
                     continue
                 # at the end of what is written so far
@@ -403,7 +403,8 @@ class WebsocketChatSource(_Feed):
     connection; the backoff starts over once a connection has delivered a frame.
     ``health()`` adds ``state`` (connecting/live/reconnecting/stopped), ``url``
     (without secrets) and ``frames``. Errors name ``URL message N`` (N counts the
-    frames since `start`, 1-based). Each outage is reported once through
+    frames since `start`, 1-based); a frame over 1 MiB makes the client close the
+    connection (1009) and reconnect. Each outage is reported once through
     ``on_error`` (not counted in ``errors``, which counts bad messages).
     """
 
