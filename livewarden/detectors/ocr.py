@@ -161,6 +161,7 @@ def merge_readings(rapid: str, tess_words: list[tuple[str, float]], min_conf: fl
         return rapid
     sm = difflib.SequenceMatcher(a=[fold(w) for w in rw], b=[fold(w) for w, _ in tw], autojunk=False)
     out = list(rw)
+    changed = 0
     for op, i1, i2, j1, j2 in sm.get_opcodes():
         if op not in ("equal", "replace") or (i2 - i1) != (j2 - j1):
             continue
@@ -168,11 +169,16 @@ def merge_readings(rapid: str, tess_words: list[tuple[str, float]], min_conf: fl
             r, (t, conf) = rw[i1 + k], tw[j1 + k]
             if conf < min_conf or r == t:
                 continue
+            if [c for c in r if not c.isalpha()] != [c for c in t if not c.isalpha()]:
+                continue  # digits and punctuation ("1:1", "$25", quotes) are RapidOCR's strength
             fr, ft = fold(r), fold(t)
             if fr == ft or difflib.SequenceMatcher(a=fr, b=ft, autojunk=False).ratio() >= min_sim:
-                if any(c.isdigit() for c in r) != any(c.isdigit() for c in t):
-                    continue  # "1:1" / "$25" are RapidOCR's strength; never swap digits for letters
                 out[i1 + k] = t
+                changed += 1
+    if changed < 2 and rapid.isascii():
+        # RapidOCR saw no Vietnamese letter and tesseract would change a single word: on
+        # English lines that is a spurious accent ("ship" -> "shíp"), so keep RapidOCR's line.
+        return rapid
     return " ".join(out)
 
 
@@ -211,7 +217,7 @@ class TextReader:
             for task, path in models.items():
                 params[f"{task}.model_path"] = str(path)
             self._rapid = RapidOCR(params=params)
-            logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+            logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # not "detection result is empty" per frame
         if "vi" in self.languages and not self._tess_tried:
             self._tess_tried = True
             self._tess = self._make_tesseract()
@@ -285,9 +291,14 @@ class TextReader:
 
         it = tess.GetIterator()
         level = tesserocr.RIL.WORD
+        if it is None:
+            return text
         for w in tesserocr.iterate_level(it, level):
-            t = w.GetUTF8Text(level)
-            if t:
+            try:
+                t = w.GetUTF8Text(level)
+            except RuntimeError:  # an empty word ("No text returned")
+                continue
+            if t and t.strip():
                 words.append((t.strip(), float(w.Confidence(level))))
         return merge_readings(
             text, words, float(self.opts["tess_word_confidence"]), float(self.opts["tess_min_similarity"])
