@@ -1,0 +1,320 @@
+"""Does a line of chat, speech or on-screen text offer counterfeits? Lexicon terms, found through disguises.
+
+Why a lexicon and not a model: sellers of fakes use a small, stable code ("1:1", "AAA", "replica", 高仿,
+A货, "hàng fake") that platforms and brand owners know and want to extend themselves, without code, and
+every alert must point at the exact words that fired it. So the lexicon is data (per-language YAML, see
+`livewarden/lexicon/`), text is folded by `normalize` (disguises -> plain form, with offsets back to the
+original), and one Aho-Corasick automaton finds every term and every negating context of every language in
+one pass over the folded text.
+
+A term hit is *negated* by a negation entry of the lexicon:
+- `contains`: a phrase that covers the hit ("not fake", "假一赔十", "fake tan", "không phải hàng giả");
+- `before`: a cue ending at most `window` folded chars before the hit, in the same clause
+  ("beware of" ... fakes, "is this" ... a replica, "không bán" ... hàng giả);
+- `after`: a cue starting at most `window` chars after the hit, in the same clause ("高仿吗", "fake không?").
+A clause ends at , . ; ! ? and their CJK forms.
+
+Score: the non-negated hits of each term count once, with the term's weight w; the line's score is the
+noisy-OR 1 - prod(1 - w) over those terms, and the line is an offer when score >= OFFER_THRESHOLD (0.5).
+So one strong term (replica 0.9) is enough, a weak one (dupe, "1:1" alone) needs another term beside it,
+and negated hits add nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Literal
+
+import ahocorasick
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from livewarden.detectors.text_normalize import Normalized, normalize
+from livewarden.registry.located import LocatedYaml, Problem, RegistryError, read_yaml
+
+OFFER_THRESHOLD = 0.5
+BUILTIN_DIR = Path(__file__).resolve().parents[1] / "lexicon"
+_CLAUSE_END = re.compile(r"[,.;!?，。；！？、…\n]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+class LexiconError(RegistryError):
+    """Every problem of the lexicon files, each as `file:line: field: what is wrong`."""
+
+
+# ---- the YAML format ----------------------------------------------------------------------------------------
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TermSpec(_Strict):
+    id: str = Field(min_length=1)
+    weight: float = Field(ge=0, le=1)
+    variants: list[str] = Field(min_length=1)
+    pinyin: list[str] = []  # full pinyin ("gaofang"): matched like any variant
+    initials: list[str] = []  # pinyin initials ("gf"): matched only in lines that also contain Chinese
+
+
+class NegationSpec(_Strict):
+    id: str = ""
+    phrases: list[str] = Field(min_length=1)
+    scope: Literal["contains", "before", "after"] = "contains"
+    window: int = Field(default=12, ge=0)
+    terms: list[str] = []  # only these term ids (of any language); empty: every term
+
+
+class LexiconFile(_Strict):
+    lang: str = Field(min_length=1)
+    terms: list[TermSpec] = []
+    negations: list[NegationSpec] = []
+
+
+@dataclass(frozen=True)
+class Term:
+    id: str
+    lang: str
+    weight: float
+    variants: tuple[str, ...]
+    initials: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Negation:
+    lang: str
+    phrases: tuple[str, ...]
+    scope: str = "contains"
+    window: int = 12
+    terms: frozenset[str] = frozenset()
+
+
+@dataclass
+class Lexicon:
+    """All terms and negations, from the built-in YAML files plus any user files (later files win by term id)."""
+
+    terms: list[Term] = field(default_factory=list)
+    negations: list[Negation] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, extra_paths: Iterable[str | Path] = (), *, builtin: bool = True) -> Lexicon:
+        files = sorted(BUILTIN_DIR.glob("*.yaml")) if builtin else []
+        for p in map(Path, extra_paths):
+            files += sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml")) if p.is_dir() else [p]
+        problems: list[Problem] = []
+        terms: dict[tuple[str, str], Term] = {}
+        negations: list[Negation] = []
+        refs: list[tuple[LocatedYaml, tuple, str]] = []
+        for path in files:
+            try:
+                doc, spec = _read(path)
+            except LexiconError as exc:
+                problems += exc.problems
+                continue
+            seen: set[str] = set()
+            for i, t in enumerate(spec.terms):
+                if t.id in seen:
+                    problems.append(doc.problem(("terms", i, "id"), f"duplicate term id {t.id!r}"))
+                seen.add(t.id)
+                for key in ("variants", "pinyin", "initials"):
+                    for j, v in enumerate(getattr(t, key)):
+                        if not normalize(v).text.strip():
+                            problems.append(doc.problem(("terms", i, key, j), "empty after normalization"))
+                terms[(spec.lang, t.id)] = Term(t.id, spec.lang, t.weight, tuple(t.variants + t.pinyin),
+                                                tuple(t.initials))
+            for i, n in enumerate(spec.negations):
+                for j, v in enumerate(n.phrases):
+                    if not normalize(v).text.strip():
+                        problems.append(doc.problem(("negations", i, "phrases", j), "empty after normalization"))
+                refs += [(doc, ("negations", i, "terms", j), tid) for j, tid in enumerate(n.terms)]
+                negations.append(Negation(spec.lang, tuple(n.phrases), n.scope, n.window, frozenset(n.terms)))
+        known = {tid for _, tid in terms}
+        problems += [doc.problem(loc, f"unknown term id {tid!r}") for doc, loc, tid in refs if tid not in known]
+        if problems:
+            raise LexiconError(problems)
+        return cls(list(terms.values()), negations)
+
+
+def _read(path: Path) -> tuple[LocatedYaml, LexiconFile]:
+    try:
+        doc = read_yaml(path, "lexicon")
+    except RegistryError as exc:
+        raise LexiconError(exc.problems) from None
+    if not isinstance(doc.data, dict):
+        raise LexiconError([doc.problem((), "a lexicon file must be a mapping with lang, terms and negations")])
+    try:
+        return doc, LexiconFile.model_validate(doc.data)
+    except ValidationError as exc:
+        raise LexiconError(doc.validation_problems(exc)) from None
+
+
+# ---- matching -----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TermHit:
+    term_id: str
+    lang: str
+    weight: float
+    start: int  # in the original text
+    end: int
+    span: str  # original[start:end]
+    normalized: str  # the folded form that matched
+    negated: bool = False
+    negation: str = ""  # the original text of the negating phrase
+
+
+@dataclass(frozen=True)
+class Assessment:
+    offer: bool
+    score: float
+    hits: list[TermHit]
+
+
+@dataclass(frozen=True)
+class _Pattern:
+    key: str  # folded form
+    variant: Normalized  # the variant as written, folded, to check Vietnamese tone marks against
+    term: Term | None = None
+    negation: Negation | None = None
+    needs_han: bool = False  # pinyin initials
+    prefix: bool = False  # written with a trailing "*": no word boundary needed at the end
+
+    @property
+    def word_start(self) -> bool:
+        return _is_word(self.key[0])
+
+    @property
+    def word_end(self) -> bool:
+        return not self.prefix and _is_word(self.key[-1])
+
+
+@dataclass(frozen=True)
+class _Found:
+    start: int  # folded
+    end: int
+    pattern: _Pattern
+
+
+def _pattern(written: str, **kw) -> _Pattern:
+    written = written.strip()
+    prefix = written.endswith("*")
+    folded = normalize(written.rstrip("*").strip())
+    return _Pattern(folded.text, folded, prefix=prefix, **kw)
+
+
+def _is_word(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _accented(c: str) -> bool:
+    return c in "đĐ" or len(unicodedata.normalize("NFD", c)) > 1
+
+
+class LanguageMatcher:
+    """Finds lexicon terms in a line and decides whether the line offers counterfeits."""
+
+    def __init__(self, lexicon: Lexicon | None = None):
+        self.lexicon = lexicon or Lexicon.load()
+        patterns: list[_Pattern] = []
+        for t in self.lexicon.terms:
+            for v in t.variants:
+                patterns.append(_pattern(v, term=t))
+                if "l" in patterns[-1].key and patterns[-1].key.isascii():  # leet "1" -> "i": "rep1ica" is "repiica"
+                    patterns.append(replace(patterns[-1], key=patterns[-1].key.replace("l", "i")))
+            patterns += [_pattern(v, term=t, needs_han=True) for v in t.initials]
+        for n in self.lexicon.negations:
+            patterns += [_pattern(v, negation=n) for v in n.phrases]
+        self._automaton = ahocorasick.Automaton()
+        for p in patterns:
+            entry = self._automaton.get(p.key, None)
+            if entry is None:
+                self._automaton.add_word(p.key, [p])
+            else:
+                entry.append(p)
+        self._automaton.make_automaton()
+
+    # -- public ------------------------------------------------------------------------------------------------
+
+    def find(self, text: str) -> list[TermHit]:
+        """Every term hit in `text` (negated ones too), with original offsets, in order of position."""
+        n = normalize(text)
+        terms, negations = self._scan(n)
+        if not terms:
+            return []
+        return [self._hit(n, f, negations) for f in terms]
+
+    def assess(self, text: str) -> Assessment:
+        """The decision: does this line offer or admit counterfeits? (score: see the module docstring)."""
+        hits = self.find(text)
+        best: dict[tuple[str, str], float] = {}
+        for h in hits:
+            if not h.negated:
+                best[(h.lang, h.term_id)] = max(h.weight, best.get((h.lang, h.term_id), 0.0))
+        keep = 1.0
+        for w in best.values():
+            keep *= 1.0 - w
+        score = 1.0 - keep
+        return Assessment(score >= OFFER_THRESHOLD, round(score, 4), hits)
+
+    # -- inside ------------------------------------------------------------------------------------------------
+
+    def _scan(self, n: Normalized) -> tuple[list[_Found], list[_Found]]:
+        text, terms, negations = n.text, [], []
+        han = None
+        for last, entries in self._automaton.iter(text):
+            for p in entries:
+                start, end = last + 1 - len(p.key), last + 1
+                if p.word_start and start > 0 and _is_word(text[start - 1]):
+                    continue
+                if p.word_end and end < len(text) and _is_word(text[end]):
+                    plural = p.term and text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
+                    if not plural:
+                        continue
+                    end += 1
+                if p.needs_han:
+                    han = bool(_HAN.search(text)) if han is None else han
+                    if not han:
+                        continue
+                if not n.original.isascii() and not _same_tones(n, start, p.variant):
+                    continue
+                (terms if p.term else negations).append(_Found(start, end, p))
+        # a hit inside a longer hit ("fake" in "super fake") is that longer hit
+        terms = [f for f in terms
+                 if not any(g.start <= f.start and f.end <= g.end and g.end - g.start > f.end - f.start for g in terms)]
+        unique = {(f.start, f.end, f.pattern.term.lang, f.pattern.term.id): f for f in terms}
+        return sorted(unique.values(), key=lambda f: (f.start, f.end)), negations
+
+    def _hit(self, n: Normalized, f: _Found, negations: list[_Found]) -> TermHit:
+        term = f.pattern.term
+        by = next((g for g in negations if _negates(n.text, g, f)), None)
+        start, end = n.original_span(f.start, f.end)
+        negation = ""
+        if by is not None:
+            ns, ne = n.original_span(by.start, by.end)
+            negation = n.original[ns:ne]
+        return TermHit(term.id, term.lang, term.weight, start, end, n.original[start:end],
+                       n.text[f.start:f.end], by is not None, negation)
+
+
+def _same_tones(n: Normalized, start: int, variant: Normalized) -> bool:
+    """Vietnamese: where both the line and the variant carry tone marks they must agree ("giá" is not "giả")."""
+    for k in range(len(variant.text)):
+        o = n.original[n.offsets[start + k]].lower()
+        w = variant.original[variant.offsets[k]].lower()
+        if o != w and _accented(o) and _accented(w):
+            return False
+    return True
+
+
+def _negates(text: str, neg: _Found, hit: _Found) -> bool:
+    spec = neg.pattern.negation
+    if spec.terms and hit.pattern.term.id not in spec.terms:
+        return False
+    if spec.scope == "contains":
+        return neg.start <= hit.start and hit.end <= neg.end
+    if spec.scope == "before":
+        gap = (neg.end, hit.start)
+    else:
+        gap = (hit.end, neg.start)
+    return 0 <= gap[1] - gap[0] <= spec.window and not _CLAUSE_END.search(text, gap[0], gap[1])

@@ -1,0 +1,174 @@
+"""Fold text so disguised spellings of a fraud term read as the term, and remember where each char came from.
+
+Sellers of fakes write "r3plica", "r-e-p", "f a k e", "ｆａｋｅ", "fakeee", Cyrillic look-alikes, Vietnamese
+without diacritics, traditional Chinese. `normalize` turns all of those into one folded form, and keeps
+`offsets` (folded index -> original index) so a hit is reported as the exact original span.
+
+Lexicon variants go through the same function, so any folding applies to both sides alike: a variant written
+"1st copy" and a message "1st copy" fold to the same thing, whatever that is.
+
+Two stages:
+1. per character (cached, C-speed `str.translate`): NFKD, drop combining marks (Vietnamese tones, accents),
+   case fold, homoglyphs (Cyrillic/Greek look-alikes, đ -> d), traditional -> simplified Chinese (a char table
+   taken from OpenCC once at import), zero-width chars and soft hyphens removed, any whitespace -> " ".
+2. a few regex rewrites, in order, each tracking offsets:
+   - runs of spaces -> one space; "1 : 1" -> "1:1"
+   - spelled-out letters: 3+ single letters/digits with separators between ("f a k e", "r.e.p", "r-3-p") joined
+   - a separator inside a word ("fa-ke", "knock-off", "don't") dropped; spaces/separators between two Han chars
+   - leetspeak, only inside a token with 2+ letters (r3plica, f@ke, 0riginal): prices, "1:1", "5a", "f1" stay
+   - a letter repeated 3+ times: "fakeee" -> "fake"; a token that is only that letter keeps 3 ("AAAA" -> "aaa")
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from opencc import OpenCC
+
+_DROP = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u180e", "\ufe0f", "\ufe0e"}
+
+# Look-alikes after case folding. Cyrillic and Greek letters that read as Latin, plus a few Latin letters
+# that NFKD does not decompose.
+_HOMOGLYPHS = {
+    **dict(zip("аеорсухкмтнвіјѕԁɡӏ", "aeopcyxkmthbijsdgl")),
+    **dict(zip("αοερκντιυχβ", "aoepkvtiuxb")),
+    "đ": "d", "ð": "d", "ø": "o", "ł": "l", "ı": "i", "ƒ": "f", "æ": "ae", "œ": "oe",
+    "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
+}
+
+_LEET = str.maketrans("013457@$", "oieastas")
+
+SEPARATORS = r" \-._*·/|~+"  # what people put between the letters of a word to hide it
+
+
+def _t2s_table() -> dict[str, str]:
+    """Traditional -> simplified Chinese, char for char, from OpenCC's t2s (same length keeps offsets simple)."""
+    cc = OpenCC("t2s")
+    table = {}
+    for lo, hi in ((0x3400, 0x4DC0), (0x4E00, 0xA000), (0xF900, 0xFB00)):
+        chars = [chr(c) for c in range(lo, hi)]
+        for ch, out in zip(chars, map(cc.convert, chars)):
+            if out != ch and len(out) == 1:
+                table[ch] = out
+    return table
+
+
+_T2S = _t2s_table()
+
+
+def fold_char(ch: str) -> str:
+    """Stage 1 for one character: 0, 1 or more folded chars."""
+    if ch in _DROP:
+        return ""
+    if ch.isspace():
+        return " "
+    out = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).casefold()
+    out = "".join(_HOMOGLYPHS.get(c, c) for c in out)
+    return "".join(_T2S.get(c, c) for c in out)
+
+
+class _FoldTable(dict):
+    """A `str.translate` table filled on first sight of each char; remembers chars that do not map 1:1."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.irregular: set[str] = set()
+
+    def __missing__(self, code: int) -> str:
+        out = self[code] = fold_char(chr(code))
+        if len(out) != 1:
+            self.irregular.add(chr(code))
+        return out
+
+
+_FOLD = _FoldTable()
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """Folded text; `offsets[i]` is the index in `original` of the char that folded into `text[i]`."""
+
+    text: str
+    offsets: list[int]
+    original: str
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Folded [start, end) -> original [start, end), including combining marks that trail the last char."""
+        o_start, o_end = self.offsets[start], self.offsets[end - 1] + 1
+        while o_end < len(self.original) and unicodedata.combining(self.original[o_end]):
+            o_end += 1
+        return o_start, o_end
+
+
+def _fold(text: str) -> tuple[str, list[int]]:
+    if text.isascii():
+        return text.lower(), list(range(len(text)))
+    folded = text.translate(_FOLD)
+    if _FOLD.irregular.isdisjoint(text):
+        return folded, list(range(len(text)))
+    return folded, [i for i, ch in enumerate(text) for _ in range(len(_FOLD[ord(ch)]))]
+
+
+def _rewrite(text: str, offsets: list[int], pattern: re.Pattern, repl) -> tuple[str, list[int]]:
+    """Replace every match of `pattern` by `repl(match)`: (char, index in `text` it comes from) pairs."""
+    parts: list[str] = []
+    new_offsets: list[int] = []
+    last = 0
+    for m in pattern.finditer(text):
+        parts.append(text[last:m.start()])
+        new_offsets += offsets[last:m.start()]
+        for ch, i in repl(m):
+            parts.append(ch)
+            new_offsets.append(offsets[i])
+        last = m.end()
+    if not last:
+        return text, offsets
+    parts.append(text[last:])
+    return "".join(parts), new_offsets + offsets[last:]
+
+
+def _keep_first(char: str):
+    return lambda m: [(char, m.start())]
+
+
+def _drop(m: re.Match) -> list:
+    return []
+
+
+def _alnum_only(m: re.Match) -> list:
+    return [(c, m.start() + i) for i, c in enumerate(m.group()) if c.isalnum() or c in "@$"]
+
+
+def _leet(m: re.Match) -> list:
+    token = m.group()
+    if sum(c.isalpha() for c in token) < 2 or m.string[m.end():m.end() + 1] == ":":
+        return [(c, m.start() + i) for i, c in enumerate(token)]
+    return [(c, m.start() + i) for i, c in enumerate(token.translate(_LEET))]
+
+
+def _repeats(m: re.Match) -> list:
+    s, e, text = m.start(), m.end(), m.string
+    alone = (s == 0 or not text[s - 1].isalpha()) and (e == len(text) or not text[e].isalpha())
+    return [(m.group(1), s + i) for i in range(3 if alone else 1)]
+
+
+_HAN = r"\u3400-\u9fff\uf900-\ufaff"
+_RULES = [
+    (re.compile(r" {2,}"), _keep_first(" ")),
+    (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
+    (re.compile(rf"(?<![a-z0-9@$])[a-z0-9@$](?:[{SEPARATORS}]+[a-z0-9@$](?![a-z0-9:])){{2,}}"), _alnum_only),
+    (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
+    (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
+    (re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])[a-z0-9@$]*[013457@$][a-z0-9@$]*"), _leet),
+    (re.compile(r"([a-z])\1{2,}"), _repeats),
+]
+
+
+def normalize(text: str) -> Normalized:
+    """Fold `text` (see the module docstring) and keep the map back to the original chars."""
+    folded, offsets = _fold(text)
+    for pattern, repl in _RULES:
+        folded, offsets = _rewrite(folded, offsets, pattern, repl)
+    return Normalized(folded, offsets, text)
