@@ -147,6 +147,13 @@ def _binarize(crop: np.ndarray, height: int) -> np.ndarray:
     return cv2.copyMakeBorder(best, m, m, m, m, cv2.BORDER_CONSTANT, value=255)
 
 
+TONE_MARKS = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # grave, acute, tilde, hook above, dot below
+
+
+def _tone_marks(word: str) -> int:
+    return sum(c in TONE_MARKS for c in unicodedata.normalize("NFD", word))
+
+
 def merge_readings(rapid: str, tess_words: list[tuple[str, float]], min_conf: float, min_sim: float) -> str:
     """RapidOCR's line with tesseract's spelling of the words both engines read as the same word.
 
@@ -171,6 +178,8 @@ def merge_readings(rapid: str, tess_words: list[tuple[str, float]], min_conf: fl
                 continue
             if [c for c in r if not c.isalpha()] != [c for c in t if not c.isalpha()]:
                 continue  # digits and punctuation ("1:1", "$25", quotes) are RapidOCR's strength
+            if _tone_marks(t) > 1:
+                continue  # a Vietnamese syllable carries one tone mark at most ("ẶẠÀ" is a misread "AAA")
             fr, ft = fold(r), fold(t)
             if fr == ft or difflib.SequenceMatcher(a=fr, b=ft, autojunk=False).ratio() >= min_sim:
                 out[i1 + k] = t

