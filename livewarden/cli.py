@@ -85,13 +85,34 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
                   soft_wrap=True)
 
 
-def _build(registry, rules_path: Optional[Path], data_dir: Path):
-    """The detectors the registry has material for (marks, catalog, persons), the policy and the store."""
+def _language(registry, lexicon: Optional[list[Path]]):
+    """The language detector over the packaged lexicon plus the user's files; lexicon errors exit naming file:line."""
+    from livewarden.detectors.language import LanguageDetector
+    from livewarden.detectors.text import LanguageMatcher, Lexicon
+
+    missing = [str(p) for p in lexicon or [] if not p.exists()]
+    if missing:
+        raise _fail("lexicon not found:", ", ".join(missing))
+    try:
+        return LanguageDetector(registry, LanguageMatcher(Lexicon.load(lexicon or [])))
+    except RegistryError as exc:
+        err_console.print("[bold red]lexicon has problems:[/bold red]")
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+
+
+def _build(registry, rules_path: Optional[Path], data_dir: Path, language=None, ocr: bool = False):
+    """The detectors the registry has material for (marks, catalog, persons, + on-screen text), policy and store."""
     from livewarden.cases import CaseStore
     from livewarden.policy import Policy
 
     rules = _load_rules_or_exit(rules_path)
     detectors = []
+    if ocr and language is not None:
+        from livewarden.detectors.ocr import TextReader
+        from livewarden.detectors.screen_text import ScreenTextDetector
+
+        detectors.append(ScreenTextDetector(TextReader(), language))
     try:
         if any(b.marks for b in registry.brands):
             from livewarden.detectors.marks import MarksDetector
@@ -111,7 +132,7 @@ def _build(registry, rules_path: Optional[Path], data_dir: Path):
         raise _registry_problems(exc) from None
     except ValueError as exc:
         raise _fail("cannot build the detectors:", str(exc)) from None
-    if not detectors:
+    if not detectors and language is None:
         raise _fail("nothing to look for:", "the registry has no brand marks, no catalog products and no protected persons")
     return detectors, Policy(registry, rules), CaseStore.at(data_dir)
 
@@ -124,6 +145,12 @@ def watch(
     sample_fps: float = typer.Option(2.0, min=0.1, max=30, help="frames analysed per second per room"),
     room: Optional[list[str]] = typer.Option(None, help="watch only these room ids (repeatable)"),
     duration: Optional[float] = typer.Option(None, help="stop after this many seconds (default: until Ctrl-C)"),
+    chat: Optional[list[str]] = typer.Option(None, help="chat feed: a JSONL file (followed like tail -f) or a "
+                                                         "ws:// / wss:// URL (repeatable); see README 'Feeding chat'"),
+    chat_http: Optional[int] = typer.Option(None, min=0, max=65535, help="serve POST /chat on 127.0.0.1:PORT"),
+    ocr: bool = typer.Option(False, help="read on-screen text (OCR, <= 1 fps per room; ~0.3 s CPU per read)"),
+    speech: bool = typer.Option(False, help="transcribe each room's audio (English; a listener per room)"),
+    lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Monitor every room in the registry live, until Ctrl-C."""
@@ -139,11 +166,46 @@ def watch(
                                             f"{', '.join(r.id for r in reg.rooms)}")
     if not reg.rooms:
         raise _fail("no rooms to watch:", f"{registry} has no `rooms:` list")
-    detectors, policy, store = _build(reg, rules, data_dir)
-    pipeline = Pipeline(reg, detectors, policy, store, PipelineOptions(sample_fps=sample_fps, realtime=True),
-                        rooms=room)
+    language = _language(reg, lexicon)
+    detectors, policy, store = _build(reg, rules, data_dir, language, ocr=ocr)
+    pipeline = Pipeline(reg, detectors, policy, store,
+                        PipelineOptions(sample_fps=sample_fps, realtime=True, speech=speech),
+                        rooms=room, language=language, transcriber=_transcriber() if speech else None)
+    _add_chat(pipeline, chat or [], chat_http)
     run_live(pipeline, console, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms")
     _print_summary(store, data_dir)
+
+
+def _transcriber():
+    from livewarden.detectors.speech import SpeechModelMissing, SpeechTranscriber
+
+    try:
+        return SpeechTranscriber()
+    except SpeechModelMissing as exc:
+        raise _fail("speech is not available:", str(exc)) from None
+
+
+def _add_chat(pipeline, feeds: list[str], http_port: Optional[int]) -> None:
+    """Attach the chat feeds named on the command line; a missing file or a bad URL exits naming it."""
+    from livewarden.media.chat import JsonlChatSource, WebsocketChatSource
+
+    rooms = list(pipeline.rooms)
+    for feed in feeds:
+        if feed.startswith(("ws://", "wss://")):
+            pipeline.add_chat(lambda on_message, on_error, url=feed:
+                              WebsocketChatSource(url, on_message, on_error, rooms=rooms))
+        elif "://" in feed:
+            raise _fail("chat feed not understood:", f"{feed} (give a JSONL file path or a ws:// / wss:// URL)")
+        else:
+            if not Path(feed).parent.is_dir():
+                raise _fail("chat feed not found:", f"{feed}: folder {Path(feed).parent} does not exist")
+            pipeline.add_chat(lambda on_message, on_error, path=feed:
+                              JsonlChatSource(path, on_message, on_error, follow=True, rooms=rooms))
+    if http_port is not None:
+        from livewarden.media.chat_http import HttpChatIngest
+
+        pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error, port=http_port,
+                                                                      rooms=rooms))
 
 
 def _print_summary(store, data_dir: Path) -> None:
@@ -160,9 +222,12 @@ def scan(
     rules: Optional[Path] = typer.Option(None),
     out: Optional[Path] = typer.Option(None, help="output folder (default: ./livewarden-scan-<clip name>)"),
     sample_fps: float = typer.Option(2.0, min=0.1, max=30),
+    ocr: bool = typer.Option(True, help="read on-screen text (OCR, <= 1 fps)"),
+    speech: bool = typer.Option(True, help="transcribe the clip's audio (English)"),
+    lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Analyse a recorded clip faster than real time; write a JSON report with findings and evidence."""
+    """Analyse a recorded clip faster than real time; write a JSON report with findings, evidence and transcript."""
     from livewarden.runtime.scan import ScanError, scan_clip
 
     _setup_logging(verbose)
@@ -171,9 +236,11 @@ def scan(
         raise _fail("unknown room:", f"{room!r} is not in {registry}; rooms there: "
                                      f"{', '.join(r.id for r in reg.rooms) or '(none)'}")
     out = out or Path(f"livewarden-scan-{clip.stem}")
-    detectors, policy, store = _build(reg, rules, out)
+    language = _language(reg, lexicon)
+    detectors, policy, store = _build(reg, rules, out, language, ocr=ocr)
     try:
-        report = scan_clip(clip, room, reg, detectors, policy, store, out, sample_fps=sample_fps, console=console)
+        report = scan_clip(clip, room, reg, detectors, policy, store, out, sample_fps=sample_fps, console=console,
+                           language=language, transcriber=_transcriber() if speech else None)
     except ScanError as exc:
         raise _fail("scan failed:", str(exc), code=1) from None
     console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "
@@ -182,6 +249,12 @@ def scan(
         what = {"product": span["subject"], "face": f"person {span['subject']}"}.get(span["kind"], "unknown product")
         console.print(f"  on camera {span['first_stream_time']:.1f}s–{span['last_stream_time']:.1f}s: {what} "
                       f"({span['sightings']} sightings)", markup=False, highlight=False)
+    for line in report["transcript"]:
+        if line["offer"] or any(not f.get("negated_by") for f in line["flags"]):
+            spans = ", ".join(f"'{f['span']}'" + (f" (negated by '{f['negated_by']}')" if f.get("negated_by") else "")
+                              for f in line["flags"])
+            console.print(f"  {line['source']} {line['time']:.1f}s: {line['text']}  <- {spans}",
+                          markup=False, highlight=False, soft_wrap=True)
     if not report["findings"]:
         console.print("[green]no findings[/green]")
     for f in report["findings"]:

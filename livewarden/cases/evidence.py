@@ -7,6 +7,7 @@ points at files that exist.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -42,15 +43,28 @@ def _write_jpeg(path: Path, image: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
-    """Save crop + annotated frame for `signal`; return the paths written (may be empty)."""
+    """Save crop + annotated frame (and, for words said, shown or typed, the line itself); return the paths."""
+    written = []
+    if "text" in signal.evidence and "source" in signal.evidence:  # the words, as they came, with the span flagged
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{stem}_text.json"
+        _write_text(path, json.dumps({"room": signal.room_id, "stream_time": round(signal.stream_time, 3),
+                                      "kind": signal.kind, "subject": signal.subject, **signal.evidence},
+                                     ensure_ascii=False, indent=2))
+        written.append(str(path))
     frame = signal.frame
     if frame is None:
-        return []
+        return written
     directory.mkdir(parents=True, exist_ok=True)
     image = frame.image
     h, w = image.shape[:2]
-    written = []
     box = _bbox(signal, w, h)
     if box:
         x1, y1, x2, y2 = box

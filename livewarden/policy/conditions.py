@@ -48,6 +48,12 @@ def live_elsewhere_unauthorized(registry: Registry, signal: Signal, presence: Pr
     return bool(presence.other_rooms(signal)) and not registry.person_authorized(signal.room_id, signal.subject)
 
 
+def price_below_floor(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """A price stated for the product in `signal.subject` is below its brand's floor (a fraction of MSRP)."""
+    ratio = signal.evidence.get("ratio")
+    return ratio is not None and ratio < registry.price_floor(signal.subject)
+
+
 CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
@@ -55,4 +61,5 @@ CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "brand_not_listed": brand_not_listed,
     "person_not_authorized": person_not_authorized,
     "live_elsewhere_unauthorized": live_elsewhere_unauthorized,
+    "price_below_floor": price_below_floor,
 }

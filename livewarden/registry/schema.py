@@ -23,6 +23,8 @@ class Brand(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
     marks: list[Path] = Field(default_factory=list)
+    # a price stated in a room below this fraction of a product's MSRP is one no genuine product could have
+    price_floor: float = Field(0.4, gt=0, le=1)
 
 
 class Product(_Strict):
@@ -105,6 +107,12 @@ class Registry(_Strict):
         person, room = self.person(person_id), self.room(room_id)
         return bool(person and room and (room.id in person.authorized_rooms
                                          or room.seller in person.authorized_sellers))
+
+    def price_floor(self, product_id: str) -> float:
+        """The fraction of MSRP below which a stated price for this product is anomalous (its brand's, or 0.4)."""
+        product = self.product(product_id)
+        brand = self.brand(product.brand) if product else None
+        return brand.price_floor if brand else Brand.model_fields["price_floor"].default
 
     def is_authorized(self, room_id: str, brand_id: str) -> bool:
         """True when the room's seller may sell `brand_id`; unknown rooms are not authorized."""

@@ -5,6 +5,11 @@ GIL while decoding); a small pool of detector workers, one per core, takes
 the newest changed frame of whichever room is waiting, runs the detectors,
 feeds the policy and commits alerts to the store before telling anyone.
 A room whose stream fails is marked so in its status; the others go on.
+
+Text takes a shorter path: chat messages (from chat adapters, on their own
+threads) and speech segments (one listener thread per room, when speech is on)
+go straight through the language detector to the policy: matching a line
+costs microseconds. Chat keeps flowing while a room's video is down.
 """
 
 from __future__ import annotations
@@ -19,12 +24,15 @@ from typing import Callable
 
 from livewarden.cases.store import Alert, CaseStore
 from livewarden.detectors.base import Detector
+from livewarden.detectors.language import LanguageDetector
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
+from livewarden.model import ChatMessage, Signal, TextLine
 from livewarden.policy.engine import Policy, Update
 from livewarden.registry.schema import Registry
 from livewarden.runtime.slots import LatestFrames
 from livewarden.runtime.timeline import Timeline
+from livewarden.runtime.transcript import Transcript
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,10 @@ class RoomStatus:
     last_stream_time: float = 0.0
     error: str = ""
     done: bool = False
+    chat_messages: int = 0
+    speech_segments: int = 0
+    listening: bool = False  # the speech listener is running
+    clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
 
     @property
     def health(self) -> RoomHealth:
@@ -57,12 +69,14 @@ class PipelineOptions:
     realtime: bool | None = None  # None: live URLs in real time, files as fast as possible
     offline: bool = False  # True for scans: never drop a sampled frame
     change_gate: bool = True
+    speech: bool = False  # transcribe each room's audio (one listener thread per room; ~0.1-0.3 s CPU per 4 s)
 
 
 class Pipeline:
     def __init__(self, registry: Registry, detectors: list[Detector], policy: Policy, store: CaseStore,
                  options: PipelineOptions | None = None, on_alert: AlertCallback | None = None,
-                 rooms: list[str] | None = None):
+                 rooms: list[str] | None = None, language: LanguageDetector | None = None,
+                 transcriber=None):
         self.registry = registry
         self.detectors = detectors
         self.policy = policy
@@ -73,6 +87,15 @@ class Pipeline:
         self.slots = LatestFrames()
         self.recent_alerts: deque[Alert] = deque(maxlen=200)
         self.timeline = Timeline()  # what was on camera in each room, when
+        self.transcript = Transcript()  # what was said, shown and typed, with the flagged spans
+        self.language = language
+        if language is not None:
+            language.on_camera = lambda room_id, t: self.timeline.seen(room_id, "product", t)
+            language.on_line = self.transcript.record
+        self.transcriber = transcriber  # a SpeechTranscriber when options.speech
+        self.chat_sources: list = []  # chat adapters started and stopped with the pipeline (see add_chat)
+        self.chat_unknown_rooms = 0  # chat for rooms this pipeline does not watch (counted, not fatal)
+        self.started_wall = time.time()
         self._threads: list[threading.Thread] = []
         wanted = set(rooms) if rooms else None
         self.rooms: dict[str, RoomStatus] = {}
@@ -83,11 +106,24 @@ class Pipeline:
                 self.rooms[room.id] = RoomStatus(room.id, source)
 
     # -- lifecycle -------------------------------------------------------------
+    def add_chat(self, make_source) -> None:
+        """Add a chat adapter: `make_source(on_message, on_error)` builds it; it starts and stops with the pipeline."""
+        self.chat_sources.append(make_source(self.chat, lambda problem: log.warning("chat: %s", problem)))
+
     def start(self) -> "Pipeline":
         for status in self.rooms.values():
             t = threading.Thread(target=self._read_room, args=(status,), name=f"room-{status.room_id}", daemon=True)
             t.start()
             self._threads.append(t)
+        for source in self.chat_sources:
+            source.start()
+        if self.options.speech and self.transcriber is not None and self.language is not None:
+            for status in self.rooms.values():
+                status.listening = True
+                t = threading.Thread(target=self._listen_room, args=(status,), name=f"speech-{status.room_id}",
+                                     daemon=True)
+                t.start()
+                self._threads.append(t)
         for i in range(self.options.workers):
             t = threading.Thread(target=self._work, name=f"detector-{i}", daemon=True)
             t.start()
@@ -96,13 +132,15 @@ class Pipeline:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
+        for source in self.chat_sources:
+            source.stop()
         deadline = time.monotonic() + timeout
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def all_done(self) -> bool:
         """True when every room's source has ended (files) and no frame waits for analysis."""
-        return all(s.done for s in self.rooms.values()) and self.slots.idle()  # idle: nothing pending or in analysis
+        return all(s.done and not s.listening for s in self.rooms.values()) and self.slots.idle()  # idle: nothing pending or in analysis
 
     def run_until_done(self, poll: float = 0.1) -> None:
         while not self.all_done() and not self.stop_event.is_set():
@@ -114,6 +152,7 @@ class Pipeline:
         try:
             for frame in status.source.frames(self.stop_event):
                 status.last_stream_time = frame.stream_time
+                status.clock_offset = frame.stream_time - frame.wall_time
                 if gate is not None and not gate.changed(frame):
                     status.unchanged += 1
                     continue
@@ -147,15 +186,59 @@ class Pipeline:
                 status.detector_errors += 1
                 log.exception("detector %s failed on room %s at %.2fs", detector.name, frame.room_id, frame.stream_time)
                 continue
-            for signal in signals:
-                self.timeline.observe(signal)
-                for update in self.policy.observe(signal):
-                    alert = self.store.record(update)  # committed before anyone is told
-                    if update.opened:
-                        status.alerts += 1
-                        self.recent_alerts.appendleft(alert)
-                    if self.on_alert:
-                        self.on_alert(alert, update)
+            self._emit(status, signals)
+
+    def _emit(self, status: RoomStatus, signals: list[Signal]) -> None:
+        """Signals -> timeline and policy -> committed alerts -> callbacks, in that order."""
+        for signal in signals:
+            self.timeline.observe(signal)
+            for update in self.policy.observe(signal):
+                alert = self.store.record(update)  # committed before anyone is told
+                if update.opened:
+                    status.alerts += 1
+                    self.recent_alerts.appendleft(alert)
+                if self.on_alert:
+                    self.on_alert(alert, update)
+
+    # -- text ------------------------------------------------------------------
+    def read_text(self, line: TextLine) -> None:
+        """One line of chat or speech through the language detector and the policy (any thread)."""
+        status = self.rooms.get(line.room_id)
+        if status is None or self.language is None:
+            return
+        _, signals = self.language.read(line)  # (the transcript is told by the detector)
+        self._emit(status, signals)
+
+    def chat(self, message: ChatMessage) -> None:
+        """A chat adapter's callback: put the message on the room's stream clock and read it."""
+        status = self.rooms.get(message.room_id)
+        if status is None:
+            self.chat_unknown_rooms += 1
+            return
+        status.chat_messages += 1
+        # on the stream clock of the room's video when there is one; otherwise seconds since we started
+        offset = status.clock_offset if status.clock_offset is not None else -self.started_wall
+        self.read_text(TextLine(message.room_id, message.time + offset, "chat", message.text, role=message.role,
+                                author=message.author, wall_time=message.time))
+
+    def _listen_room(self, status: RoomStatus) -> None:
+        """Transcribe the room's audio in short windows; each segment is a line from the seller's side."""
+        from livewarden.media.audio import owned_span, read_audio
+
+        window_s, overlap_s = 5.0, 1.0
+        try:
+            for i, (start, samples) in enumerate(read_audio(status.source.url, window_s, overlap_s)):
+                if self.stop_event.is_set():
+                    return
+                keep = owned_span(start, samples.size / 16000, window_s, overlap_s, first=i == 0)
+                for segment in self.transcriber.transcribe(samples, start, keep=keep):
+                    if segment.text.strip():
+                        status.speech_segments += 1
+                        self.read_text(TextLine(status.room_id, segment.start, "speech", segment.text.strip()))
+        except Exception as exc:  # no audio, or it failed: video and chat go on
+            log.warning("room %s: speech stopped: %s", status.room_id, exc)
+        finally:
+            status.listening = False
 
     def dropped_busy(self, room_id: str) -> int:
         return self.slots.replaced.get(room_id, 0)

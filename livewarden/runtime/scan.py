@@ -17,6 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from livewarden.cases.store import CaseStore
 from livewarden.detectors.base import Detector
+from livewarden.detectors.language import LanguageDetector
 from livewarden.policy.engine import Policy
 from livewarden.registry.schema import Registry
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
@@ -44,15 +45,30 @@ def clip_duration(clip: Path) -> float:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
 
 
+def has_audio(clip: Path) -> bool:
+    try:
+        with av.open(str(clip)) as container:
+            return bool(container.streams.audio)
+    except av.error.FFmpegError:
+        return False
+
+
 def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Detector], policy: Policy,
-              store: CaseStore, out: Path, *, sample_fps: float = 2.0, console: Console | None = None) -> dict:
-    """Run the pipeline over `clip` as room `room_id`; write and return the report."""
+              store: CaseStore, out: Path, *, sample_fps: float = 2.0, console: Console | None = None,
+              language: LanguageDetector | None = None, transcriber=None) -> dict:
+    """Run the pipeline over `clip` as room `room_id`; write and return the report.
+
+    With a language detector the report has a transcript (speech when a transcriber is given and the clip
+    has audio, on-screen text when the detectors include the screen-text one) with the flagged spans.
+    """
     duration = clip_duration(clip)
     room = registry.room(room_id)
     scan_registry = registry.model_copy(update={"rooms": [room.model_copy(update={"source": str(clip.resolve())})]})
     already = {a.id for a in store.alerts(room_id)}
+    speech = transcriber is not None and language is not None and has_audio(clip)
     pipeline = Pipeline(scan_registry, detectors, policy, store,
-                        PipelineOptions(sample_fps=sample_fps, realtime=False, offline=True))
+                        PipelineOptions(sample_fps=sample_fps, realtime=False, offline=True, speech=speech),
+                        language=language, transcriber=transcriber)
     status = pipeline.rooms[room_id]
     started = time.monotonic()
     pipeline.start()
@@ -79,6 +95,8 @@ def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Dete
         "seller": room.seller,
         "duration_s": round(duration, 3),
         "on_camera": pipeline.timeline.spans(room_id),
+        "transcript": pipeline.transcript.lines(room_id),
+        "speech": "transcribed" if speech else ("no audio stream" if transcriber is not None else "off"),
         "elapsed_s": round(elapsed, 3),
         "speed_x": round(duration / elapsed, 2) if elapsed > 0 else None,
         "sample_fps": sample_fps,

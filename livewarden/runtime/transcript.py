@@ -1,0 +1,46 @@
+"""What was said, shown and typed in each room, with the flagged spans: the text side of the timeline.
+
+Scan reports and the console show it so an analyst reads the words around a
+flag, not just the flag. Kept per room and bounded (the newest lines win).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from livewarden.detectors.text import Assessment
+from livewarden.model import TextLine
+
+MAX_LINES_PER_ROOM = 2000
+
+
+class Transcript:
+    def __init__(self, max_lines: int = MAX_LINES_PER_ROOM):
+        self._lines: dict[str, deque[dict]] = {}
+        self._max = max_lines
+        self._lock = threading.Lock()
+
+    def record(self, line: TextLine, assessment: Assessment) -> None:
+        entry = {
+            "time": round(line.stream_time, 3),
+            "source": line.source,
+            "role": line.role,
+            **({"author": line.author} if line.author else {}),
+            "text": line.text,
+            "offer": assessment.offer,
+            "flags": [{"span": h.span, "start": h.start, "end": h.end, "term": h.term_id,
+                       "normalized": h.normalized, **({"negated_by": h.negation} if h.negated else {})}
+                      for h in assessment.hits],
+        }
+        with self._lock:
+            lines = self._lines.setdefault(line.room_id, deque(maxlen=self._max))
+            if lines and line.source == "ocr" and lines[-1]["source"] == "ocr" and lines[-1]["text"] == line.text:
+                lines[-1]["until"] = entry["time"]  # the same card still on screen: one line with a time span
+                return
+            lines.append(entry)
+
+    def lines(self, room_id: str) -> list[dict]:
+        """The room's lines in time order."""
+        with self._lock:
+            return sorted(self._lines.get(room_id, ()), key=lambda e: e["time"])

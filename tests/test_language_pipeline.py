@@ -1,0 +1,203 @@
+"""Fraud language end to end: chat through the real ingest paths, speech and on-screen text into alerts.
+
+The rooms' video is down on purpose in the chat tests: chat must keep flowing.
+Product images are real pack shots (tests/fixtures/products, MIT); the speech is
+a real recording from ../shared/data/speech (skipped with its reason if absent).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from livewarden.cases import CaseStore
+from livewarden.cli import app
+from livewarden.detectors.language import LanguageDetector
+from livewarden.media.chat import JsonlChatSource
+from livewarden.media.chat_http import HttpChatIngest
+from livewarden.model import TextLine
+from livewarden.policy import Policy, load_rules
+from livewarden.registry import load_registry
+from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+
+PACKS = Path(__file__).parent / "fixtures" / "products"
+SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "dev" / "en_jfk.flac"
+
+
+def write_shop(d: Path, video: str = "down.mp4") -> Path:
+    """Two rooms of an unauthorized seller listing two products (USD MSRPs); their video is `video`."""
+    (d / "images").mkdir(exist_ok=True)
+    for name in ("Oatly-Oat-Milk.jpg", "Tropicana-Apple-Juice.jpg"):
+        shutil.copy(PACKS / name, d / "images" / name)
+    registry = {
+        "brands": [{"id": "nova", "name": "Nova", "price_floor": 0.5}, {"id": "koru", "name": "Koru"}],
+        "products": [
+            {"id": "nova-earbuds", "brand": "nova", "name": "Nova Earbuds Pro", "images": ["images/Oatly-Oat-Milk.jpg"],
+             "msrp": 129, "currency": "USD"},
+            {"id": "koru-bag", "brand": "koru", "name": "Koru Leather Tote", "images": ["images/Tropicana-Apple-Juice.jpg"],
+             "msrp": 450, "currency": "USD"},
+        ],
+        "sellers": [{"id": "bargain", "name": "Bargain"}],
+        "rooms": [
+            {"id": "deals", "seller": "bargain", "source": video,
+             "listings": [{"product": "nova-earbuds", "price": 119}, {"product": "koru-bag", "price": 420}]},
+            {"id": "outlet", "seller": "bargain", "source": video},
+        ],
+    }
+    path = d / "registry.yaml"
+    path.write_text(yaml.safe_dump(registry, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def message(room: str, role: str, text: str, author: str = "") -> str:
+    return json.dumps({"room": room, "time": time.time(), "author": author or role, "role": role, "text": text},
+                      ensure_ascii=False)
+
+
+def wait_for(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_chat_from_a_file_and_over_http_raises_language_and_price_alerts_while_video_is_down(tmp_path: Path):
+    registry = load_registry(write_shop(tmp_path))
+    store = CaseStore.at(tmp_path / "data")
+    language = LanguageDetector(registry)
+    pipeline = Pipeline(registry, [], Policy(registry, load_rules()), store,
+                        PipelineOptions(realtime=True), language=language)
+    feed = tmp_path / "chat.jsonl"
+    feed.write_text("")
+    pipeline.add_chat(lambda on_message, on_error: JsonlChatSource(feed, on_message, on_error, follow=True))
+    pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error))
+    pipeline.start()
+    try:
+        lines = [
+            message("deals", "viewer", "is this fake?", "ana"),
+            message("deals", "seller", "100% authentic, not fake, 假一赔十"),  # an authenticity claim, not an admission
+            message("deals", "seller", "Nova Earbuds Pro at the listed $119, free shipping"),  # a normal price
+            message("deals", "seller", "AAA r3plica earbuds, same factory as the original!"),
+            message("deals", "viewer", "wait is it real??", "bo"),
+            message("deals", "seller", "today only $19.99 for the Nova Earbuds Pro"),
+            message("deals", "viewer", "looks fake to me", "cy"),
+            message("deals", "viewer", "careful guys, these are fakes", "di"),
+        ]
+        with feed.open("a") as f:
+            f.write("\n".join(lines) + "\n")
+        http = next(s for s in pipeline.chat_sources if isinstance(s, HttpChatIngest))
+        answer = httpx.post(f"{http.url}/chat", content="\n".join([
+            message("outlet", "moderator", "ｒｅｐ 1:1 bags in stock, DM me"),
+            '{"room": "outlet", "text": "no time or author"}',
+        ]))
+        assert answer.status_code == 422 and answer.json()["accepted"] == 1  # the bad item is named, the good kept
+        alerts = wait_for(lambda: {(a.room_id, a.rule): a for a in store.alerts()} if len(store.alerts()) >= 4 else None)
+    finally:
+        pipeline.stop()
+    assert alerts is not None, [(a.room_id, a.rule) for a in store.alerts()]
+    assert set(alerts) == {("deals", "counterfeit_language"), ("deals", "price_anomaly"),
+                           ("deals", "viewer_fake_concern"), ("outlet", "counterfeit_language")}
+    offer = alerts[("deals", "counterfeit_language")]
+    assert offer.severity == "red_flag" and offer.subject == "bargain"
+    evidence = offer.signals[0]["evidence"]
+    assert evidence["source"] == "chat" and evidence["role"] == "seller"
+    assert evidence["span"] in "AAA r3plica earbuds, same factory as the original!" and evidence["normalized"]
+    price = alerts[("deals", "price_anomaly")]
+    assert price.subject == "nova-earbuds" and price.severity == "red_flag"
+    assert price.signals[0]["evidence"]["span"] == "$19.99" and price.signals[0]["evidence"]["floor"] == 0.5
+    assert alerts[("deals", "viewer_fake_concern")].severity == "review"  # viewers suspect; they do not sell
+    disguised = alerts[("outlet", "counterfeit_language")].signals[0]["evidence"]
+    assert disguised["span"].startswith("ｒｅｐ") and disguised["role"] == "moderator"
+    # the video never came up, and said so; chat went on regardless
+    assert all(pipeline.rooms[r].error for r in ("deals", "outlet"))
+    assert pipeline.rooms["deals"].chat_messages == len(lines)
+    transcript = pipeline.transcript.lines("deals")
+    assert [t["text"] for t in transcript] == [json.loads(x)["text"] for x in lines]
+    claim = transcript[1]
+    assert not claim["offer"] and all(f.get("negated_by") for f in claim["flags"])
+
+
+def test_a_price_is_compared_with_the_product_on_camera_then_named_then_cheapest_listed(tmp_path: Path):
+    registry = load_registry(write_shop(tmp_path))
+    on_camera: list[str] = []
+    language = LanguageDetector(registry, on_camera=lambda room, t: list(on_camera))
+
+    def price(text: str, room: str = "deals") -> dict | None:
+        _, signals = language.read(TextLine(room, 1.0, "speech", text))
+        found = [s for s in signals if s.kind == "price"]
+        return found[0].evidence | {"product": found[0].subject} if found else None
+
+    assert price("just $99 today")["product"] == "nova-earbuds"  # the cheapest listed: $99 is 0.77 of its MSRP
+    assert price("the Koru Leather Tote for $99")["product"] == "koru-bag"  # named
+    on_camera.append("koru-bag")
+    assert price("just $99 today")["product_from"] == "on camera"
+    assert price("chỉ 99k đ") is None  # VND: no exchange rates, no comparison
+    assert price("just $99", room="outlet")["product_from"] == "on camera"
+    on_camera.clear()
+    assert price("just $99", room="outlet") is None  # nothing listed, nothing on camera: no product to compare
+
+
+def test_viewer_lines_never_accuse_the_seller(tmp_path: Path):
+    registry = load_registry(write_shop(tmp_path))
+    language = LanguageDetector(registry)
+    for text in ("selling AAA replica too, DM me", "is this a replica?", "hàng fake à?", "这是高仿吗"):
+        _, signals = language.read(TextLine("deals", 1.0, "chat", text, role="viewer"))
+        assert [s.kind for s in signals] == ["fake_concern"], text
+    _, signals = language.read(TextLine("deals", 1.0, "chat", "hello, what size is this?", role="viewer"))
+    assert signals == []
+
+
+def card_clip(path: Path, text: str, seconds: float = 6.0, fps: int = 10) -> None:
+    """A plain room with a card held up from 1 s to 5 s (text drawn as a seller would write it)."""
+    from livewarden.media.clips import write_clip
+
+    rng = np.random.default_rng(3)
+    base = np.full((720, 1280, 3), (70, 90, 110), np.uint8)
+    frames = []
+    for i in range(int(seconds * fps)):
+        img = base.copy()
+        img[600:720] = rng.integers(40, 60, (120, 1280, 3), dtype=np.uint8)  # a little noise so frames differ
+        if 1.0 <= i / fps < 5.0:
+            cv2.rectangle(img, (300, 250), (980, 420), (245, 245, 245), -1)
+            cv2.putText(img, text, (330, 360), cv2.FONT_HERSHEY_SIMPLEX, 2.0, (20, 20, 20), 5, cv2.LINE_AA)
+        frames.append(img)
+    write_clip(path, iter(frames), fps)
+
+
+def test_scan_reads_a_card_and_the_speech_and_reports_the_flagged_spans(tmp_path: Path):
+    if not SPEECH.is_file():
+        pytest.skip(f"speech recording not found at {SPEECH} (../shared/data beside the repo)")
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg not installed (scripts/setup.sh installs it)")
+    registry = write_shop(tmp_path)
+    card_clip(tmp_path / "silent.mp4", "REPLICA 1:1 $25")
+    clip = tmp_path / "room.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "silent.mp4"), "-i", str(SPEECH),
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(clip)], check=True)
+    result = CliRunner().invoke(app, ["scan", str(clip), "--room", "deals", "--registry", str(registry),
+                                      "--out", str(tmp_path / "scan")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "scan" / "report.json").read_text())
+    assert report["speech"] == "transcribed"
+    spoken = " ".join(t["text"] for t in report["transcript"] if t["source"] == "speech").lower()
+    assert "fellow americans" in spoken  # the first six seconds of the recording
+    [card] = [t for t in report["transcript"] if t["source"] == "ocr" and t["offer"]]
+    assert 1.0 <= card["time"] < 5.0 and any("REPLICA" in f["span"].upper() for f in card["flags"])
+    rules = {(f["rule"], f["subject"]) for f in report["findings"]}
+    assert ("counterfeit_language", "bargain") in rules and ("price_anomaly", "nova-earbuds") in rules
+    finding = next(f for f in report["findings"] if f["rule"] == "counterfeit_language")
+    assert any(p.endswith("_crop.jpg") for p in finding["evidence"])  # the card itself, cropped from the frame
+    assert "REPLICA" in result.output
