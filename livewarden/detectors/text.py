@@ -12,7 +12,8 @@ A term hit is *negated* by a negation entry of the lexicon:
 - `before`: a cue ending at most `window` folded chars before the hit, in the same clause
   ("beware of" ... fakes, "is this" ... a replica, "không bán" ... hàng giả);
 - `after`: a cue starting at most `window` chars after the hit, in the same clause ("高仿吗", "fake không?").
-A clause ends at , . ; ! ? and their CJK forms.
+A clause ends at , . ; ! ? and their CJK forms, except that a negation carries over a list: in
+"không bán hàng giả, hàng nhái" both hits are negated.
 
 Score: the non-negated hits of each term count once, with the term's weight w; the line's score is the
 noisy-OR 1 - prod(1 - w) over those terms, and the line is an offer when score >= OFFER_THRESHOLD (0.5).
@@ -38,6 +39,7 @@ OFFER_THRESHOLD = 0.5
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "lexicon"
 _CLAUSE_END = re.compile(r"[,.;!?，。；！？、…\n]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_LIST_GLUE = re.compile(r"\s*(,|、|/|and|or|nor|va|hay|hoac|或|和|与)?\s*(no |not |khong |ko )?")
 
 
 class LexiconError(RegistryError):
@@ -220,8 +222,10 @@ class LanguageMatcher:
         for t in self.lexicon.terms:
             for v in t.variants:
                 patterns.append(_pattern(v, term=t))
-                if "l" in patterns[-1].key and patterns[-1].key.isascii():  # leet "1" -> "i": "rep1ica" is "repiica"
-                    patterns.append(replace(patterns[-1], key=patterns[-1].key.replace("l", "i")))
+                plain = patterns[-1]
+                if "l" in plain.key and "i" in plain.key and plain.key.isascii():  # l, I and 1 look alike:
+                    patterns.append(replace(plain, key=plain.key.replace("l", "i")))  # "rep1ica" folds to "repiica"
+                    patterns.append(replace(plain, key=plain.key.replace("i", "l")))  # "REPLlCA" to "repllca"
             patterns += [_pattern(v, term=t, needs_han=True) for v in t.initials]
         for n in self.lexicon.negations:
             patterns += [_pattern(v, negation=n) for v in n.phrases]
@@ -240,9 +244,13 @@ class LanguageMatcher:
         """Every term hit in `text` (negated ones too), with original offsets, in order of position."""
         n = normalize(text)
         terms, negations = self._scan(n)
-        if not terms:
-            return []
-        return [self._hit(n, f, negations) for f in terms]
+        hits: list[TermHit] = []
+        for i, f in enumerate(terms):
+            hit = self._hit(n, f, negations)
+            if not hit.negated and i and hits[-1].negated and _LIST_GLUE.fullmatch(n.text, terms[i - 1].end, f.start):
+                hit = replace(hit, negated=True, negation=hits[-1].negation)  # "no fakes, no replicas", "不卖高仿、A货"
+            hits.append(hit)
+        return hits
 
     def assess(self, text: str) -> Assessment:
         """The decision: does this line offer or admit counterfeits? (score: see the module docstring)."""

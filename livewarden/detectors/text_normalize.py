@@ -13,10 +13,12 @@ Two stages:
    taken from OpenCC once at import), zero-width chars and soft hyphens removed, any whitespace -> " ".
 2. a few regex rewrites, in order, each tracking offsets:
    - runs of spaces -> one space; "1 : 1" -> "1:1"
-   - spelled-out letters: 3+ single letters/digits with separators between ("f a k e", "r.e.p", "r-3-p") joined
+   - spelled-out letters: 3+ single letters/digits with the same separator between ("f a k e", "r.e.p", "r-3-p")
+     joined, so "h.a.n.g f.a.k.e" is "hang fake"
    - a separator inside a word ("fa-ke", "knock-off", "don't") dropped; spaces/separators between two Han chars
    - leetspeak, only inside a token with 2+ letters (r3plica, f@ke, 0riginal): prices, "1:1", "5a", "f1" stay
-   - a letter repeated 3+ times: "fakeee" -> "fake"; a token that is only that letter keeps 3 ("AAAA" -> "aaa")
+   - a letter repeated 3+ times inside a word: "fakeee" -> "fake"; a token that is only that letter stays
+     as it is ("AAA" is a term, "aaaaaa" a scream)
 """
 
 from __future__ import annotations
@@ -151,14 +153,15 @@ def _leet(m: re.Match) -> list:
 def _repeats(m: re.Match) -> list:
     s, e, text = m.start(), m.end(), m.string
     alone = (s == 0 or not text[s - 1].isalpha()) and (e == len(text) or not text[e].isalpha())
-    return [(m.group(1), s + i) for i in range(3 if alone else 1)]
+    return [(m.group(1), s + i) for i in range(e - s if alone else 1)]
 
 
 _HAN = r"\u3400-\u9fff\uf900-\ufaff"
 _RULES = [
     (re.compile(r" {2,}"), _keep_first(" ")),
     (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
-    (re.compile(rf"(?<![a-z0-9@$])[a-z0-9@$](?:[{SEPARATORS}]+[a-z0-9@$](?![a-z0-9:])){{2,}}"), _alnum_only),
+    (re.compile(rf"(?<![a-z0-9@$])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
+     _alnum_only),
     (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
     (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
     (re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])[a-z0-9@$]*[013457@$][a-z0-9@$]*"), _leet),
