@@ -77,12 +77,30 @@ class _FoldTable(dict):
     def __init__(self) -> None:
         super().__init__()
         self.irregular: set[str] = set()
+        self._irregular_re: re.Pattern | None = None
 
     def __missing__(self, code: int) -> str:
         out = self[code] = fold_char(chr(code))
         if len(out) != 1:
             self.irregular.add(chr(code))
+            self._irregular_re = None
         return out
+
+    def offsets(self, text: str) -> list[int]:
+        """For each char of `text.translate(self)`, the index in `text` it comes from."""
+        if self.irregular.isdisjoint(text):
+            return list(range(len(text)))
+        if self._irregular_re is None:
+            self._irregular_re = re.compile("[" + "".join(map(re.escape, sorted(self.irregular))) + "]")
+        offsets: list[int] = []
+        last = 0
+        for m in self._irregular_re.finditer(text):
+            i = m.start()
+            offsets += range(last, i)
+            offsets += [i] * len(self[ord(text[i])])
+            last = i + 1
+        offsets += range(last, len(text))
+        return offsets
 
 
 _FOLD = _FoldTable()
@@ -108,9 +126,7 @@ def _fold(text: str) -> tuple[str, list[int]]:
     if text.isascii():
         return text.lower(), list(range(len(text)))
     folded = text.translate(_FOLD)
-    if _FOLD.irregular.isdisjoint(text):
-        return folded, list(range(len(text)))
-    return folded, [i for i, ch in enumerate(text) for _ in range(len(_FOLD[ord(ch)]))]
+    return folded, _FOLD.offsets(text)
 
 
 def _rewrite(text: str, offsets: list[int], pattern: re.Pattern, repl) -> tuple[str, list[int]]:
@@ -169,9 +185,21 @@ _RULES = [
 ]
 
 
+# Could any rule apply? A cheap over-approximation of the rules above: most lines need none of them.
+_ANY_RULE = re.compile("|".join([
+    r"  | :|: ",
+    rf"(?<![a-z0-9@$])[a-z0-9@$][{SEPARATORS}]+[a-z0-9@$](?![a-z0-9])",
+    r"[a-z]['\-_·]+[a-z]",
+    rf"[{_HAN}][{SEPARATORS}]+[{_HAN}]",
+    r"[a-z][013457@$]|[013457@$][a-z]",
+    r"(?P<r>[a-z])(?P=r)(?P=r)",
+]))
+
+
 def normalize(text: str) -> Normalized:
     """Fold `text` (see the module docstring) and keep the map back to the original chars."""
     folded, offsets = _fold(text)
-    for pattern, repl in _RULES:
-        folded, offsets = _rewrite(folded, offsets, pattern, repl)
+    if _ANY_RULE.search(folded):
+        for pattern, repl in _RULES:
+            folded, offsets = _rewrite(folded, offsets, pattern, repl)
     return Normalized(folded, offsets, text)
