@@ -40,6 +40,7 @@ _HOMOGLYPHS = {
     "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
 }
 
+_TRAILING = set(" \t\n\r\u3000-._*·/|~+") | _DROP
 _LEET = str.maketrans("013457@$", "oieastas")
 
 SEPARATORS = r" \-._*·/|~+"  # what people put between the letters of a word to hide it
@@ -115,10 +116,14 @@ class Normalized:
     original: str
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
-        """Folded [start, end) -> original [start, end), including combining marks that trail the last char."""
-        o_start, o_end = self.offsets[start], self.offsets[end - 1] + 1
-        while o_end < len(self.original) and unicodedata.combining(self.original[o_end]):
-            o_end += 1
+        """Folded [start, end) -> original [start, end): up to the next kept char, less trailing separators.
+
+        So a span keeps what folding swallowed at its end: "fakeee", "Giả" written with combining marks.
+        """
+        o_start = self.offsets[start]
+        o_end = self.offsets[end] if end < len(self.offsets) else len(self.original)
+        while o_end > self.offsets[end - 1] + 1 and (self.original[o_end - 1] in _TRAILING):
+            o_end -= 1
         return o_start, o_end
 
 

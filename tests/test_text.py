@@ -1,0 +1,106 @@
+"""Fraud-language matching: disguises, negations, word boundaries, exact spans, lexicon files."""
+
+from __future__ import annotations
+
+import pytest
+
+from livewarden.detectors.text import LanguageMatcher, Lexicon, LexiconError
+from livewarden.detectors.text_normalize import normalize
+
+
+@pytest.fixture(scope="module")
+def matcher() -> LanguageMatcher:
+    return LanguageMatcher()
+
+
+@pytest.mark.parametrize("text", [
+    "replica bags 1:1", "r3plica sneakers", "r-e-p bags restocked", "f@ke but premium", "ＲＥＰＬＩＣＡ ＳＡＬＥ",
+    "f a k e bags", "fakeeee bags cheap", "rep1ica belts", "REPLlCA hoodies", "re\u200bplica", "fak\u0435 bags",
+    "AAA quality handbags", "高仿包包到货了", "高.仿.货 三百块", "gf包包 199", "高仿貨到了", "A货 顶级", "gaofang 手表",
+    "hàng rep 1:1 nha", "hang fake loai 1 gia 250k", "h.à.n.g f.a.k.e giá rẻ", "hàng giả nhưng đẹp",
+])
+def test_disguised_offers_are_found(matcher, text):
+    assert matcher.assess(text).offer, matcher.find(text)
+
+
+@pytest.mark.parametrize("text, negation", [
+    ("not fake, 100% authentic", "not"),
+    ("we never sell fakes", "never"),
+    ("is this fake?", "is this"),
+    ("Beware of fakes in this chat", "Beware"),
+    ("Report fake sellers to the mods", "Report"),
+    ("100% authentic, not replica", "not"),
+    ("không phải hàng giả đâu các chị", "không phải"),
+    ("cái này có phải hàng fake không shop?", "có phải"),
+    ("正品保证，假的包退", "假的包退"),
+    ("這是高仿的嗎？", "嗎"),
+    ("我们绝不卖假货", "绝不"),
+])
+def test_negations_cancel(matcher, text, negation):
+    a = matcher.assess(text)
+    assert not a.offer and a.hits and all(h.negated for h in a.hits)
+    assert any(h.negation == negation for h in a.hits)
+
+
+def test_authenticity_promise_is_not_an_admission(matcher):
+    assert not matcher.assess("我们家都是正品，假一赔十").offer
+    assert not matcher.assess("正品保证 假一賠十 假的包退").offer
+
+
+def test_negation_carries_over_a_list(matcher):
+    assert not matcher.assess("shop cam kết không bán hàng giả, hàng nhái").offer
+    assert matcher.assess("Is this a replica? Yes, AAA quality").offer  # the next clause is not a question
+
+
+@pytest.mark.parametrize("text", [
+    "I had to report my order", "our customer service representative", "we also do repair", "repeat customers",
+    "fake tan looks good", "AAA batteries included?", "book a 1:1 session with our stylist", "our sales rep will DM you",
+    "my gf loves this brand", "hàng giá rẻ mà chất lượng tốt", "cảm ơn khán giả", "em rep từng bạn một nha",
+    "假期快乐", "真的假的，这么便宜",
+])
+def test_ordinary_lines_do_not_fire(matcher, text):
+    assert not matcher.assess(text).offer, matcher.find(text)
+
+
+def test_hits_point_at_the_exact_original_span(matcher):
+    for text, span in [("Buy our ｒ３ｐｌｉｃａ now", "ｒ３ｐｌｉｃａ"), ("ok r-e-p bags!", "r-e-p bags"),
+                       ("Hàng Giả đây", "Hàng Giả"), ("这是高 仿貨哦", "高 仿貨"), ("so fakeee", "fakeee")]:
+        (hit,) = matcher.find(text)
+        assert text[hit.start:hit.end] == hit.span == span
+
+
+def test_vietnamese_tones_must_agree_where_written(matcher):
+    assert matcher.assess("hàng giả").offer and matcher.assess("hang gia").offer
+    assert not matcher.assess("hàng giá tốt").offer
+
+
+def test_normalize_keeps_prices_and_ratios():
+    assert normalize("rep 1:1 $199 1.299.000đ 5A").text == "rep 1:1 $199 1.299.000d 5a"
+    n = normalize("Ｆａｋｅ")
+    assert n.text == "fake" and n.offsets == [0, 1, 2, 3]
+
+
+def test_user_lexicon_adds_a_term_without_code(tmp_path):
+    (tmp_path / "extra.yaml").write_text(
+        "lang: en\nterms:\n  - id: grey_market\n    weight: 0.8\n    variants: [\"parallel import copy\"]\n",
+        encoding="utf-8")
+    m = LanguageMatcher(Lexicon.load(extra_paths=[tmp_path]))
+    (hit,) = m.find("this is a parallel import copy")
+    assert hit.term_id == "grey_market" and m.assess("Parallel Import COPY!").offer
+
+
+def test_lexicon_errors_name_file_line_and_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lang: en\nterms:\n  - id: x\n    weight: 2\n    variants: [\"x\"]\n", encoding="utf-8")
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("lang: en\nterms:\n  - id: x\n    weight: 1\n    variants: [\"x\"]\n"
+                       "negations:\n  - phrases: [\"not\"]\n    terms: [nope]\n", encoding="utf-8")
+    with pytest.raises(LexiconError) as exc:
+        Lexicon.load(extra_paths=[bad, unknown], builtin=False)
+    text = str(exc.value)
+    assert f"{bad}:4: terms[0].weight:" in text
+    assert f"{unknown}:8: negations[0].terms[0]: unknown term id 'nope'" in text
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("lang: en\nterms: [\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"broken.yaml:\d+: invalid YAML"):
+        Lexicon.load(extra_paths=[broken], builtin=False)
