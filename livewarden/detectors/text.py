@@ -205,6 +205,11 @@ def _pattern(written: str, **kw) -> _Pattern:
     return _Pattern(folded.text, folded, prefix=prefix, **kw)
 
 
+def _without_spaces(n: Normalized) -> Normalized:
+    kept = [(c, o) for c, o in zip(n.text, n.offsets) if c != " "]
+    return Normalized("".join(c for c, _ in kept), [o for _, o in kept], n.original)
+
+
 def _is_word(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
@@ -223,6 +228,8 @@ class LanguageMatcher:
             for v in t.variants:
                 patterns.append(_pattern(v, term=t))
                 plain = patterns[-1]
+                if " " in plain.key and plain.key.replace(" ", "").isalpha():  # "mirror-grade" folds to "mirrorgrade"
+                    patterns.append(_Pattern(plain.key.replace(" ", ""), _without_spaces(plain.variant), term=t))
                 if "l" in plain.key and "i" in plain.key and plain.key.isascii():  # l, I and 1 look alike:
                     patterns.append(replace(plain, key=plain.key.replace("l", "i")))  # "rep1ica" folds to "repiica"
                     patterns.append(replace(plain, key=plain.key.replace("i", "l")))  # "REPLlCA" to "repllca"
