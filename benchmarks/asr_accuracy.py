@@ -11,7 +11,9 @@ Two ways through each file: whole-file (one `transcribe` call), and streaming â€
 frames through `AudioWindows` (5 s windows, 1 s overlap), each window transcribed with
 `keep=` its owned span so the overlap is not counted twice. WER is jiwer's, over all
 files of the split (summed edits / summed reference words), after lower-casing and
-removing punctuation. Real-time factor = processing time / audio duration, on one core
+removing punctuation; there is no number or spelling normalizer, so "1813" against "eighteen
+thirteen" and "counseled" against "counselled" count as errors (3 of the 4 whole-file errors on
+eval). Real-time factor = processing time / audio duration, on one core
 (cpu_threads=1; model load excluded).
 """
 
