@@ -12,7 +12,7 @@ frames through `AudioWindows` (5 s windows, 1 s overlap), each window transcribe
 `keep=` its owned span so the overlap is not counted twice. WER is jiwer's, over all
 files of the split (summed edits / summed reference words), after lower-casing and
 removing punctuation; there is no number or spelling normalizer, so "1813" against "eighteen
-thirteen" and "counseled" against "counselled" count as errors (3 of the 4 whole-file errors on
+thirteen", "8" against "eight" and "counseled" against "counselled" count as errors (all 4 whole-file errors on
 eval). Real-time factor = processing time / audio duration, on one core
 (cpu_threads=1; model load excluded).
 """
