@@ -29,6 +29,10 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     assert "juice-bar unlisted_product tropicana-apple" in result.output
     assert "juice-bar unlisted_product tropicana-apple" in result.output
     assert "nova-official unauthorized_brand" not in result.output and "nova-official unlisted" not in result.output
+    # words: the seller's disguised offer and an impossible price alert; an authenticity claim does not
+    assert "deal-hunter counterfeit_language bargain-king" in result.output
+    assert "juice-bar price_anomaly" in result.output and "nova-official counterfeit_language" not in result.output
+    assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*counterfeit_language*_text.json"))
     assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*_crop.jpg"))
     assert list((workdir / "store" / "evidence" / "juice-bar").glob("*unlisted_product*_frame.jpg"))
 

@@ -28,7 +28,8 @@ def registry(two_brand_registry: Path):
 def test_packaged_rules_load():
     rules = load_rules()
     assert {r.id for r in rules} == {"unauthorized_brand", "unlisted_product", "listing_mismatch", "unknown_product",
-                                     "impersonation", "concurrent_impersonation"}
+                                     "impersonation", "concurrent_impersonation", "counterfeit_language",
+                                     "viewer_fake_concern", "price_anomaly"}
     assert next(r for r in rules if r.id == "unknown_product").severity == "review"
 
 

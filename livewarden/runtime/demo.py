@@ -4,12 +4,18 @@ Room `nova-official` is run by the seller NOVA authorized; room `deal-hunter`
 shows the very same NOVA card but its seller is not authorized, so only it
 must raise `unauthorized_brand`. Room `juice-bar` lists oat milk but holds up
 apple juice from the catalog, so it must raise `unlisted_product`.
+A chat feed (a JSONL file written while the demo runs, followed like a live
+feed) adds words: deal-hunter's seller offers a disguised "r3plica",
+juice-bar's seller states an impossible price, viewers ask and NOVA's own
+seller claims authenticity — only the first two must alert.
 Everything is generated on first run and cached in the workdir.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -21,8 +27,10 @@ from rich.console import Console
 from livewarden.assets.marks import generate_mark
 from livewarden.assets.scenes import room_frames
 from livewarden.cases.store import CaseStore
+from livewarden.detectors.language import LanguageDetector
 from livewarden.detectors.marks import MarksDetector
 from livewarden.detectors.products import ProductsDetector
+from livewarden.media.chat import JsonlChatSource
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
@@ -31,7 +39,7 @@ from livewarden.registry import load_registry
 from livewarden.runtime.live_view import print_alert_summary, run_live
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
-ASSETS_VERSION = "2"  # bump when the generated assets change, to regenerate cached copies
+ASSETS_VERSION = "3"  # bump when the generated assets change, to regenerate cached copies
 FPS = 25
 CLIP_SECONDS = 12.0
 MARK_ON = (3.0, 9.0)
@@ -41,7 +49,7 @@ SELLERS = [
     {"id": "nova-store", "name": "NOVA Official Store", "authorized_brands": ["nova"]},
     {"id": "bargain-king", "name": "Bargain King", "authorized_brands": ["koru"]},
 ]
-PRODUCTS = [  # id, brand, name, pack shot shipped in livewarden/assets/packs, MSRP in EUR
+PRODUCTS = [  # id, brand, name, pack shot shipped in livewarden/assets/packs, MSRP in USD
     ("oatly-oat-milk", "oatly", "Oatly Oat Milk 1 l", "Oatly-Oat-Milk.jpg", 2.49),
     ("tropicana-apple", "tropicana", "Tropicana Apple Juice 1 l", "Tropicana-Apple-Juice.jpg", 3.10),
 ]
@@ -50,7 +58,16 @@ ROOMS = [  # (room id, seller, what is held up: a brand card or a pack shot, bac
     ("deal-hunter", "bargain-king", "nova", 9, []),
     ("juice-bar", "nova-store", "Tropicana-Apple-Juice.jpg", 13, ["oatly-oat-milk"]),
 ]
-EXPECT = {"unauthorized_brand": {"deal-hunter"}, "unlisted_product": {"juice-bar"}}
+CHAT = [  # (seconds into each loop, room, role, author, text): replayed into a followed JSONL file
+    (2.0, "nova-official", "seller", "nova-store", "Welcome! 100% authentic NOVA, not fake, 假一赔十"),
+    (4.0, "deal-hunter", "seller", "bargain-king", "NOVA AAA r3plica 1:1, same factory as the original"),
+    (5.0, "deal-hunter", "viewer", "mai", "is this real NOVA??"),
+    (6.0, "juice-bar", "seller", "nova-store", "apple juice today only $0.79, last 20 packs!"),
+    (7.0, "juice-bar", "viewer", "tuan", "hàng thật không shop?"),
+    (8.0, "deal-hunter", "viewer", "li", "这个是正品吗"),
+]
+EXPECT = {"unauthorized_brand": {"deal-hunter"}, "unlisted_product": {"juice-bar"},
+          "counterfeit_language": {"deal-hunter"}, "price_anomaly": {"juice-bar"}}
 
 
 def prepare_assets(workdir: Path, console: Console) -> Path:
@@ -80,7 +97,7 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
         "brands": [{"id": b, "name": text.title(), "marks": [f"marks/{b}.png"]} for b, (text, _) in BRANDS.items()]
         + [{"id": brand, "name": brand.title()} for _, brand, *_ in PRODUCTS],
         "products": [{"id": pid, "brand": brand, "name": name, "images": [f"packs/{image}"], "msrp": msrp,
-                      "currency": "EUR"} for pid, brand, name, image, msrp in PRODUCTS],
+                      "currency": "USD"} for pid, brand, name, image, msrp in PRODUCTS],
         "sellers": SELLERS,
         "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live",
                    "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in ROOMS],
@@ -88,6 +105,21 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
     registry_path.write_text(yaml.safe_dump(registry, sort_keys=False))
     stamp.write_text(ASSETS_VERSION)
     return registry_path
+
+
+def replay_chat(path: Path, stop: threading.Event) -> None:
+    """Append the CHAT lines to `path` on their schedule, loop after loop, as a live chat feed would."""
+    path.write_text("")
+    started = time.time()
+    loop = 0
+    while not stop.is_set():
+        for at, room, role, author, text in CHAT:
+            if stop.wait(max(0.0, started + loop * CLIP_SECONDS + at - time.time())):
+                return
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"room": room, "time": time.time(), "author": author, "role": role,
+                                    "text": text}, ensure_ascii=False) + "\n")
+        loop += 1
 
 
 def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console) -> bool:
@@ -103,6 +135,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
 
     server = None
     publishers = []
+    chat_path, chat_stop = workdir / "chat.jsonl", threading.Event()
+    chat_thread = threading.Thread(target=replay_chat, args=(chat_path, chat_stop), name="demo-chat", daemon=True)
     if use_rtmp:
         ok, why = RtmpServer.available()
         if ok:
@@ -120,12 +154,17 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             console.print(f"streaming {len(rooms)} rooms through nginx-rtmp on 127.0.0.1:{server.port}")
         else:
             console.print(f"playing {len(registry.rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
-        pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True))
+        pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True),
+                            language=LanguageDetector(registry))
+        chat_thread.start()
+        pipeline.add_chat(lambda on_message, on_error: JsonlChatSource(chat_path, on_message, on_error, follow=True))
         console.print(f"Cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each {CLIP_SECONDS:.0f}s loop: "
                       f"[bold]{BRANDS['nova'][0]}[/bold] in nova-official and deal-hunter (only deal-hunter's seller "
-                      "is not authorized for it); apple juice in juice-bar, which lists only oat milk.")
+                      "is not authorized for it); apple juice in juice-bar, which lists only oat milk. "
+                      f"Chat is read from {chat_path}.")
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
+        chat_stop.set()
         for thread, stop in publishers:
             stop.set()
         for thread, _ in publishers:
@@ -138,8 +177,9 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     got = {rule: {a.room_id for a in alerts if a.rule == rule} for rule in EXPECT}
     ok = got == EXPECT
     if ok:
-        console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and juice-bar's "
-                      "unlisted apple juice were flagged; the authorized room was not.")
+        console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and its seller's "
+                      "'r3plica' offer, juice-bar's unlisted apple juice and impossible price were flagged; the "
+                      "authorized room and the viewers' questions were not.")
         console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:
         console.print(f"[bold red]demo check failed[/bold red]: expected {EXPECT}, got {got}", markup=True)

@@ -31,6 +31,9 @@ def rooms_table(pipeline: Pipeline) -> Table:
     table.add_column("analysed", justify="right", no_wrap=True)
     table.add_column("alerts", justify="right", no_wrap=True)
     products = any(d.kind in ("product", "face") for d in pipeline.detectors)
+    chat = bool(pipeline.chat_sources)
+    if chat:
+        table.add_column("chat", justify="right", no_wrap=True)
     if products:
         table.add_column("on camera", overflow="ellipsis", no_wrap=True, max_width=24)
     statuses = list(pipeline.rooms.values())
@@ -48,6 +51,8 @@ def rooms_table(pipeline: Pipeline) -> Table:
             f"{status.analysed} @{status.last_stream_time:.0f}s",
             Text(str(status.alerts), style="bold red" if status.alerts else ""),
         ]
+        if chat:
+            cells.append(str(status.chat_messages))
         if products:
             cells.append(pipeline.timeline.on_camera(status.room_id, status.last_stream_time))
         if any(notes):
@@ -79,9 +84,28 @@ def alerts_table(pipeline: Pipeline, limit: int = 10) -> Group:
     return Group(table, *evidence)
 
 
+def words_table(pipeline: Pipeline, limit: int = 6) -> Table:
+    """The newest lines said, shown or typed with a lexicon term in them; the term highlighted, negations dimmed."""
+    table = Table(title="Said, shown, typed (newest first)", expand=True, title_justify="left", box=box.SIMPLE_HEAD,
+                  pad_edge=False)
+    for col in ("room", "from", "at", "line"):
+        table.add_column(col, no_wrap=col != "line", overflow="fold")
+    for room_id, line in pipeline.transcript.flagged(limit):
+        text = Text(line["text"][:160])
+        for flag in line["flags"]:
+            if flag["end"] <= 160:
+                text.stylize("dim strike" if flag.get("negated_by") else "bold red", flag["start"], flag["end"])
+        who = line["source"] if line["source"] != "chat" else f"chat/{line['role']}"
+        table.add_row(room_id, who, f"{line['time']:.0f}s", text)
+    return table
+
+
 def render(pipeline: Pipeline, started: float, title: str = "livewarden") -> Panel:
     elapsed = time.monotonic() - started
-    return Panel(Group(rooms_table(pipeline), alerts_table(pipeline)),
+    parts = [rooms_table(pipeline), alerts_table(pipeline)]
+    if pipeline.language is not None and pipeline.transcript.flagged(1):
+        parts.insert(1, words_table(pipeline))
+    return Panel(Group(*parts),
                  title=f"[bold]{title}[/bold]", subtitle=f"{elapsed:.0f}s — Ctrl-C to stop")
 
 

@@ -19,6 +19,7 @@ class Transcript:
     def __init__(self, max_lines: int = MAX_LINES_PER_ROOM):
         self._lines: dict[str, deque[dict]] = {}
         self._max = max_lines
+        self._flagged: deque[tuple[str, dict]] = deque(maxlen=50)  # newest flagged lines of all rooms, for the console
         self._lock = threading.Lock()
 
     def record(self, line: TextLine, assessment: Assessment) -> None:
@@ -39,6 +40,13 @@ class Transcript:
                 lines[-1]["until"] = entry["time"]  # the same card still on screen: one line with a time span
                 return
             lines.append(entry)
+            if entry["flags"]:
+                self._flagged.appendleft((line.room_id, entry))
+
+    def flagged(self, limit: int = 6) -> list[tuple[str, dict]]:
+        """The newest lines with a lexicon term in them (negated ones too), across rooms: (room id, line)."""
+        with self._lock:
+            return list(self._flagged)[:limit]
 
     def lines(self, room_id: str) -> list[dict]:
         """The room's lines in time order."""
