@@ -293,6 +293,38 @@ def lookup(
 
 
 @app.command()
+def words(
+    line: str = typer.Argument(..., help="a line as said, shown or typed, e.g. 'AAA r3plica 1:1 only $25'"),
+    role: str = typer.Option("seller", help="who wrote it: seller, moderator or viewer"),
+    lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
+) -> None:
+    """How the matcher reads one line: terms found (and what negates them), prices, and the verdict.
+
+    For lexicon authors: try a new term or a tricky line without running a room.
+    """
+    from livewarden.detectors.prices import find_prices
+    from livewarden.model import ROLES
+    from livewarden.registry.schema import Registry
+
+    if role not in ROLES:
+        raise _fail("unknown role:", f"{role!r}; use one of {', '.join(ROLES)}")
+    matcher = _language(Registry(), lexicon).matcher
+    assessment = matcher.assess(line)
+    for hit in assessment.hits:
+        state = f"negated by '{hit.negation}'" if hit.negated else f"weight {hit.weight:.2f}"
+        console.print(f"  term {hit.lang}/{hit.term_id}: '{hit.span}' (chars {hit.start}-{hit.end}, "
+                      f"normalized '{hit.normalized}'), {state}", markup=False, highlight=False, soft_wrap=True)
+    for price in find_prices(line):
+        console.print(f"  price: '{price.span}' = {price.amount:g} {price.currency or '(currency unknown)'}",
+                      markup=False, highlight=False)
+    if role == "viewer":
+        verdict = "viewer concern (never an offer)" if assessment.hits else "nothing"
+    else:
+        verdict = "OFFERS COUNTERFEITS" if assessment.offer else "not an offer"
+    console.print(f"score {assessment.score:.2f}: {verdict}", highlight=False)
+
+
+@app.command()
 def demo(
     duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier)"),
     workdir: Path = typer.Option(Path("livewarden-data/demo"), help="where the demo registry, clips and store go"),

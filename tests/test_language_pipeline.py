@@ -201,3 +201,19 @@ def test_scan_reads_a_card_and_the_speech_and_reports_the_flagged_spans(tmp_path
     finding = next(f for f in report["findings"] if f["rule"] == "counterfeit_language")
     assert any(p.endswith("_crop.jpg") for p in finding["evidence"])  # the card itself, cropped from the frame
     assert "REPLICA" in result.output
+
+
+def test_words_command_shows_terms_negations_prices_and_the_verdict(tmp_path: Path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["words", "AAA r3plica 1:1 only $25"])
+    assert result.exit_code == 0 and "'AAA r3plica'" in result.output and "$25' = 25 USD" in result.output
+    assert "OFFERS COUNTERFEITS" in result.output
+    result = runner.invoke(app, ["words", "không phải hàng giả đâu, hàng chính hãng"])
+    assert result.exit_code == 0 and "negated by" in result.output and "not an offer" in result.output
+    extra = tmp_path / "mine.yaml"  # a user's own term, no code
+    extra.write_text("lang: en\nterms:\n  - id: ghost_stock\n    weight: 0.9\n    variants: [ghost stock]\n")
+    result = runner.invoke(app, ["words", "ghost stock bags, dm me", "--lexicon", str(extra)])
+    assert result.exit_code == 0 and "en/ghost_stock" in result.output and "OFFERS" in result.output
+    extra.write_text("lang: en\nterms:\n  - id: broken\n    weight: 3\n    variants: [x]\n")
+    result = runner.invoke(app, ["words", "x", "--lexicon", str(extra)])
+    assert result.exit_code == 2 and "mine.yaml:4: terms[0].weight" in result.output and "weight" in result.output
