@@ -116,6 +116,7 @@ class ChatMessage:
     author: str
     role: str  # one of ROLES
     text: str
+    source: str = "chat"  # "speech" for captions / an external ASR stream (Chinese, Vietnamese: no offline model)
 
 
 @dataclass(frozen=True)

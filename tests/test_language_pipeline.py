@@ -217,3 +217,29 @@ def test_words_command_shows_terms_negations_prices_and_the_verdict(tmp_path: Pa
     extra.write_text("lang: en\nterms:\n  - id: broken\n    weight: 3\n    variants: [x]\n")
     result = runner.invoke(app, ["words", "x", "--lexicon", str(extra)])
     assert result.exit_code == 2 and "mine.yaml:4: terms[0].weight" in result.output and "weight" in result.output
+
+
+def test_captions_for_chinese_and_vietnamese_speech_come_in_over_the_chat_feeds(tmp_path: Path):
+    """No offline zh/vi speech model: a caption/ASR stream is a feed with source "speech"."""
+    from livewarden.media.chat import ChatFormatError, parse_message
+
+    registry = load_registry(write_shop(tmp_path))
+    store = CaseStore.at(tmp_path / "data")
+    pipeline = Pipeline(registry, [], Policy(registry, load_rules()), store, PipelineOptions(realtime=True),
+                        language=LanguageDetector(registry))
+    pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error))
+    pipeline.start()
+    try:
+        http = pipeline.chat_sources[0]
+        caption = {"room": "outlet", "time": time.time(), "author": "asr", "source": "speech",
+                   "text": "家人们这款是高仿的，跟专柜一模一样"}
+        assert httpx.post(f"{http.url}/chat", json=caption).status_code == 202
+        alerts = wait_for(lambda: store.alerts("outlet"))
+    finally:
+        pipeline.stop()
+    [alert] = alerts
+    evidence = alert.signals[0]["evidence"]
+    assert alert.rule == "counterfeit_language" and evidence["source"] == "speech" and evidence["role"] == "seller"
+    assert evidence["span"] == "高仿"
+    with pytest.raises(ChatFormatError, match="source"):
+        parse_message({**caption, "source": "radio"}, "feed")

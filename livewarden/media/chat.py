@@ -120,6 +120,9 @@ def parse_time(value: Any) -> float:
     return seconds
 
 
+FEED_SOURCES = ("chat", "speech")  # "speech": captions or an external ASR text stream sent over the same feeds
+
+
 def parse_message(obj: Any, where: str) -> ChatMessage:
     """Validate one wire-format message (a dict decoded from JSON) into a `ChatMessage`.
 
@@ -149,9 +152,15 @@ def parse_message(obj: Any, where: str) -> ChatMessage:
         except ValueError as error:
             problems.append(("time", str(error)))
 
+    source = obj.get("source", "chat")
+    if source not in FEED_SOURCES:
+        problems.append(("source", f"{_show(source) if isinstance(source, str) else _got(source)} is not one of "
+                                   f"{', '.join(FEED_SOURCES)}"))
+    values["source"] = source
+
     role = obj.get("role")
     if role is None:
-        values["role"] = DEFAULT_ROLE
+        values["role"] = "seller" if source == "speech" else DEFAULT_ROLE  # captions are the broadcaster's words
     elif not isinstance(role, str):
         problems.append(("role", f"must be one of {', '.join(ROLES)}, {_got(role)}"))
     elif role.strip().lower() not in ROLES:
@@ -170,7 +179,7 @@ def parse_message(obj: Any, where: str) -> ChatMessage:
     if problems:
         raise ChatFormatError(where, problems)
     return ChatMessage(room_id=values["room"], time=values["time"], author=values["author"],
-                       role=values["role"], text=values["text"])
+                       role=values["role"], text=values["text"], source=values["source"])
 
 
 @runtime_checkable

@@ -218,8 +218,8 @@ class Pipeline:
         status.chat_messages += 1
         # on the stream clock of the room's video when there is one; otherwise seconds since we started
         offset = status.clock_offset if status.clock_offset is not None else -self.started_wall
-        self.read_text(TextLine(message.room_id, message.time + offset, "chat", message.text, role=message.role,
-                                author=message.author, wall_time=message.time))
+        self.read_text(TextLine(message.room_id, message.time + offset, message.source, message.text,
+                                role=message.role, author=message.author, wall_time=message.time))
 
     def _listen_room(self, status: RoomStatus) -> None:
         """Transcribe the room's audio in short windows; each segment is a line from the seller's side."""
