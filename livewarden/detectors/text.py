@@ -11,9 +11,16 @@ A term hit is *negated* by a negation entry of the lexicon:
 - `contains`: a phrase that covers the hit ("not fake", "假一赔十", "fake tan", "không phải hàng giả");
 - `before`: a cue ending at most `window` folded chars before the hit, in the same clause
   ("beware of" ... fakes, "is this" ... a replica, "không bán" ... hàng giả);
-- `after`: a cue starting at most `window` chars after the hit, in the same clause ("高仿吗", "fake không?").
+- `after`: a cue starting at most `window` chars after the hit, in the same clause ("高仿吗", "fake không?");
+- `clause`: a cue anywhere in the hit's clause ("where can I get" ... a super copy);
+- `line`: a cue anywhere in the line: warnings, reports and room rules ("selling fakes = instant ban",
+  "禁止发布假货链接", "cấm bán hàng giả", "I'm reporting the account ... selling replicas").
 A clause ends at , . ; ! ? and their CJK forms, except that a negation carries over a list: in
-"không bán hàng giả, hàng nhái" both hits are negated.
+"không bán hàng giả, hàng nhái" both hits are negated. Two refinements of any negation entry:
+- `question: true`: the cue counts only when the hit's clause ends with "?" ("any replicas under 50?");
+- `unless`: phrases that, anywhere in the line, switch the entry off, because the line is an offer all the
+  same ("fake or not" is a question, but "f@ke or not u cant tell" an offer).
+A cue written with a trailing "$" counts only at the end of a clause ("có loại super fake không").
 
 Score: the non-negated hits of each term count once, with the term's weight w; the line's score is the
 noisy-OR 1 - prod(1 - w) over those terms, and the line is an offer when score >= OFFER_THRESHOLD (0.5).
@@ -38,6 +45,7 @@ from livewarden.registry.located import LocatedYaml, Problem, RegistryError, rea
 OFFER_THRESHOLD = 0.5
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "lexicon"
 _CLAUSE_END = re.compile(r"[,.;!?，。；！？、…\n]")
+_CLAUSE_OR_END = re.compile(r"[\s~]*(?:$|[,.;!?，。；！？、…\n])")  # at a clause's end (spaces, "~" allowed)
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LIST_GLUE = re.compile(r"\s*(,|、|/|and|or|nor|va|hay|hoac|或|和|与)?\s*(no |not |khong |ko )?")
 
@@ -63,9 +71,11 @@ class TermSpec(_Strict):
 class NegationSpec(_Strict):
     id: str = ""
     phrases: list[str] = Field(min_length=1)
-    scope: Literal["contains", "before", "after"] = "contains"
+    scope: Literal["contains", "before", "after", "clause", "line"] = "contains"
     window: int = Field(default=12, ge=0)
     terms: list[str] = []  # only these term ids (of any language); empty: every term
+    question: bool = False  # only when the hit's clause ends with "?"
+    unless: list[str] = []  # phrases that, anywhere in the line, switch this negation off
 
 
 class LexiconFile(_Strict):
@@ -90,6 +100,8 @@ class Negation:
     scope: str = "contains"
     window: int = 12
     terms: frozenset[str] = frozenset()
+    question: bool = False
+    unless: tuple[str, ...] = ()
 
 
 @dataclass
@@ -126,11 +138,13 @@ class Lexicon:
                 terms[(spec.lang, t.id)] = Term(t.id, spec.lang, t.weight, tuple(t.variants + t.pinyin),
                                                 tuple(t.initials))
             for i, n in enumerate(spec.negations):
-                for j, v in enumerate(n.phrases):
-                    if not normalize(v).text.strip():
-                        problems.append(doc.problem(("negations", i, "phrases", j), "empty after normalization"))
+                for key in ("phrases", "unless"):
+                    for j, v in enumerate(getattr(n, key)):
+                        if not normalize(v.rstrip("$")).text.strip():
+                            problems.append(doc.problem(("negations", i, key, j), "empty after normalization"))
                 refs += [(doc, ("negations", i, "terms", j), tid) for j, tid in enumerate(n.terms)]
-                negations.append(Negation(spec.lang, tuple(n.phrases), n.scope, n.window, frozenset(n.terms)))
+                negations.append(Negation(spec.lang, tuple(n.phrases), n.scope, n.window, frozenset(n.terms),
+                                          n.question, tuple(n.unless)))
         known = {tid for _, tid in terms}
         problems += [doc.problem(loc, f"unknown term id {tid!r}") for doc, loc, tid in refs if tid not in known]
         if problems:
@@ -179,8 +193,10 @@ class _Pattern:
     variant: Normalized  # the variant as written, folded, to check Vietnamese tone marks against
     term: Term | None = None
     negation: Negation | None = None
+    unless: Negation | None = None  # a phrase that switches this negation off
     needs_han: bool = False  # pinyin initials
     prefix: bool = False  # written with a trailing "*": no word boundary needed at the end
+    at_end: bool = False  # written with a trailing "$": only at the end of a clause
 
     @property
     def word_start(self) -> bool:
@@ -200,9 +216,11 @@ class _Found:
 
 def _pattern(written: str, **kw) -> _Pattern:
     written = written.strip()
+    at_end = written.endswith("$")
+    written = written.rstrip("$").strip()
     prefix = written.endswith("*")
     folded = normalize(written.rstrip("*").strip())
-    return _Pattern(folded.text, folded, prefix=prefix, **kw)
+    return _Pattern(folded.text, folded, prefix=prefix, at_end=at_end, **kw)
 
 
 def _without_spaces(n: Normalized) -> Normalized:
@@ -236,6 +254,7 @@ class LanguageMatcher:
             patterns += [_pattern(v, term=t, needs_han=True) for v in t.initials]
         for n in self.lexicon.negations:
             patterns += [_pattern(v, negation=n) for v in n.phrases]
+            patterns += [_pattern(v, unless=n) for v in n.unless]
         self._automaton = ahocorasick.Automaton()
         for p in patterns:
             entry = self._automaton.get(p.key, None)
@@ -276,6 +295,7 @@ class LanguageMatcher:
 
     def _scan(self, n: Normalized) -> tuple[list[_Found], list[_Found]]:
         text, terms, negations = n.text, [], []
+        switched_off: set[int] = set()  # id() of negations whose `unless` phrase is in the line
         han = None
         for last, entries in self._automaton.iter(text):
             for p in entries:
@@ -291,9 +311,16 @@ class LanguageMatcher:
                     han = bool(_HAN.search(text)) if han is None else han
                     if not han:
                         continue
-                if not n.original.isascii() and not _same_tones(n, start, p.variant):
+                if p.at_end and not _CLAUSE_OR_END.match(text, end):
                     continue
-                (terms if p.term else negations).append(_Found(start, end, p))
+                if not n.original.isascii() and not _same_tones(n, start, p.variant, strict=not p.term):
+                    continue
+                if p.unless:
+                    switched_off.add(id(p.unless))
+                else:
+                    (terms if p.term else negations).append(_Found(start, end, p))
+        if switched_off:
+            negations = [g for g in negations if id(g.pattern.negation) not in switched_off]
         # a hit inside a longer hit ("fake" in "super fake") is that longer hit
         terms = [f for f in terms
                  if not any(g.start <= f.start and f.end <= g.end and g.end - g.start > f.end - f.start for g in terms)]
@@ -312,12 +339,16 @@ class LanguageMatcher:
                        n.text[f.start:f.end], by is not None, negation)
 
 
-def _same_tones(n: Normalized, start: int, variant: Normalized) -> bool:
-    """Vietnamese: where both the line and the variant carry tone marks they must agree ("giá" is not "giả")."""
+def _same_tones(n: Normalized, start: int, variant: Normalized, strict: bool = False) -> bool:
+    """Vietnamese: where both the line and the variant carry tone marks they must agree ("giá" is not "giả").
+
+    `strict` (negation cues): where the line carries a mark, the cue must carry the same one, so the English
+    cue "ban" does not fire on Vietnamese "bán" (sell); a cue written with marks still matches unmarked text.
+    """
     for k in range(len(variant.text)):
         o = n.original[n.offsets[start + k]].lower()
         w = variant.original[variant.offsets[k]].lower()
-        if o != w and _accented(o) and _accented(w):
+        if o != w and _accented(o) and (strict or _accented(w)):
             return False
     return True
 
@@ -326,8 +357,17 @@ def _negates(text: str, neg: _Found, hit: _Found) -> bool:
     spec = neg.pattern.negation
     if spec.terms and hit.pattern.term.id not in spec.terms:
         return False
+    if spec.question:
+        end = _CLAUSE_END.search(text, hit.end)
+        if end is None or end.group() != "?":
+            return False
     if spec.scope == "contains":
         return neg.start <= hit.start and hit.end <= neg.end
+    if spec.scope == "line":
+        return not (hit.start <= neg.start and neg.end <= hit.end)  # a cue inside the hit is part of the offer
+    if spec.scope == "clause":
+        a, b = (neg.end, hit.start) if neg.end <= hit.start else (hit.end, neg.start)
+        return a <= b and not _CLAUSE_END.search(text, a, b)
     if spec.scope == "before":
         gap = (neg.end, hit.start)
     else:

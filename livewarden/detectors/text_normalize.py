@@ -10,11 +10,13 @@ Lexicon variants go through the same function, so any folding applies to both si
 Two stages:
 1. per character (cached, C-speed `str.translate`): NFKD, drop combining marks (Vietnamese tones, accents),
    case fold, homoglyphs (Cyrillic/Greek look-alikes, đ -> d), traditional -> simplified Chinese (a char table
-   taken from OpenCC once at import), zero-width chars and soft hyphens removed, any whitespace -> " ".
+   taken from OpenCC once at import, plus `_HAN_VARIANTS`: variant and Japanese forms OpenCC leaves alone,
+   such as 髙 -> 高, 倣 -> 仿), zero-width chars and soft hyphens removed, any whitespace -> " ".
 2. a few regex rewrites, in order, each tracking offsets:
    - runs of spaces -> one space; "1 : 1" -> "1:1"
    - spelled-out letters: 3+ single letters/digits with the same separator between ("f a k e", "r.e.p", "r-3-p")
-     joined, so "h.a.n.g f.a.k.e" is "hang fake"
+     joined, so "h.a.n.g f.a.k.e" is "hang fake"; a leading "a" or "i" spaced like the rest stays a word
+     when 3+ letters follow ("it's a r e p l i c a" -> "it's a replica", but "a a a" -> "aaa")
    - a separator inside a word ("fa-ke", "knock-off", "don't") dropped; spaces/separators between two Han chars
    - leetspeak, only inside a token with 2+ letters (r3plica, f@ke, 0riginal): prices, "1:1", "5a", "f1" stay
    - a letter repeated 3+ times inside a word: "fakeee" -> "fake"; a token that is only that letter stays
@@ -58,7 +60,11 @@ def _t2s_table() -> dict[str, str]:
     return table
 
 
-_T2S = _t2s_table()
+# Variant, old and Japanese forms of Chinese characters that OpenCC's t2s leaves as they are, but that read as
+# the common simplified character (sellers use them to slip past filters: 髙仿, 倣品, 原単).
+_HAN_VARIANTS = dict(zip("髙倣髣冐淸衞㑹仮売単広価図戸眞僞贋覔覓", "高仿仿冒清卫会假卖单广价图户真伪赝觅觅"))
+
+_T2S = {**_t2s_table(), **_HAN_VARIANTS}
 
 
 def fold_char(ch: str) -> str:
@@ -160,8 +166,13 @@ def _drop(m: re.Match) -> list:
     return []
 
 
-def _alnum_only(m: re.Match) -> list:
-    return [(c, m.start() + i) for i, c in enumerate(m.group()) if c.isalnum() or c in "@$"]
+def _spelled(m: re.Match) -> list:
+    """Join spelled-out letters; a leading English one-letter word ("a", "i") spaced like them stays apart."""
+    run, s = m.group(), m.start()
+    kept = [(c, s + i) for i, c in enumerate(run) if c.isalnum() or c in "@$"]
+    if run[0] in "ai" and run[1] == " " and len(kept) >= 4 and len(set(c for c, _ in kept[1:])) > 1:
+        return [kept[0], (" ", s + 1)] + kept[1:]
+    return kept
 
 
 def _leet(m: re.Match) -> list:
@@ -181,8 +192,8 @@ _HAN = r"\u3400-\u9fff\uf900-\ufaff"
 _RULES = [
     (re.compile(r" {2,}"), _keep_first(" ")),
     (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
-    (re.compile(rf"(?<![a-z0-9@$])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
-     _alnum_only),
+    (re.compile(rf"(?<![a-z0-9@$'])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
+     _spelled),
     (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
     (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
     (re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])[a-z0-9@$]*[013457@$][a-z0-9@$]*"), _leet),
