@@ -104,3 +104,74 @@ def test_lexicon_errors_name_file_line_and_field(tmp_path):
     broken.write_text("lang: en\nterms: [\n", encoding="utf-8")
     with pytest.raises(LexiconError, match=r"broken.yaml:\d+: invalid YAML"):
         Lexicon.load(extra_paths=[broken], builtin=False)
+
+
+@pytest.mark.parametrize("text", [
+    "Room rules: be kind, no spam, no counterfeit links, no begging",
+    "Reminder, selling fakes = instant ban from this channel",
+    "I'm reporting the account in the comments that keeps selling replica sneakers",
+    "直播间规则：禁止发布假货链接，违者踢出",
+    "本直播间对高仿零容忍，发现一律拉黑",
+    "Nội quy phòng live: cấm bán hàng giả, vi phạm sẽ bị chặn",
+])
+def test_line_level_warnings_cancel_hits_anywhere_in_the_line(matcher, text):
+    a = matcher.assess(text)
+    assert not a.offer and a.hits and all(h.negated for h in a.hits), a.hits
+
+
+def test_line_level_warning_is_switched_off_by_an_offer_in_the_same_line(matcher):
+    assert matcher.assess("reps restocked, dm me before they ban me lol").offer
+
+
+def test_english_cues_do_not_fire_on_vietnamese_words(matcher):
+    # "bán" (sell) folds to "ban", an English line-level cue; a cue without marks must not match marked text
+    assert matcher.assess("bên em bán hàng rep 1:1 nha").offer
+
+
+@pytest.mark.parametrize("text", [
+    "do u have the 1:1 version cheaper?", "any replicas for under 50?", "where can I get a super copy of this watch",
+    "有没有复刻版的？", "高仿的多少钱？", "shop có bản rep 1:1 không?", "bạn ơi có loại super fake không",
+])
+def test_viewer_questions_asking_to_buy_are_not_offers(matcher, text):
+    assert not matcher.assess(text).offer, matcher.find(text)
+
+
+def test_question_cue_needs_a_question_mark(matcher):
+    assert not matcher.assess("any replicas for under 50?").offer
+    assert matcher.assess("any replicas you want, 50 each").offer
+
+
+def test_unless_keeps_an_offer_that_looks_like_a_question(matcher):
+    assert not matcher.assess("fake or not? the stitching looks off").offer
+    assert matcher.assess("f@ke or not u cant tell, $60 each").offer
+
+
+def test_spelled_letters_after_the_word_a():
+    assert normalize("it's a r e p l i c a").text == "its a replica"
+    assert normalize("a a a").text == "aaa" and normalize("f a k e").text == "fake"
+
+
+def test_variant_han_characters_are_folded(matcher):
+    assert normalize("髙仿 倣品 原単").text == "高仿仿品原单"
+    assert matcher.assess("髙仿包包到货 私聊").offer and matcher.assess("倣品手表 一只三百").offer
+
+
+@pytest.mark.parametrize("text", [
+    "same factory as the original, just no receipt", "unbranded version available, logo added on request",
+    "not from the official store, if you know what I mean", "passes authentication apps every time",
+    "MASTER COPY - 7A - $140", "无标版198，标另外发，自己贴一下就行", "这批是同厂同料", "能过得物鉴定，放心拍",
+    "非zp哈，介意的别拍", "hàng F1 giống auth tới 99%", "hàng xuất dư, logo y chang chính hãng",
+    "không phải auth nha khách, nhưng chất lượng miễn bàn",
+])
+def test_coded_offers_without_the_usual_words(matcher, text):
+    assert matcher.assess(text).offer, matcher.find(text)
+
+
+@pytest.mark.parametrize("text", [
+    "unbranded tote bag, organic cotton", "these silk flowers look so real, nobody can tell",
+    "高仿真绿植，放客厅特别好看", "下单后请把原单号发给客服", "官方复刻版球鞋", "仿古家具 实木雕花",
+    "hoa giả trang trí tết", "trứng gà loại 1", "đăng ký tư vấn 1:1 với chuyên gia", "bạn này nhái giọng hay quá",
+    "not replica, genuine Swiss made", "绝对不是高仿", "bên em không bán hàng loại 1 đâu",
+])
+def test_weak_terms_substring_traps_and_denials_do_not_fire(matcher, text):
+    assert not matcher.assess(text).offer, matcher.find(text)
