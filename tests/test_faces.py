@@ -237,3 +237,29 @@ def test_a_tracked_face_is_located_every_two_seconds_and_described_every_four(re
     # after 6 s; described at 0, 4 and 8 s at most
     assert 4 <= len(Counting.searched) <= 7 and len(full) == 2 and Counting.described <= 3
     assert regions and all(px < full[0] / 4 for px in regions)  # a region costs under a quarter of a search
+
+
+def test_faces_are_located_from_several_threads_at_once():
+    """Regression: dlib's detector keeps scratch state; two worker threads sharing one corrupted the heap
+    (the process died with 'corrupted double-linked list' at 8 rooms). Each thread now has its own."""
+    import threading
+
+    from livewarden.detectors.face_embedder import FaceEmbedder
+
+    image = cv2.imread(str(FACES / "obama-live.jpg"))
+    embedder, found, errors = FaceEmbedder(), [], []
+
+    def work() -> None:
+        try:
+            for i in range(120):
+                _, _, located = embedder.locate(image[i % 20:, i % 7:], 300, upsample=False)
+                found.append(len(located))
+        except Exception as exc:  # pragma: no cover - the failure this guards against kills the process instead
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(found) == 360 and min(found) >= 1

@@ -9,6 +9,7 @@ distance (dlib's own operating point is 0.6). Nothing here logs a descriptor.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,8 @@ class FaceEmbedder:
         import face_recognition_models as models
 
         self._dlib = dlib
-        self.detector = dlib.get_frontal_face_detector()
-        self.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self._shapes_path = models.pose_predictor_five_point_model_location()
+        self._local = threading.local()  # dlib's detector keeps scratch state: one per thread, never shared
         self.max_side = max_side
         self.encoder = self._pool = None  # the descriptor model lives here, or in the child process
         if not isolated:
@@ -71,6 +72,20 @@ class FaceEmbedder:
                                              initargs=(models.face_recognition_model_location(),))
             # start the child now (model loaded, errors surface here), before any room thread exists
             self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()
+
+    @property
+    def detector(self) -> Any:
+        """This thread's HOG detector (dlib's scanner is not safe to share: two threads at once corrupt its heap)."""
+        if not hasattr(self._local, "detector"):
+            self._local.detector = self._dlib.get_frontal_face_detector()
+        return self._local.detector
+
+    @property
+    def shapes(self) -> Any:
+        """This thread's 5-point landmark model (loaded once per thread, like the detector)."""
+        if not hasattr(self._local, "shapes"):
+            self._local.shapes = self._dlib.shape_predictor(self._shapes_path)
+        return self._local.shapes
 
     def locate(self, image_bgr: np.ndarray, max_side: int | None = None,
                upsample: bool | None = None) -> tuple[np.ndarray, float, list[tuple[Any, float]]]:
