@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "match_distance": 0.546,  # confidence 0.5
     "strong_distance": 0.45,  # confidence 0.8
     "min_face_px": 40,  # smaller faces are too blurry to accuse anyone
-    "redescribe_s": 4.0,  # a tracked face is described again after this much stream time
+    "redescribe_s": 8.0,  # a tracked face (same place, re-located every ~2 s) is described again after this long
     "track_iou": 0.4,  # overlap with last frame's face that makes it the same face
     "locate_side": 800,  # frames are searched at this long side: ~33 ms, faces from ~100 px in 720p
     "locate_every_s": 2.0,  # faces are located at most this often per room; in between, tracks answer
