@@ -15,12 +15,17 @@ A term hit is *negated* by a negation entry of the lexicon:
 - `clause`: a cue anywhere in the hit's clause ("where can I get" ... a super copy);
 - `line`: a cue anywhere in the line: warnings, reports and room rules ("selling fakes = instant ban",
   "禁止发布假货链接", "cấm bán hàng giả", "I'm reporting the account ... selling replicas").
+A term written in quotes ('rep', “高仿”) is mentioned, not used ("any 'rep' offer gets deleted"): negated too.
 A clause ends at , . ; ! ? and their CJK forms, except that a negation carries over a list: in
 "không bán hàng giả, hàng nhái" both hits are negated. Two refinements of any negation entry:
 - `question: true`: the cue counts only when the hit's clause ends with "?" ("any replicas under 50?");
 - `unless`: phrases that, anywhere in the line, switch the entry off, because the line is an offer all the
   same ("fake or not" is a question, but "f@ke or not u cant tell" an offer).
 A cue written with a trailing "$" counts only at the end of a clause ("có loại super fake không").
+
+Brand names: a file's `brands` list is what "{brand}" in any variant or phrase stands for ("copy {brand}",
+"仿{brand}", "{brand} nhái"), so a coded word next to a brand name is a term without listing every brand
+in every term.
 
 Score: the non-negated hits of each term count once, with the term's weight w; the line's score is the
 noisy-OR 1 - prod(1 - w) over those terms, and the line is an offer when score >= OFFER_THRESHOLD (0.5).
@@ -43,6 +48,8 @@ from livewarden.detectors.text_normalize import Normalized, normalize
 from livewarden.registry.located import LocatedYaml, Problem, RegistryError, read_yaml
 
 OFFER_THRESHOLD = 0.5
+BRAND = "{brand}"  # in a variant or phrase: any of the lexicon's brand names ("copy {brand}", "仿{brand}")
+_QUOTES = {"'": "'", '"': '"', "“": "”", "‘": "’", "「": "」", "『": "』", "《": "》", "«": "»"}
 BUILTIN_DIR = Path(__file__).resolve().parents[1] / "lexicon"
 _CLAUSE_END = re.compile(r"[,.;!?，。；！？、…\n]")
 _CLAUSE_OR_END = re.compile(r"[\s~]*(?:$|[,.;!?，。；！？、…\n])")  # at a clause's end (spaces, "~" allowed)
@@ -80,6 +87,7 @@ class NegationSpec(_Strict):
 
 class LexiconFile(_Strict):
     lang: str = Field(min_length=1)
+    brands: list[str] = []  # names that "{brand}" in a variant or phrase stands for (all files' lists together)
     terms: list[TermSpec] = []
     negations: list[NegationSpec] = []
 
@@ -110,6 +118,7 @@ class Lexicon:
 
     terms: list[Term] = field(default_factory=list)
     negations: list[Negation] = field(default_factory=list)
+    brands: list[str] = field(default_factory=list)
 
     @classmethod
     def load(cls, extra_paths: Iterable[str | Path] = (), *, builtin: bool = True) -> Lexicon:
@@ -119,6 +128,8 @@ class Lexicon:
         problems: list[Problem] = []
         terms: dict[tuple[str, str], Term] = {}
         negations: list[Negation] = []
+        brands: dict[str, None] = {}
+        templated: list[tuple[LocatedYaml, tuple]] = []
         refs: list[tuple[LocatedYaml, tuple, str]] = []
         for path in files:
             try:
@@ -127,29 +138,39 @@ class Lexicon:
                 problems += exc.problems
                 continue
             seen: set[str] = set()
+            for j, b in enumerate(spec.brands):
+                if not normalize(b).text.strip():
+                    problems.append(doc.problem(("brands", j), "empty after normalization"))
+                brands[b] = None
             for i, t in enumerate(spec.terms):
                 if t.id in seen:
                     problems.append(doc.problem(("terms", i, "id"), f"duplicate term id {t.id!r}"))
                 seen.add(t.id)
                 for key in ("variants", "pinyin", "initials"):
                     for j, v in enumerate(getattr(t, key)):
-                        if not normalize(v).text.strip():
+                        if not normalize(v.replace(BRAND, "")).text.strip():
                             problems.append(doc.problem(("terms", i, key, j), "empty after normalization"))
+                        if BRAND in v:
+                            templated.append((doc, ("terms", i, key, j)))
                 terms[(spec.lang, t.id)] = Term(t.id, spec.lang, t.weight, tuple(t.variants + t.pinyin),
                                                 tuple(t.initials))
             for i, n in enumerate(spec.negations):
                 for key in ("phrases", "unless"):
                     for j, v in enumerate(getattr(n, key)):
-                        if not normalize(v.rstrip("$")).text.strip():
+                        if not normalize(v.rstrip("$").replace(BRAND, "")).text.strip():
                             problems.append(doc.problem(("negations", i, key, j), "empty after normalization"))
+                        if BRAND in v:
+                            templated.append((doc, ("negations", i, key, j)))
                 refs += [(doc, ("negations", i, "terms", j), tid) for j, tid in enumerate(n.terms)]
                 negations.append(Negation(spec.lang, tuple(n.phrases), n.scope, n.window, frozenset(n.terms),
                                           n.question, tuple(n.unless)))
         known = {tid for _, tid in terms}
         problems += [doc.problem(loc, f"unknown term id {tid!r}") for doc, loc, tid in refs if tid not in known]
+        if not brands:
+            problems += [doc.problem(loc, f"{BRAND} used but no file lists brands") for doc, loc in templated]
         if problems:
             raise LexiconError(problems)
-        return cls(list(terms.values()), negations)
+        return cls(list(terms.values()), negations, list(brands))
 
 
 def _read(path: Path) -> tuple[LocatedYaml, LexiconFile]:
@@ -242,8 +263,13 @@ class LanguageMatcher:
     def __init__(self, lexicon: Lexicon | None = None):
         self.lexicon = lexicon or Lexicon.load()
         patterns: list[_Pattern] = []
+        brands = self.lexicon.brands
+
+        def expand(written: Iterable[str]) -> list[str]:
+            return [w.replace(BRAND, b) for w in written for b in (brands if BRAND in w else [BRAND])]
+
         for t in self.lexicon.terms:
-            for v in t.variants:
+            for v in expand(t.variants):
                 patterns.append(_pattern(v, term=t))
                 plain = patterns[-1]
                 if " " in plain.key and plain.key.replace(" ", "").isalpha():  # "mirror-grade" folds to "mirrorgrade"
@@ -251,10 +277,13 @@ class LanguageMatcher:
                 if "l" in plain.key and "i" in plain.key and plain.key.isascii():  # l, I and 1 look alike:
                     patterns.append(replace(plain, key=plain.key.replace("l", "i")))  # "rep1ica" folds to "repiica"
                     patterns.append(replace(plain, key=plain.key.replace("i", "l")))  # "REPLlCA" to "repllca"
-            patterns += [_pattern(v, term=t, needs_han=True) for v in t.initials]
+            for v in t.initials:
+                patterns.append(_pattern(v, term=t, needs_han=True))
+                if len(v) == 2 and v.isascii() and v.isalpha():  # "gf" also said letter by letter: "g f 的"
+                    patterns.append(_pattern(f"{v[0]} {v[1]}", term=t, needs_han=True))
         for n in self.lexicon.negations:
-            patterns += [_pattern(v, negation=n) for v in n.phrases]
-            patterns += [_pattern(v, unless=n) for v in n.unless]
+            patterns += [_pattern(v, negation=n) for v in expand(n.phrases)]
+            patterns += [_pattern(v, unless=n) for v in expand(n.unless)]
         self._automaton = ahocorasick.Automaton()
         for p in patterns:
             entry = self._automaton.get(p.key, None)
@@ -296,7 +325,7 @@ class LanguageMatcher:
     def _scan(self, n: Normalized) -> tuple[list[_Found], list[_Found]]:
         text, terms, negations = n.text, [], []
         switched_off: set[int] = set()  # id() of negations whose `unless` phrase is in the line
-        han = None
+        han = marked = None
         for last, entries in self._automaton.iter(text):
             for p in entries:
                 start, end = last + 1 - len(p.key), last + 1
@@ -313,8 +342,11 @@ class LanguageMatcher:
                         continue
                 if p.at_end and not _CLAUSE_OR_END.match(text, end):
                     continue
-                if not n.original.isascii() and not _same_tones(n, start, p.variant, strict=not p.term):
-                    continue
+                if not n.original.isascii():
+                    if p.term and marked is None:
+                        marked = _marked(n.original)
+                    if not _same_tones(n, start, p.variant, strict=not p.term, marked=bool(p.term and marked)):
+                        continue
                 if p.unless:
                     switched_off.add(id(p.unless))
                 else:
@@ -335,22 +367,32 @@ class LanguageMatcher:
         if by is not None:
             ns, ne = n.original_span(by.start, by.end)
             negation = n.original[ns:ne]
+        elif start and end < len(n.original) and _QUOTES.get(n.original[start - 1]) == n.original[end]:
+            negation = n.original[start - 1]  # a term in quotes is mentioned, not used: "any 'rep' offer is spam"
         return TermHit(term.id, term.lang, term.weight, start, end, n.original[start:end],
-                       n.text[f.start:f.end], by is not None, negation)
+                       n.text[f.start:f.end], by is not None or bool(negation), negation)
 
 
-def _same_tones(n: Normalized, start: int, variant: Normalized, strict: bool = False) -> bool:
+def _same_tones(n: Normalized, start: int, variant: Normalized, strict: bool = False, marked: bool = False) -> bool:
     """Vietnamese: where both the line and the variant carry tone marks they must agree ("giá" is not "giả").
 
     `strict` (negation cues): where the line carries a mark, the cue must carry the same one, so the English
     cue "ban" does not fire on Vietnamese "bán" (sell); a cue written with marks still matches unmarked text.
+    `marked` (terms in a line written with tone marks): a mark of the variant must be there too, so in
+    "thử nhai vài hạt" (chew) the unmarked "nhai" is not "nhái" (knock-off); a line typed without any
+    marks ("hang nhai") still matches.
     """
     for k in range(len(variant.text)):
         o = n.original[n.offsets[start + k]].lower()
         w = variant.original[variant.offsets[k]].lower()
-        if o != w and _accented(o) and (strict or _accented(w)):
+        if o != w and (_accented(o) and (strict or _accented(w)) or marked and _accented(w) and o.isascii()):
             return False
     return True
+
+
+def _marked(text: str) -> bool:
+    """Is this line written with Vietnamese tone marks (two or more marked Latin letters)?"""
+    return sum(1 for c in text if c.isalpha() and not c.isascii() and c < "ɐ" and _accented(c)) >= 2
 
 
 def _negates(text: str, neg: _Found, hit: _Found) -> bool:

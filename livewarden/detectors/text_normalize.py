@@ -13,6 +13,7 @@ Two stages:
    taken from OpenCC once at import, plus `_HAN_VARIANTS`: variant and Japanese forms OpenCC leaves alone,
    such as 髙 -> 高, 倣 -> 仿), zero-width chars and soft hyphens removed, any whitespace -> " ".
 2. a few regex rewrites, in order, each tracking offsets:
+   - emoji and pictographs stuck inside a word dropped ("re🔥pli🔥ca", "高😊仿"); between words they stay
    - runs of spaces -> one space; "1 : 1" -> "1:1"
    - spelled-out letters: 3+ single letters/digits with the same separator between ("f a k e", "r.e.p", "r-3-p")
      joined, so "h.a.n.g f.a.k.e" is "hang fake"; a leading "a" or "i" spaced like the rest stays a word
@@ -189,7 +190,9 @@ def _repeats(m: re.Match) -> list:
 
 
 _HAN = r"\u3400-\u9fff\uf900-\ufaff"
+_EMOJI = r"\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # pictographs, dingbats, symbols
 _RULES = [
+    (re.compile(rf"(?<=[a-z{_HAN}])[{_EMOJI}]+(?=[a-z{_HAN}])"), _drop),
     (re.compile(r" {2,}"), _keep_first(" ")),
     (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
     (re.compile(rf"(?<![a-z0-9@$'])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
@@ -204,6 +207,7 @@ _RULES = [
 # Could any rule apply? A cheap over-approximation of the rules above: most lines need none of them.
 _ANY_RULE = re.compile("|".join([
     r"  | :|: ",
+    rf"[{_EMOJI}]",
     rf"(?<![a-z0-9@$])[a-z0-9@$][{SEPARATORS}]+[a-z0-9@$](?![a-z0-9])",
     r"[a-z]['\-_·]+[a-z]",
     rf"[{_HAN}][{SEPARATORS}]+[{_HAN}]",
