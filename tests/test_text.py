@@ -175,3 +175,43 @@ def test_coded_offers_without_the_usual_words(matcher, text):
 ])
 def test_weak_terms_substring_traps_and_denials_do_not_fire(matcher, text):
     assert not matcher.assess(text).offer, matcher.find(text)
+
+
+def test_emoji_inside_a_word_is_dropped():
+    assert normalize("r👀pli👀ca").text == "rplica" and normalize("精😂仿").text == "精仿"
+    assert normalize("fake 🔥 bags").text == "fake 🔥 bags"  # between words it stays
+
+
+@pytest.mark.parametrize("text", [
+    "r👀eplica watches restocked", "精😂仿包包 三百", "c0py Prada wallet 40 dollars", "仿古驰腰带 九十九", "túi Prada nhái 300k",
+    "g f 的包包 三百出头", "fk款 老花 199", "ao nhai Gucci gia re",
+])
+def test_brand_templates_emoji_and_spoken_initials(matcher, text):
+    assert matcher.assess(text).offer, matcher.find(text)
+
+
+def test_user_lexicon_brands_fill_brand_templates(tmp_path):
+    (tmp_path / "b.yaml").write_text(
+        "lang: en\nbrands: [\"acme\"]\nterms:\n  - id: acme_copy\n    weight: 0.9\n    variants: [\"knock {brand}\"]\n",
+        encoding="utf-8")
+    m = LanguageMatcher(Lexicon.load(extra_paths=[tmp_path], builtin=False))
+    assert m.assess("KNOCK Acme hoodies").offer and not m.assess("knock knock").offer
+    (tmp_path / "b.yaml").write_text(
+        "lang: en\nterms:\n  - id: x\n    weight: 0.9\n    variants: [\"copy {brand}\"]\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match="no file lists brands"):
+        Lexicon.load(extra_paths=[tmp_path], builtin=False)
+
+
+@pytest.mark.parametrize("text", [
+    "what does 'UA batch' even mean", "read an article about counterfeit sneakers flooding the market",
+    "the fake ones usually have crooked stitching", "看了个测评 高仿的做工太差", "新闻说又查了一批假名牌",
+    "xem video so sánh hàng auth với hàng fake", "正品 假的十倍赔你", "nhai kỹ rồi nuốt nhé các bé",
+    "1:24 scale diecast replica of the Ferrari", "bathroom mirror quality, no distortion",
+    "3 sets of 15 reps with the kettlebell", "莆田荔枝 当季现摘", "Prada authentic with receipt",
+])
+def test_mentions_discussions_and_legit_contexts_do_not_fire(matcher, text):
+    assert not matcher.assess(text).offer, matcher.find(text)
+
+
+def test_discussion_cue_is_switched_off_by_an_offer(matcher):
+    assert matcher.assess("my friend makes these 1:1 copies, dm me").offer

@@ -392,7 +392,7 @@ def _same_tones(n: Normalized, start: int, variant: Normalized, strict: bool = F
 
 def _marked(text: str) -> bool:
     """Is this line written with Vietnamese tone marks (two or more marked Latin letters)?"""
-    return sum(1 for c in text if c.isalpha() and not c.isascii() and c < "ɐ" and _accented(c)) >= 2
+    return sum(1 for c in text if not c.isascii() and (c < "\u0250" or "\u1e00" <= c <= "\u1eff") and _accented(c)) >= 2
 
 
 def _negates(text: str, neg: _Found, hit: _Found) -> bool:
