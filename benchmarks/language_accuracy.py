@@ -5,6 +5,8 @@
 Scores `LanguageMatcher.assess(text).offer` against the `offer` label of every line of
 benchmarks/language/dev.jsonl, dev2.jsonl and dev3.jsonl (and of any other JSONL in the same format given with --data, e.g. a
 held-out set): precision / recall / F1 per language, per source and overall, then the misclassified lines.
+The row "as alerted" scores what the pipeline does with the verdict: only seller/moderator lines can raise
+`counterfeit_language` (a viewer's line is `fake_concern` at most), so viewers' offers count as misses there.
 Then a false-positive run over real chat that is (nearly) never an offer: the YouTube comment spam CSVs,
 ViSpamReviews (Vietnamese shop reviews) and a YouTube live-chat replay from ../shared/data/chat/dev
 (read in place, never copied); every flagged line is listed so a person can look.
@@ -27,6 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from reference_data import data_dir  # noqa: E402
 
+from livewarden.detectors.language import SELLER_ROLES  # noqa: E402
 from livewarden.detectors.text import LanguageMatcher  # noqa: E402
 
 DEV = REPO / "benchmarks" / "language" / "dev.jsonl"
@@ -67,11 +70,14 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, show: int) -> 
         outcome = ("tp" if row["offer"] else "fp") if a.offer else ("fn" if row["offer"] else "tn")
         for key in ("all", f"lang={row['lang']}", f"source={row['source']}"):
             counts[key][outcome] += 1
+        # as the pipeline alerts: counterfeit_language only from the seller's side (a viewer's line never accuses)
+        alerted = a.offer and row.get("role", "seller") in SELLER_ROLES
+        counts["as alerted"][("tp" if row["offer"] else "fp") if alerted else ("fn" if row["offer"] else "tn")] += 1
         if outcome in ("fp", "fn"):
             wrong.append((outcome, row, a))
     print(f"\n{name}: {len(rows)} lines")
     print(f"{'':14s} precision  recall     f1   tp  fp  fn  tn")
-    for key in sorted(counts, key=lambda k: (k != "all", k)):
+    for key in sorted(counts, key=lambda k: (k != "all", k == "as alerted", k)):
         c = counts[key]
         p, r, f1 = prf(c["tp"], c["fp"], c["fn"])
         print(f"{key:14s} {p:9.3f}  {r:6.3f}  {f1:5.3f}  {c['tp']:3d} {c['fp']:3d} {c['fn']:3d} {c['tn']:3d}")
