@@ -243,3 +243,30 @@ def test_captions_for_chinese_and_vietnamese_speech_come_in_over_the_chat_feeds(
     assert evidence["span"] == "高仿"
     with pytest.raises(ChatFormatError, match="source"):
         parse_message({**caption, "source": "radio"}, "feed")
+
+
+def test_screen_text_is_read_at_most_once_a_second_per_room(tmp_path: Path):
+    """OCR costs ~0.5 s a frame: each room is read once per second of stream time at most, rooms independently."""
+    from livewarden.detectors.ocr import TextReader
+    from livewarden.detectors.screen_text import ScreenTextDetector
+    from livewarden.model import Frame
+
+    class CountingReader(TextReader):
+        reads = 0
+
+        def read(self, image):
+            CountingReader.reads += 1
+            return super().read(image)
+
+    registry = load_registry(write_shop(tmp_path))
+    card_clip(tmp_path / "card.mp4", "REPLICA 1:1")
+    import av
+
+    with av.open(str(tmp_path / "card.mp4")) as container:
+        image = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)][30]  # the card is up at 3 s
+    detector = ScreenTextDetector(CountingReader(), LanguageDetector(registry))
+    signals = [s for room in ("deals", "outlet") for i in range(9)
+               for s in detector.detect(Frame(room, 3.0 + i * 0.25, image))]
+    assert CountingReader.reads == 6  # 2 s of frames at 4 fps: read at 0, 1 and 2 s in each room
+    assert {s.room_id for s in signals} == {"deals", "outlet"} and {s.kind for s in signals} == {"counterfeit_talk"}
+    assert all(s.evidence["source"] == "ocr" and s.evidence["polygon"] for s in signals)
