@@ -2,7 +2,7 @@
 
     python benchmarks/chat_throughput.py [--seconds 5]
 
-The message mix is the labeled dev, dev2 and dev3 lines (en/zh/vi, a third of them offers, many disguised) plus the real
+The message mix is the labeled dev, dev2, dev3 and dev4 lines (en/zh/vi, a third of them offers, many disguised) plus the real
 chat lines of ../shared/data/chat/dev (YouTube comments, Vietnamese reviews, a live-chat replay), shuffled
 and cycled. Printed beside it, on the same run and the same messages, a naive baseline that only does
 `str.lower()` and `in` for every raw lexicon variant; the ratio says what the folding and negations cost.
@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from language_accuracy import DEV, DEV2, DEV3, load_jsonl, real_chat_lines  # noqa: E402
+from language_accuracy import DEV, DEV2, DEV3, DEV4, load_jsonl, real_chat_lines  # noqa: E402
 from reference_data import data_dir  # noqa: E402
 
 from livewarden.detectors.text import LanguageMatcher  # noqa: E402
@@ -41,7 +41,7 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
     args = ap.parse_args()
 
-    messages = [row["text"] for path in (DEV, DEV2, DEV3) for row in load_jsonl(path)]
+    messages = [row["text"] for path in (DEV, DEV2, DEV3, DEV4) for row in load_jsonl(path)]
     chat = data_dir(None) / "chat" / "dev"
     if chat.is_dir():
         messages += [text for _, text in real_chat_lines(chat)]

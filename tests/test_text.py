@@ -215,3 +215,64 @@ def test_mentions_discussions_and_legit_contexts_do_not_fire(matcher, text):
 
 def test_discussion_cue_is_switched_off_by_an_offer(matcher):
     assert matcher.assess("my friend makes these 1:1 copies, dm me").offer
+
+
+@pytest.mark.parametrize("styled", ["🅵🅰🅺🅴", "🅕🅐🅚🅔", "ꜰᴀᴋᴇ", "⒡⒜⒦⒠", "𝐅𝐀𝐊𝐄", "Ⓕⓐⓚⓔ"])
+def test_styled_letters_fold_to_plain(styled):
+    assert normalize(f"{styled} bags").text == "fake bags"
+
+
+def test_starred_vowel_and_dotted_abbreviation(matcher):
+    assert matcher.assess("r*plica watches in stock").offer
+    assert matcher.assess("hàng s.c về rồi, đẹp lắm").offer  # s.c = siêu cấp
+    assert not matcher.assess("u.s. shipping only").offer
+
+
+def test_one_to_one_spelled_out(matcher):
+    assert normalize("the one to one version").text == "the 1:1 version"
+    assert normalize("count from one to one hundred").text == "count from one to one hundred"
+    assert matcher.assess("one to one copy of the tote").offer
+    assert not matcher.assess("we offer one to one styling sessions").offer
+
+
+def test_vietnamese_shorthand_is_spelled_out(matcher):
+    n = normalize("hg rep ko ạ")
+    assert n.text == "hang rep khong a"
+    assert matcher.assess("hg rep chuẩn, inb nha").offer
+    assert matcher.assess("ví ko khác j auth nha").offer  # "không khác gì auth" in teen-code
+    assert not matcher.assess("shop có hg rep ko ạ?").offer
+
+
+def test_vietnamese_tone_on_the_neighbouring_vowel(matcher):
+    assert matcher.assess("hàng fake lọai 1 giá tốt").offer  # "lọai" for "loại"
+    assert not matcher.assess("thử nhai vài hạt").offer
+
+
+def test_plural_ies_and_possessive_negation_cues(matcher):
+    assert matcher.assess("DESIGNER COPIES FROM $19").offer
+    assert not matcher.assess("my sister's 'new' bag was a knockoff, check the serial").offer
+
+
+def test_brand_nicknames_and_homophones_need_company(matcher):
+    assert not matcher.assess("H家的包真好看").offer  # a nickname alone
+    assert not matcher.assess("冬季膏方 调理身体").offer  # the herbal paste
+    assert not matcher.assess("精纺羊毛大衣 私聊").offer  # worsted wool
+    assert matcher.assess("膏方包包到货 私聊").offer
+    assert matcher.assess("H家的包 对版 说了直播间就没了").offer
+
+
+def test_euphemisms_and_platform_evasion_together(matcher):
+    assert not matcher.assess("they shut me down last week for no reason").offer
+    assert matcher.assess("it's the r word, can't say it on here").offer
+    assert matcher.assess("hàng chữ F đó, không được nói trên live").offer
+
+
+def test_stories_rules_and_discussion_are_not_offers(matcher):
+    for text in ["the difference between a dupe and a fake is the logo, dupes are legal",
+                 "any comment mentioning replicas will be auto hidden",
+                 "dupe comment, sorry, posted twice",
+                 "现在的高仿做得真好 但我还是买正品",
+                 "我朋友之前买过一个A货 结果用了没多久就坏了",
+                 "bạn em năm ngoái mua túi fake, xài 1 tuần đứt quai",
+                 "live văn minh, không spam, không rao hàng fake"]:
+        assert not matcher.assess(text).offer, (text, matcher.find(text))

@@ -54,6 +54,8 @@ BUILTIN_DIR = Path(__file__).resolve().parents[1] / "lexicon"
 _CLAUSE_END = re.compile(r"[,.;!?，。；！？、…\n]")
 _CLAUSE_OR_END = re.compile(r"[\s~]*(?:$|[,.;!?，。；！？、…\n])")  # at a clause's end (spaces, "~" allowed)
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_PLURAL_Y = re.compile(r"[a-z][b-df-hj-np-tv-z]y$")
+_TONES = {"\u0300", "\u0301", "\u0303", "\u0309", "\u0323"}  # Vietnamese tone marks (not ^, breve, horn)
 _LIST_GLUE = re.compile(r"\s*(,|、|/|and|or|nor|va|hay|hoac|或|和|与)?\s*(no |not |khong |ko )?")
 
 
@@ -277,6 +279,11 @@ class LanguageMatcher:
                 if "l" in plain.key and "i" in plain.key and plain.key.isascii():  # l, I and 1 look alike:
                     patterns.append(replace(plain, key=plain.key.replace("l", "i")))  # "rep1ica" folds to "repiica"
                     patterns.append(replace(plain, key=plain.key.replace("i", "l")))  # "REPLlCA" to "repllca"
+                if _PLURAL_Y.search(plain.key):  # "designer copy": "designer copies"
+                    patterns.append(replace(plain, key=plain.key[:-1] + "ies", prefix=True))
+                if plain.key.isascii():  # a vowel starred out: "superf*ke", "r*plica"
+                    patterns += [replace(plain, key=plain.key[:i] + "*" + plain.key[i + 1:])
+                                 for i, c in enumerate(plain.key) if c in "aeiou" and 0 < i]
             for v in t.initials:
                 patterns.append(_pattern(v, term=t, needs_han=True))
                 if len(v) == 2 and v.isascii() and v.isalpha():  # "gf" also said letter by letter: "g f 的"
@@ -332,7 +339,7 @@ class LanguageMatcher:
                 if p.word_start and start > 0 and _is_word(text[start - 1]):
                     continue
                 if p.word_end and end < len(text) and _is_word(text[end]):
-                    plural = p.term and text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
+                    plural = text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
                     if not plural:
                         continue
                     end += 1
@@ -383,11 +390,22 @@ def _same_tones(n: Normalized, start: int, variant: Normalized, strict: bool = F
     marks ("hang nhai") still matches.
     """
     for k in range(len(variant.text)):
-        o = n.original[n.offsets[start + k]].lower()
+        i = n.offsets[start + k]
+        if i in n.expanded:  # shorthand spelled out ("hàg" -> "hàng"): no marks to compare
+            continue
+        o = n.original[i].lower()
         w = variant.original[variant.offsets[k]].lower()
         if o != w and (_accented(o) and (strict or _accented(w)) or marked and _accented(w) and o.isascii()):
+            if not strict and _tone(w) and _tone(w) in (_tone(n.original[j]) for j in (i - 1, i + 1)
+                                                       if 0 <= j < len(n.original)):
+                continue  # the tone on the next vowel of the syllable: "lọai", "hoà" for "loại", "hòa"
             return False
     return True
+
+
+def _tone(c: str) -> str:
+    """The Vietnamese tone mark of `c` ("" if none): ạ and ọ both carry the dot below."""
+    return next((m for m in unicodedata.normalize("NFD", c.lower()) if m in _TONES), "")
 
 
 def _marked(text: str) -> bool:

@@ -43,6 +43,14 @@ _HOMOGLYPHS = {
     "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'",
 }
 
+# Styled letters that NFKD leaves alone (math bold, script, double-struck, circled and squared letters it does
+# fold): negative circled/squared letters (🅕, 🅵), regional indicators (🇫), small capitals (ꜰᴀᴋᴇ), and the
+# parenthesized ones NFKD would turn into "(f)".
+_STYLED = {
+    **{chr(base + i): chr(97 + i) for base in (0x1F150, 0x1F170, 0x1F1E6, 0x249C, 0x1F110) for i in range(26)},
+    **dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘǫʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz")),
+}
+
 _TRAILING = set(" \t\n\r\u3000-._*·/|~+") | _DROP
 _LEET = str.maketrans("013457@$", "oieastas")
 
@@ -74,6 +82,8 @@ def fold_char(ch: str) -> str:
         return ""
     if ch.isspace():
         return " "
+    if ch in _STYLED:
+        return _STYLED[ch]
     out = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)).casefold()
     out = "".join(_HOMOGLYPHS.get(c, c) for c in out)
     return "".join(_T2S.get(c, c) for c in out)
@@ -121,6 +131,7 @@ class Normalized:
     text: str
     offsets: list[int]
     original: str
+    expanded: frozenset[int] = frozenset()  # original indices inside a short form spelled out ("hg" -> "hang")
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Folded [start, end) -> original [start, end): up to the next kept char, less trailing separators.
@@ -176,6 +187,17 @@ def _spelled(m: re.Match) -> list:
     return kept
 
 
+def _dotted(m: re.Match) -> list:
+    """Two letters with a dot between ("s.c", "u.a") are an abbreviation: joined."""
+    return [(m.group()[0], m.start()), (m.group()[2], m.start() + 2)]
+
+
+def _one_to_one(m: re.Match) -> list:
+    """"one to one", "1 to 1" said or typed out read as "1:1"."""
+    s, e = m.start(), m.end()
+    return [("1", s), (":", s + m.group().index(" ") + 1), ("1", e - 1)]
+
+
 def _leet(m: re.Match) -> list:
     token = m.group()
     if sum(c.isalpha() for c in token) < 2 or m.string[m.end():m.end() + 1] == ":":
@@ -197,6 +219,8 @@ _RULES = [
     (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
     (re.compile(rf"(?<![a-z0-9@$'])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
      _spelled),
+    (re.compile(r"(?<![a-z0-9@$'.])[a-z]\.[a-z](?![a-z0-9@$]|\.[a-z0-9])"), _dotted),
+    (re.compile(r"(?<![a-z0-9])(?:one|1) to (?:one|1)(?![a-z0-9]| hundred| thousand| million| billion)"), _one_to_one),
     (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
     (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
     (re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])[a-z0-9@$]*[013457@$][a-z0-9@$]*"), _leet),
@@ -206,7 +230,7 @@ _RULES = [
 
 # Could any rule apply? A cheap over-approximation of the rules above: most lines need none of them.
 _ANY_RULE = re.compile("|".join([
-    r"  | :|: ",
+    r"  | :|: | to (?:one|1)",
     rf"[{_EMOJI}]",
     rf"(?<![a-z0-9@$])[a-z0-9@$][{SEPARATORS}]+[a-z0-9@$](?![a-z0-9])",
     r"[a-z]['\-_·]+[a-z]",
@@ -216,10 +240,42 @@ _ANY_RULE = re.compile("|".join([
 ]))
 
 
+# Vietnamese chat shorthand (teen-code), spelled out after folding, whole words only: "hàg fêk" is "hàng fake",
+# "ko khác j auth" is "không khác gì auth", "ib e" is "inbox em". Lexicon variants go through the same
+# folding, so a variant may be written either way. Tone marks are not checked inside a spelled-out word.
+_SHORT = {"hg": "hang", "hag": "hang", "hng": "hang", "ko": "khong", "kh": "khong", "khg": "khong", "hok": "khong",
+          "khum": "khong", "dc": "duoc", "j": "gi", "ib": "inbox", "inb": "inbox", "ibx": "inbox", "trc": "truoc",
+          "fek": "fake", "feik": "fake", "fak": "fake", "ng": "nguoi", "nhiu": "nhieu"}
+_SHORT_RE = re.compile(r"(?<![a-z0-9@$'])(?:" + "|".join(sorted(_SHORT, key=len, reverse=True)) + r")(?![a-z0-9@$'])")
+
+
+def _spell_out(text: str, offsets: list[int]) -> tuple[str, list[int], frozenset[int]]:
+    parts: list[str] = []
+    new_offsets: list[int] = []
+    expanded: set[int] = set()
+    last = 0
+    for m in _SHORT_RE.finditer(text):
+        s, e = m.start(), m.end()
+        parts.append(text[last:s])
+        new_offsets += offsets[last:s]
+        out = _SHORT[m.group()]
+        parts.append(out)
+        new_offsets += [offsets[s + min(i * (e - s) // len(out), e - s - 1)] for i in range(len(out))]
+        expanded.update(offsets[s:e])
+        last = e
+    if not last:
+        return text, offsets, frozenset()
+    parts.append(text[last:])
+    return "".join(parts), new_offsets + offsets[last:], frozenset(expanded)
+
+
 def normalize(text: str) -> Normalized:
     """Fold `text` (see the module docstring) and keep the map back to the original chars."""
     folded, offsets = _fold(text)
     if _ANY_RULE.search(folded):
         for pattern, repl in _RULES:
             folded, offsets = _rewrite(folded, offsets, pattern, repl)
+    if _SHORT_RE.search(folded):
+        folded, offsets, expanded = _spell_out(folded, offsets)
+        return Normalized(folded, offsets, text, expanded)
     return Normalized(folded, offsets, text)
