@@ -36,8 +36,8 @@ class ScreenTextDetector(Detector):
             self._read_at[frame.room_id] = frame.stream_time
         signals = []
         for ocr in self.reader.read(frame.image):
-            if ocr.confidence < self.min_confidence or not ocr.text.strip():
-                continue
+            if ocr.confidence < self.min_confidence or not any(c.isalnum() for c in ocr.text):
+                continue  # nothing to read ("__" from a noisy strip)
             line = TextLine(frame.room_id, frame.stream_time, "ocr", ocr.text, role="seller",
                             wall_time=frame.wall_time)
             _, found = self.language.read(line, frame, [list(map(float, p)) for p in ocr.box])

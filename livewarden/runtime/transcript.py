@@ -13,12 +13,14 @@ from livewarden.detectors.text import Assessment
 from livewarden.model import TextLine
 
 MAX_LINES_PER_ROOM = 2000
+OCR_GAP_S = 3.0  # the same on-screen text read again within this many seconds is the same card, still up
 
 
 class Transcript:
     def __init__(self, max_lines: int = MAX_LINES_PER_ROOM):
         self._lines: dict[str, deque[dict]] = {}
         self._max = max_lines
+        self._on_screen: dict[str, dict[str, dict]] = {}  # room -> text -> its latest entry (OCR only)
         self._flagged: deque[tuple[str, dict]] = deque(maxlen=50)  # newest flagged lines of all rooms, for the console
         self._lock = threading.Lock()
 
@@ -36,9 +38,15 @@ class Transcript:
         }
         with self._lock:
             lines = self._lines.setdefault(line.room_id, deque(maxlen=self._max))
-            if lines and line.source == "ocr" and lines[-1]["source"] == "ocr" and lines[-1]["text"] == line.text:
-                lines[-1]["until"] = entry["time"]  # the same card still on screen: one line with a time span
-                return
+            if line.source == "ocr":
+                still = self._on_screen.get(line.room_id, {}).get(line.text)
+                if still is not None and entry["time"] - still.get("until", still["time"]) <= OCR_GAP_S:
+                    still["until"] = entry["time"]  # the same card still on screen: one line with a time span
+                    return
+                screen = self._on_screen.setdefault(line.room_id, {})
+                for text in [t for t, e in screen.items() if entry["time"] - e.get("until", e["time"]) > OCR_GAP_S]:
+                    del screen[text]  # gone from the screen: forget it (keeps this small on long runs)
+                screen[line.text] = entry
             lines.append(entry)
             if entry["flags"]:
                 self._flagged.appendleft((line.room_id, entry))
