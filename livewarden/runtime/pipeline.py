@@ -139,7 +139,12 @@ class Pipeline:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def all_done(self) -> bool:
-        """True when every room's source has ended (files) and no frame waits for analysis."""
+        """True when every room's source has ended (files) and no frame waits for analysis.
+
+        Never while chat feeds are attached: chat has no end, and keeps coming when every video is down.
+        """
+        if self.chat_sources:
+            return False
         return all(s.done and not s.listening for s in self.rooms.values()) and self.slots.idle()  # idle: nothing pending or in analysis
 
     def run_until_done(self, poll: float = 0.1) -> None:
@@ -217,8 +222,9 @@ class Pipeline:
             return
         status.chat_messages += 1
         # on the stream clock of the room's video when there is one; otherwise seconds since we started
+        # (a message sent before we started counts as at 0)
         offset = status.clock_offset if status.clock_offset is not None else -self.started_wall
-        self.read_text(TextLine(message.room_id, message.time + offset, message.source, message.text,
+        self.read_text(TextLine(message.room_id, max(0.0, message.time + offset), message.source, message.text,
                                 role=message.role, author=message.author, wall_time=message.time))
 
     def _listen_room(self, status: RoomStatus) -> None:
