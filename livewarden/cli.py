@@ -250,9 +250,11 @@ def scan(
         console.print(f"  on camera {span['first_stream_time']:.1f}s–{span['last_stream_time']:.1f}s: {what} "
                       f"({span['sightings']} sightings)", markup=False, highlight=False)
     for line in report["transcript"]:
-        if line["offer"] or any(not f.get("negated_by") for f in line["flags"]):
-            spans = ", ".join(f"'{f['span']}'" + (f" (negated by '{f['negated_by']}')" if f.get("negated_by") else "")
-                              for f in line["flags"])
+        low = [p for p in line.get("prices", ()) if p["ratio"] < p["floor"]]
+        if line["offer"] or low or any(not f.get("negated_by") for f in line["flags"]):
+            spans = ", ".join([f"'{f['span']}'" + (f" (negated by '{f['negated_by']}')" if f.get("negated_by") else "")
+                               for f in line["flags"]]
+                              + [f"'{p['span']}' ({p['ratio']:.0%} of the MSRP of {p['product']})" for p in low])
             console.print(f"  {line['source']} {line['time']:.1f}s: {line['text']}  <- {spans}",
                           markup=False, highlight=False, soft_wrap=True)
     if not report["findings"]:

@@ -128,6 +128,9 @@ def test_chat_from_a_file_and_over_http_raises_language_and_price_alerts_while_v
     assert [t["text"] for t in transcript] == [json.loads(x)["text"] for x in lines]
     claim = transcript[1]
     assert not claim["offer"] and all(f.get("negated_by") for f in claim["flags"])
+    [low] = transcript[5]["prices"]  # the impossible price is marked in the transcript too
+    assert low["span"] == "$19.99" and low["product"] == "nova-earbuds" and low["ratio"] < low["floor"]
+    assert transcript[2]["prices"][0]["ratio"] > 0.9  # the listed price, compared and fine
 
 
 def test_a_price_is_compared_with_the_product_on_camera_then_named_then_cheapest_listed(tmp_path: Path):
@@ -202,7 +205,7 @@ def test_scan_reads_a_card_and_the_speech_and_reports_the_flagged_spans(tmp_path
     assert ("counterfeit_language", "bargain") in rules and ("price_anomaly", "nova-earbuds") in rules
     finding = next(f for f in report["findings"] if f["rule"] == "counterfeit_language")
     assert any(p.endswith("_crop.jpg") for p in finding["evidence"])  # the card itself, cropped from the frame
-    assert "REPLICA" in result.output
+    assert "REPLICA" in result.output and "of the MSRP of nova-earbuds" in result.output
 
 
 def test_words_command_shows_terms_negations_prices_and_the_verdict(tmp_path: Path):

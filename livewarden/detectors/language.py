@@ -28,8 +28,8 @@ SELLER_ROLES = ("seller", "moderator")
 
 # the products on camera in a room lately, most recent first: (room_id, stream_time) -> product ids
 OnCamera = Callable[[str, float], list[str]]
-# told of every line read, with its assessment (the pipeline keeps a transcript with it)
-OnLine = Callable[[TextLine, Assessment], None]
+# told of every line read, with its assessment and the prices compared (the pipeline keeps a transcript)
+OnLine = Callable[[TextLine, Assessment, list[dict]], None]
 
 
 class LanguageDetector:
@@ -46,8 +46,6 @@ class LanguageDetector:
              polygon: list[list[float]] | None = None) -> tuple[Assessment, list[Signal]]:
         """Assess one line; return the assessment (for transcripts) and the signals it gives."""
         assessment = self.matcher.assess(line.text)
-        if self.on_line is not None:
-            self.on_line(line, assessment)
         base = {"source": line.source, "role": line.role, "author": line.author,
                 "text": line.text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}
         if polygon:
@@ -78,6 +76,10 @@ class LanguageDetector:
                     signal("price", product_id, min(1.0, confidence), span=price.span, start=price.start,
                            end=price.end, amount=price.amount, currency=price.currency, msrp=msrp,
                            ratio=round(ratio, 4), floor=floor, product_from=why)
+        if self.on_line is not None:
+            prices = [{k: s.evidence[k] for k in ("span", "start", "end", "ratio", "floor")} | {"product": s.subject}
+                      for s in signals if s.kind == "price"]
+            self.on_line(line, assessment, prices)
         return assessment, signals
 
     def _seller(self, room_id: str) -> str:

@@ -24,7 +24,8 @@ class Transcript:
         self._flagged: deque[tuple[str, dict]] = deque(maxlen=50)  # newest flagged lines of all rooms, for the console
         self._lock = threading.Lock()
 
-    def record(self, line: TextLine, assessment: Assessment) -> None:
+    def record(self, line: TextLine, assessment: Assessment, prices: list[dict] = ()) -> None:
+        """Keep one line; `prices` are the stated prices compared with an MSRP (span, ratio, floor, product)."""
         entry = {
             "time": round(line.stream_time, 3),
             "source": line.source,
@@ -35,6 +36,7 @@ class Transcript:
             "flags": [{"span": h.span, "start": h.start, "end": h.end, "term": h.term_id,
                        "normalized": h.normalized, **({"negated_by": h.negation} if h.negated else {})}
                       for h in assessment.hits],
+            **({"prices": list(prices)} if prices else {}),
         }
         with self._lock:
             lines = self._lines.setdefault(line.room_id, deque(maxlen=self._max))
@@ -48,11 +50,11 @@ class Transcript:
                     del screen[text]  # gone from the screen: forget it (keeps this small on long runs)
                 screen[line.text] = entry
             lines.append(entry)
-            if entry["flags"]:
+            if entry["flags"] or any(p["ratio"] < p["floor"] for p in prices):
                 self._flagged.appendleft((line.room_id, entry))
 
     def flagged(self, limit: int = 6) -> list[tuple[str, dict]]:
-        """The newest lines with a lexicon term in them (negated ones too), across rooms: (room id, line)."""
+        """The newest lines with a lexicon term (negated ones too) or a price under its floor, across rooms."""
         with self._lock:
             return list(self._flagged)[:limit]
 
