@@ -61,6 +61,7 @@ def test_every_cross_reference_problem_is_reported_with_its_line(two_brand_regis
         ("sellers:\n  - id: 'bad id!'\n    name: S\n", ":2: sellers[0].id: String should match pattern"),
         ("brands: [\n  - id: a\n", ":2: invalid YAML"),
         ("- just\n- a list\n", ":1: the registry must be a mapping"),
+        ("brands:\n  - id: a\n    name: A\n    price_floor: 1.5\n", ":4: brands[0].price_floor: Input should be less"),
     ],
 )
 def test_field_and_syntax_errors_name_line_and_field(tmp_path: Path, text: str, expected: str):
