@@ -331,3 +331,41 @@ def _post(port: int, body: str) -> int | None:
         return httpx.post(f"http://127.0.0.1:{port}/chat", content=body, timeout=2).status_code
     except httpx.HTTPError:
         return None  # not listening yet
+
+
+def test_live_speech_is_transcribed_from_a_room_streamed_through_nginx_rtmp(tmp_path: Path):
+    """`watch --speech`'s path: a room with real speech (AAC) pushed through a real nginx-rtmp server; a
+    listener per room transcribes 5 s windows onto the room's stream clock."""
+    from livewarden.detectors.speech import SpeechTranscriber
+    from livewarden.media.publish import start_publisher
+    from livewarden.media.rtmp_server import RtmpServer
+
+    ok, why = RtmpServer.available()
+    if not ok:
+        pytest.skip(why)
+    if not SPEECH.is_file():
+        pytest.skip(f"speech recording not found at {SPEECH} (../shared/data beside the repo)")
+    registry = load_registry(write_shop(tmp_path))
+    card_clip(tmp_path / "silent.mp4", "NOVA", seconds=11.0)
+    clip = tmp_path / "room.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "silent.mp4"), "-i", str(SPEECH),
+                    "-c:v", "copy", "-c:a", "aac", "-shortest", str(clip)], check=True)
+    store = CaseStore.at(tmp_path / "store")
+    with RtmpServer() as server:
+        thread, stop = start_publisher(clip, server.url("deals"))
+        live = registry.model_copy(update={"rooms": [registry.room("deals").model_copy(
+            update={"source": server.url("deals")})]})
+        pipeline = Pipeline(live, [], Policy(live, load_rules()), store, PipelineOptions(speech=True),
+                            language=LanguageDetector(live), transcriber=SpeechTranscriber())
+        try:
+            pipeline.start()
+            heard = wait_for(lambda: " ".join(t["text"] for t in pipeline.transcript.lines("deals")
+                                              if t["source"] == "speech").lower().count("country") >= 1, 40)
+        finally:
+            pipeline.stop()
+            stop.set()
+    lines = [t for t in pipeline.transcript.lines("deals") if t["source"] == "speech"]
+    assert heard, lines  # (a listener joining a live stream hears it from when it joined)
+    assert pipeline.rooms["deals"].speech_segments == len(lines)
+    said = next(t for t in lines if "country" in t["text"].lower())
+    assert 3.0 <= said["time"] <= 11.5  # "ask not what your country…" is said 7-9 s into the recording

@@ -228,21 +228,33 @@ class Pipeline:
                                 role=message.role, author=message.author, wall_time=message.time))
 
     def _listen_room(self, status: RoomStatus) -> None:
-        """Transcribe the room's audio in short windows; each segment is a line from the seller's side."""
+        """Transcribe the room's audio in short windows; each segment is a line from the seller's side.
+
+        A live URL that fails or ends is opened again (backoff up to 10 s) until the pipeline stops; a file
+        ends when it ends. No audio, or a failure, never affects the room's video or chat.
+        """
         from livewarden.media.audio import owned_span, read_audio
 
-        window_s, overlap_s = 5.0, 1.0
+        window_s, overlap_s, backoff = 5.0, 1.0, 1.0
+        live = "://" in status.source.url
         try:
-            for i, (start, samples) in enumerate(read_audio(status.source.url, window_s, overlap_s)):
-                if self.stop_event.is_set():
+            while not self.stop_event.is_set():
+                try:
+                    for i, (start, samples) in enumerate(read_audio(status.source.url, window_s, overlap_s)):
+                        if self.stop_event.is_set():
+                            return
+                        backoff = 1.0
+                        keep = owned_span(start, samples.size / 16000, window_s, overlap_s, first=i == 0)
+                        for segment in self.transcriber.transcribe(samples, start, keep=keep):
+                            if segment.text.strip():
+                                status.speech_segments += 1
+                                self.read_text(TextLine(status.room_id, segment.start, "speech",
+                                                        segment.text.strip()))
+                except Exception as exc:  # no audio, or the stream failed
+                    log.warning("room %s: speech: %s", status.room_id, exc)
+                if not live or self.stop_event.wait(backoff):
                     return
-                keep = owned_span(start, samples.size / 16000, window_s, overlap_s, first=i == 0)
-                for segment in self.transcriber.transcribe(samples, start, keep=keep):
-                    if segment.text.strip():
-                        status.speech_segments += 1
-                        self.read_text(TextLine(status.room_id, segment.start, "speech", segment.text.strip()))
-        except Exception as exc:  # no audio, or it failed: video and chat go on
-            log.warning("room %s: speech stopped: %s", status.room_id, exc)
+                backoff = min(10.0, backoff * 2)
         finally:
             status.listening = False
 
