@@ -76,3 +76,17 @@ def test_audit_chain_detects_tampering(setup):
     with store.engine.begin() as conn:
         conn.execute(sql_update(AuditEntry).where(AuditEntry.id == entries[1].id).values(at=entries[1].at - 3600))
     assert store.verify_audit() == (False, entries[1].id)
+
+
+def test_several_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path):
+    """A `watch` creating the database while a console (or a second watch) opens it: no 'table already exists'."""
+    import subprocess
+    import sys
+
+    code = "import sys; from livewarden.cases import CaseStore; CaseStore.at(sys.argv[1]).alerts()"
+    for attempt in range(3):
+        data = tmp_path / f"data{attempt}"
+        procs = [subprocess.Popen([sys.executable, "-c", code, str(data)], stderr=subprocess.PIPE, text=True)
+                 for _ in range(6)]
+        errors = [p.communicate(timeout=60)[1] for p in procs]
+        assert all(p.returncode == 0 for p in procs), "\n".join(errors)

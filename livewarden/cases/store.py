@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, Integer, String, create_engine, event, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from livewarden.cases.audit import GENESIS, entry_hash, verify_chain
@@ -82,7 +83,14 @@ class CaseStore:
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        try:
+            Base.metadata.create_all(self.engine)
+        except OperationalError as exc:
+            # another process (a second `watch`, a console) created the tables between our check and our
+            # CREATE: they exist now, which is all we wanted
+            if "already exists" not in str(exc):
+                raise
+            Base.metadata.create_all(self.engine)
         self._lock = threading.Lock()
 
     @classmethod
