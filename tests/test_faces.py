@@ -263,3 +263,10 @@ def test_faces_are_located_from_several_threads_at_once():
     for t in threads:
         t.join()
     assert not errors and len(found) == 360 and min(found) >= 1
+
+
+def test_a_known_face_keeps_its_name_while_it_is_described_again(detector):
+    """Re-descriptions run in the child process without holding up the worker; the name never drops out."""
+    image = next(room_with_face("obama-live.jpg"))
+    names = [[s.subject for s in detector.detect(Frame("steady-room", i * 0.5, image))] for i in range(24)]
+    assert names == [["obama"]] * 24  # 12 s: described at 0 s, again after 8 s, named in every frame

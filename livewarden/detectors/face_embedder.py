@@ -10,6 +10,7 @@ distance (dlib's own operating point is 0.6). Nothing here logs a descriptor.
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,6 +106,19 @@ class FaceEmbedder:
             upsample = max(rgb.shape[:2]) < SMALL_IMAGE_PX
         rects, scores, _ = self.detector.run(rgb, int(upsample), 0.0)
         return rgb, scale, list(zip(rects, (float(s) for s in scores)))
+
+    def describe_later(self, rgb: np.ndarray, rect: Any) -> Future:
+        """The descriptor as a Future: the caller goes on (another room's frame) while the child works.
+
+        Without a child process it is computed here and the Future is already done.
+        """
+        if self._pool is None:
+            done: Future = Future()
+            done.set_result(self.describe(rgb, rect))
+            return done
+        shape = self.shapes(rgb, rect)
+        return self._pool.submit(_describe_chip, self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE,
+                                                                          padding=CHIP_PADDING))
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
         """The 128-d descriptor of one located face (the costly part: ~60 ms on one core)."""

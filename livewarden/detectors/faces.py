@@ -5,7 +5,9 @@ face per photo (a photo with none, or with several, is rejected naming the
 file: the wrong face in a gallery would accuse the wrong rooms). At run time
 faces are located in every analysed frame, but a face that is tracked
 (overlapping the same room's face in the previous frame) is described again
-only every few seconds: the descriptor is the costly part. Only a match
+only every few seconds: the descriptor is the costly part. A new face is named at once; a known face's
+new description is computed in the child process while the worker goes on with other rooms, and the
+track keeps what it matched until the answer arrives. Only a match
 closer than the dev-calibrated distance becomes a `face` signal.
 Unknown faces leave nothing behind (privacy by default), and no descriptor is
 ever put in a signal, a log or an alert: evidence is the box, the distance
@@ -14,9 +16,11 @@ and the name of the matching reference photo.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import zlib
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,8 @@ from livewarden.detectors.face_embedder import FaceEmbedder
 from livewarden.detectors.geometry import box_polygon, iou
 from livewarden.model import Frame, Signal
 from livewarden.registry.located import Problem, RegistryError
+
+log = logging.getLogger(__name__)
 
 # match_distance: benchmarks/faces_accuracy.py on ../shared/data/faces/dev, open-set protocol
 # (leave one person out of a two-photo gallery): the middle of the gap between the largest
@@ -62,6 +68,7 @@ class _Track:
     described_at: float
     ref: _Ref | None
     distance: float
+    pending: Future | None = None  # a description on its way from the child process; ref/distance until then
 
 
 def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref]]:
@@ -125,6 +132,8 @@ class FacesDetector(Detector):
         # each room gets its own period (0.75x to 1.25x) so many rooms started together do not look in step
         period = self.settings["locate_every_s"] * (0.75 + 0.5 * (zlib.crc32(frame.room_id.encode()) % 1000) / 1000)
         if located_at is not None and 0 <= frame.stream_time - located_at < period:
+            for track in previous:
+                self._settle(track)
             return self._signals(frame, previous)  # too soon to look again: the faces are where they were
         full = not previous or searched_at is None \
             or not 0 <= frame.stream_time - searched_at < self.settings["full_search_every_s"]
@@ -133,14 +142,19 @@ class FacesDetector(Detector):
             if min(box[2] - box[0], box[3] - box[1]) < self.settings["min_face_px"]:
                 continue
             track = max(previous, key=lambda tr: iou(tr.box, box), default=None)
-            fresh = track is not None and iou(track.box, box) >= self.settings["track_iou"] \
-                and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
-            if fresh:
+            same = track is not None and iou(track.box, box) >= self.settings["track_iou"]
+            fresh = same and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
+            if same:
                 previous = [tr for tr in previous if tr is not track]  # one face per track
                 track.box = box
             else:
-                track = self._describe(rgb, rect, box, frame.stream_time)
+                track = _Track(box, frame.stream_time, None, math.inf)
+            if not fresh and track.pending is None:  # new, or due again: keeps what it matched meanwhile
+                track.described_at = frame.stream_time
+                track.pending = self.embedder.describe_later(rgb, rect)
             tracks.append(track)
+        for track in tracks:
+            self._settle(track, wait=math.isinf(track.distance))  # a new face is named now; a known one later
         with self._lock:
             self._tracks[frame.room_id] = tracks
             self._located_at[frame.room_id] = frame.stream_time
@@ -192,8 +206,17 @@ class FacesDetector(Detector):
                 best[track.ref.person] = signal
         return list(best.values())
 
-    def _describe(self, rgb: np.ndarray, rect: Any, box: tuple[int, int, int, int], t: float) -> _Track:
-        distances = np.linalg.norm(self.gallery - self.embedder.describe(rgb, rect), axis=1)
+    def _settle(self, track: _Track, wait: bool = False) -> None:
+        """Take a finished description into the track: nearest reference, a match only under the threshold."""
+        if track.pending is None or not (wait or track.pending.done()):
+            return
+        future, track.pending = track.pending, None
+        try:
+            descriptor = future.result()
+        except Exception as exc:  # the child died: this face stays as it was; the next description retries
+            log.warning("face description failed: %s", exc)
+            return
+        distances = np.linalg.norm(self.gallery - descriptor, axis=1)
         k = int(np.argmin(distances))
-        d = float(distances[k])
-        return _Track(box, t, self.refs[k] if d < self.settings["match_distance"] else None, d)
+        track.distance = float(distances[k])
+        track.ref = self.refs[k] if track.distance < self.settings["match_distance"] else None
