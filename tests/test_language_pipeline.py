@@ -292,36 +292,42 @@ def test_a_card_still_on_screen_is_one_transcript_line_even_with_speech_in_betwe
     assert lines[0]["offer"] and transcript.flagged(5)[0][1]["time"] == 9.0
 
 
-def test_watch_reads_a_chat_file_and_serves_http_chat_from_the_command_line(tmp_path: Path):
-    """`livewarden watch --chat FILE --chat-http PORT` as a user runs it (a real process), video down."""
+def test_watch_takes_chat_from_a_file_a_websocket_and_http_on_the_command_line(tmp_path: Path):
+    """`livewarden watch --chat FILE --chat ws://… --chat-http PORT` as a user runs it (a real process), with
+    every room's video down: the three feeds alert, and the console lists each feed with its health."""
     import os
-    import socket
     import subprocess
     import sys
+
+    from tests.test_chat import ChatServer, free_port
 
     registry = write_shop(tmp_path)
     feed = tmp_path / "chat.jsonl"
     feed.write_text(message("deals", "seller", "AAA r3plica, same factory as the original") + "\n")
-    with socket.socket() as s:  # a free port for the HTTP endpoint
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    ws_port, http_port = free_port(), free_port()
+    chat_server = ChatServer(ws_port, [message("deals", "viewer", f"is this fake?? #{i}", f"v{i}") for i in range(3)]
+                             + [message("outlet", "moderator", "super fake bags, mirror quality, ib")])
     data = tmp_path / "data"
     proc = subprocess.Popen([sys.executable, "-m", "livewarden.cli", "watch", "--registry", str(registry),
-                             "--data-dir", str(data), "--chat", str(feed), "--chat-http", str(port),
-                             "--duration", "20"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             "--data-dir", str(data), "--chat", str(feed), "--chat", f"ws://127.0.0.1:{ws_port}/chat",
+                             "--chat-http", str(http_port), "--duration", "25"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "COLUMNS": "200"})
     try:
-        answer = wait_for(lambda: _post(port, message("outlet", "seller", "hàng fake loại 1 giá 199k ib em")), 20)
+        answer = wait_for(lambda: _post(http_port, message("outlet", "seller", "hàng fake loại 1 giá 199k ib em")), 20)
         assert answer == 202
-        alerts = wait_for(lambda: len(CaseStore.at(data).alerts()) >= 2 and CaseStore.at(data).alerts(), 20)
+        alerts = wait_for(lambda: len(CaseStore.at(data).alerts()) >= 3 and CaseStore.at(data).alerts(), 20)
+        time.sleep(0.6)  # one more console refresh with every feed's counts
         proc.terminate()  # SIGTERM: the console stops like Ctrl-C and prints the summary
         output, _ = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert alerts and {(a.room_id, a.rule) for a in alerts} == {("deals", "counterfeit_language"),
-                                                                ("outlet", "counterfeit_language")}, output
+        chat_server.stop()
+    assert alerts and {(a.room_id, a.rule) for a in alerts} == {
+        ("deals", "counterfeit_language"), ("deals", "viewer_fake_concern"), ("outlet", "counterfeit_language")}, output
     assert proc.returncode == 0 and "Traceback" not in output, output
-    assert "deals counterfeit_language bargain" in output
+    assert "deals counterfeit_language bargain" in output and "Chat feeds" in output
+    assert str(feed) in output and f"ws://127.0.0.1:{ws_port}/chat" in output and f"127.0.0.1:{http_port}" in output
     bad = CliRunner().invoke(app, ["watch", "--registry", str(registry), "--chat", str(tmp_path / "no" / "x.jsonl")])
     assert bad.exit_code == 2 and "chat feed not found" in bad.output
 

@@ -103,11 +103,29 @@ def words_table(pipeline: Pipeline, limit: int = 6) -> Table:
     return table
 
 
+def feeds_table(pipeline: Pipeline) -> Table:
+    """One row per chat feed: is it connected, how much came in, what went wrong last (bad lines are skipped)."""
+    table = Table(title="Chat feeds", expand=True, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for col, just in (("feed", "left"), ("state", "left"), ("messages", "right"), ("errors", "right"),
+                      ("last problem", "left")):
+        table.add_column(col, justify=just, no_wrap=col != "last problem", overflow="fold")
+    for source in pipeline.chat_sources:
+        h = source.health()
+        state = h.get("state") or ("connected" if h.get("connected") else "waiting")
+        table.add_row(str(h.get("path") or h.get("url") or type(source).__name__),
+                      Text(state, style="green" if h.get("connected") else "yellow"),
+                      str(h.get("messages", 0)), Text(str(h.get("errors", 0)), style="red" if h.get("errors") else ""),
+                      Text(str(h.get("last_error") or "")[:160], style="red"))
+    return table
+
+
 def render(pipeline: Pipeline, started: float, title: str = "livewarden") -> Panel:
     elapsed = time.monotonic() - started
     parts = [rooms_table(pipeline), alerts_table(pipeline)]
     if pipeline.language is not None and pipeline.transcript.flagged(1):
         parts.insert(1, words_table(pipeline))
+    if pipeline.chat_sources:
+        parts.insert(1, feeds_table(pipeline))
     return Panel(Group(*parts),
                  title=f"[bold]{title}[/bold]", subtitle=f"{elapsed:.0f}s — Ctrl-C to stop")
 
