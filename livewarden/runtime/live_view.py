@@ -114,7 +114,8 @@ def feeds_table(pipeline: Pipeline) -> Table:
         state = h.get("state") or ("connected" if h.get("connected") else "waiting")
         table.add_row(str(h.get("path") or h.get("url") or type(source).__name__),
                       Text(state, style="green" if h.get("connected") else "yellow"),
-                      str(h.get("messages", 0)), Text(str(h.get("errors", 0)), style="red" if h.get("errors") else ""),
+                      f"{h.get('messages', 0)}" + (f" (+{h['filtered']} other rooms)" if h.get("filtered") else ""),
+                      Text(str(h.get("errors", 0)), style="red" if h.get("errors") else ""),
                       Text(str(h.get("last_error") or "")[:160], style="red"))
     return table
 
