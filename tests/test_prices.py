@@ -46,5 +46,12 @@ def test_several_prices_in_one_line():
 
 
 def test_chinese_numerals():
-    assert [chinese_number(s) for s in ["三百", "三百五", "两千", "一千二", "十五", "三十八", "一万二"]] == \
-        [300, 350, 2000, 1200, 15, 38, 12000]
+    assert [chinese_number(s) for s in ["三百", "三百五", "两千", "一千二", "十五", "三十八", "一万二", "一百零五"]] == \
+        [300, 350, 2000, 1200, 15, 38, 12000, 105]
+
+
+def test_chinese_numeral_lookalikes_are_not_prices_and_never_raise():
+    for text in ["百块钱的东西", "十十块", "千万元", "万元户"]:
+        assert all(p.amount > 0 for p in find_prices(text)), text  # no crash, no zero or negative prices
+    assert chinese_number("一百零五") == 105
+

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import cn2an
+
 
 @dataclass(frozen=True)
 class Price:
@@ -94,13 +96,16 @@ def _read(kind: str, m: re.Match, text: str) -> Price | None:
         if m.group(4):  # 3块5 = 3.5
             amount += int(m.group(4)) / 10
         return _price(m, amount * mult, currency)
-    if kind == "cn":
-        amount = chinese_number(m.group(1))
-        if m.group(3):  # 九块九 = 9.9, 三块五 = 3.5
-            amount += chinese_number(m.group(3)) / 10
-        return _price(m, amount, "CNY")
-    if kind == "cn_cue":
-        return _price(m, chinese_number(m.group(1)), "CNY", group=1)
+    try:
+        if kind == "cn":
+            amount = chinese_number(m.group(1))
+            if m.group(3):  # 九块九 = 9.9, 三块五 = 3.5
+                amount += chinese_number(m.group(3)) / 10
+            return _price(m, amount, "CNY")
+        if kind == "cn_cue":
+            return _price(m, chinese_number(m.group(1)), "CNY", group=1)
+    except ValueError:  # not a number after all ("百块" alone, "十十块")
+        return None
     return _price(m, parse_number(m.group(1)), None, group=1)
 
 
@@ -123,27 +128,9 @@ def parse_number(s: str, decimal_comma: bool = False) -> float:
     return float(s.replace(",", "."))
 
 
-_CN_VALUE = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0, "两": 2}
-_CN_UNIT = {"十": 10, "百": 100, "千": 1000}
-
-
 def chinese_number(s: str) -> float:
-    """'三百' -> 300, '三百五' -> 350 (spoken short form), '两千' -> 2000, '一千二' -> 1200, '十五' -> 15, '一万二' -> 12000."""
-    if "万" in s:
-        high, _, low = s.partition("万")
-        rest = _below_10k(low, 1000) if low else 0
-        return (_below_10k(high, 1) if high else 1) * 10_000 + rest
-    return _below_10k(s, 1)
+    """'三百' -> 300, '三百五' -> 350 (spoken short form), '一百零五' -> 105, '一万二' -> 12000 (cn2an, smart mode).
 
-
-def _below_10k(s: str, implied: int) -> float:
-    total, digit, last_unit = 0, None, implied * 10
-    for c in s:
-        if c in _CN_VALUE:
-            digit = _CN_VALUE[c]
-        elif c in _CN_UNIT:
-            total += (1 if digit is None else digit) * _CN_UNIT[c]
-            last_unit, digit = _CN_UNIT[c], None
-    if digit is not None:  # a trailing digit after a unit is one unit lower: 三百五 = 350
-        total += digit * (last_unit // 10 if last_unit >= 10 else 1)
-    return total
+    ValueError when `s` is not a number ('百', '十十').
+    """
+    return float(cn2an.cn2an(s, "smart"))
