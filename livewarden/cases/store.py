@@ -83,15 +83,20 @@ class CaseStore:
         self.engine = create_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        try:
-            Base.metadata.create_all(self.engine)
-        except OperationalError as exc:
-            # another process (a second `watch`, a console) created the tables between our check and our
-            # CREATE: they exist now, which is all we wanted
-            if "already exists" not in str(exc):
-                raise
-            Base.metadata.create_all(self.engine)
+        self._create_tables()
         self._lock = threading.Lock()
+
+    def _create_tables(self, attempts: int = 10) -> None:
+        """Create what is missing. Another process (a second `watch`, a console) may be creating the same
+        tables between our check and our CREATE: "already exists" then means look again, not fail."""
+        for attempt in range(attempts):
+            try:
+                Base.metadata.create_all(self.engine)
+                return
+            except OperationalError as exc:
+                if "already exists" not in str(exc) or attempt == attempts - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     @classmethod
     def at(cls, data_dir: str | Path) -> "CaseStore":
