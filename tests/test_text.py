@@ -276,3 +276,11 @@ def test_stories_rules_and_discussion_are_not_offers(matcher):
                  "bạn em năm ngoái mua túi fake, xài 1 tuần đứt quai",
                  "live văn minh, không spam, không rao hàng fake"]:
         assert not matcher.assess(text).offer, (text, matcher.find(text))
+
+
+def test_vietnamese_question_particles_make_a_question_not_an_offer():
+    m = LanguageMatcher()
+    for text in ("hàng fake à?", "hang fake a?", "rep 1:1 thật à", "hàng rep 1:1 à shop?"):
+        assert not m.assess(text).offer, text
+    # a polite "ạ" closing a seller's statement is no question
+    assert m.assess("hàng fake loại 1 ạ, ib em").offer and m.assess("hang fake loai 1 a").offer
