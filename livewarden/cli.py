@@ -256,7 +256,7 @@ def scan(
         console.print(f"  on camera {span['first_stream_time']:.1f}s–{span['last_stream_time']:.1f}s: {what} "
                       f"({span['sightings']} sightings)", markup=False, highlight=False)
     for line in report["transcript"]:
-        low = [p for p in line.get("prices", ()) if p["ratio"] < p["floor"]]
+        low = [p for p in line.get("prices", ()) if p["below_floor"]]
         if line["offer"] or low or any(not f.get("negated_by") for f in line["flags"]):
             spans = ", ".join([f"'{f['span']}'" + (f" (negated by '{f['negated_by']}')" if f.get("negated_by") else "")
                                for f in line["flags"]]

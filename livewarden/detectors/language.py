@@ -77,7 +77,8 @@ class LanguageDetector:
                            end=price.end, amount=price.amount, currency=price.currency, msrp=msrp,
                            ratio=round(ratio, 4), floor=floor, product_from=why)
         if self.on_line is not None:
-            prices = [{k: s.evidence[k] for k in ("span", "start", "end", "ratio", "floor")} | {"product": s.subject}
+            prices = [{k: s.evidence[k] for k in ("span", "start", "end", "ratio", "floor")}
+                      | {"product": s.subject, "below_floor": s.evidence["ratio"] < s.evidence["floor"]}
                       for s in signals if s.kind == "price"]
             self.on_line(line, assessment, prices)
         return assessment, signals

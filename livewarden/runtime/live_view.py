@@ -96,7 +96,7 @@ def words_table(pipeline: Pipeline, limit: int = 6) -> Table:
             if flag["end"] <= 160:
                 text.stylize("dim strike" if flag.get("negated_by") else "bold red", flag["start"], flag["end"])
         for price in line.get("prices", ()):
-            if price["end"] <= 160 and price["ratio"] < price["floor"]:
+            if price["end"] <= 160 and price["below_floor"]:
                 text.stylize("bold magenta", price["start"], price["end"])  # a price no genuine product has
         who = line["source"] if line["source"] != "chat" else f"chat/{line['role']}"
         table.add_row(room_id, who, f"{line['time']:.0f}s", text)

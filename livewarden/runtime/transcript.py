@@ -25,7 +25,8 @@ class Transcript:
         self._lock = threading.Lock()
 
     def record(self, line: TextLine, assessment: Assessment, prices: list[dict] = ()) -> None:
-        """Keep one line; `prices` are the stated prices compared with an MSRP (span, ratio, floor, product)."""
+        """Keep one line; `prices` are the stated prices compared with an MSRP (span, ratio, floor, product,
+        below_floor)."""
         entry = {
             "time": round(line.stream_time, 3),
             "source": line.source,
@@ -50,7 +51,7 @@ class Transcript:
                     del screen[text]  # gone from the screen: forget it (keeps this small on long runs)
                 screen[line.text] = entry
             lines.append(entry)
-            if entry["flags"] or any(p["ratio"] < p["floor"] for p in prices):
+            if entry["flags"] or any(p["below_floor"] for p in prices):
                 self._flagged.appendleft((line.room_id, entry))
 
     def flagged(self, limit: int = 6) -> list[tuple[str, dict]]:
