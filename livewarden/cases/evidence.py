@@ -33,20 +33,18 @@ def _bbox(signal: Signal, width: int, height: int) -> tuple[int, int, int, int] 
     return (x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
 
 
-def _write_jpeg(path: Path, image: np.ndarray) -> None:
+def _write(path: Path, data: bytes) -> None:
     """Write atomically: a reader never sees half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_jpeg(path: Path, image: np.ndarray) -> None:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
     if not ok:
         raise OSError(f"could not encode evidence image {path}")
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(buf.tobytes())
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    _write(path, buf.tobytes())
 
 
 def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
@@ -55,9 +53,9 @@ def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
     if "text" in signal.evidence and "source" in signal.evidence:  # the words, as they came, with the span flagged
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / f"{stem}_text.json"
-        _write_text(path, json.dumps({"room": signal.room_id, "stream_time": round(signal.stream_time, 3),
-                                      "kind": signal.kind, "subject": signal.subject, **signal.evidence},
-                                     ensure_ascii=False, indent=2))
+        _write(path, json.dumps({"room": signal.room_id, "stream_time": round(signal.stream_time, 3),
+                                 "kind": signal.kind, "subject": signal.subject, **signal.evidence},
+                                ensure_ascii=False, indent=2).encode("utf-8"))
         written.append(str(path))
     frame = signal.frame
     if frame is None:
@@ -86,8 +84,6 @@ def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
     reference = signal.evidence.get("reference_path")
     if reference and Path(reference).is_file():
         path = directory / f"{stem}_reference{Path(reference).suffix.lower() or '.jpg'}"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(Path(reference).read_bytes())
-        os.replace(tmp, path)
+        _write(path, Path(reference).read_bytes())
         written.append(str(path))
     return written
