@@ -27,8 +27,8 @@ class ScanError(Exception):
     pass
 
 
-def clip_duration(clip: Path) -> float:
-    """Duration in seconds, or a ScanError that says why the clip cannot be read."""
+def probe_clip(clip: Path) -> tuple[float, bool]:
+    """(duration in seconds, whether it has audio), or a ScanError that says why the clip cannot be read."""
     if not clip.is_file():
         raise ScanError(f"{clip}: file not found")
     try:
@@ -37,20 +37,14 @@ def clip_duration(clip: Path) -> float:
                 raise ScanError(f"{clip}: no video stream in this file")
             stream = container.streams.video[0]
             if container.duration:
-                return container.duration / av.time_base
-            if stream.duration and stream.time_base:
-                return float(stream.duration * stream.time_base)
-            return 0.0
+                duration = container.duration / av.time_base
+            elif stream.duration and stream.time_base:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = 0.0
+            return duration, bool(container.streams.audio)
     except av.error.FFmpegError as exc:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
-
-
-def has_audio(clip: Path) -> bool:
-    try:
-        with av.open(str(clip)) as container:
-            return bool(container.streams.audio)
-    except av.error.FFmpegError:
-        return False
 
 
 def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Detector], policy: Policy,
@@ -61,11 +55,11 @@ def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Dete
     With a language detector the report has a transcript (speech when a transcriber is given and the clip
     has audio, on-screen text when the detectors include the screen-text one) with the flagged spans.
     """
-    duration = clip_duration(clip)
+    duration, audio = probe_clip(clip)
     room = registry.room(room_id)
     scan_registry = registry.model_copy(update={"rooms": [room.model_copy(update={"source": str(clip.resolve())})]})
     already = {a.id for a in store.alerts(room_id)}
-    speech = transcriber is not None and language is not None and has_audio(clip)
+    speech = transcriber is not None and language is not None and audio
     pipeline = Pipeline(scan_registry, detectors, policy, store,
                         PipelineOptions(sample_fps=sample_fps, realtime=False, offline=True, speech=speech),
                         language=language, transcriber=transcriber)
