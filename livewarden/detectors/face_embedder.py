@@ -122,11 +122,9 @@ class FaceEmbedder:
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
         """The 128-d descriptor of one located face (the costly part: ~60 ms on one core)."""
-        shape = self.shapes(rgb, rect)
         if self._pool is None:
-            return np.asarray(self.encoder.compute_face_descriptor(rgb, shape, 0), np.float32)
-        chip = self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
-        return self._pool.submit(_describe_chip, chip).result()
+            return np.asarray(self.encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0), np.float32)
+        return self.describe_later(rgb, rect).result()
 
     @staticmethod
     def box(rect: Any, scale: float) -> tuple[int, int, int, int]:

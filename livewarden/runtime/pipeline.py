@@ -94,7 +94,6 @@ class Pipeline:
             language.on_line = self.transcript.record
         self.transcriber = transcriber  # a SpeechTranscriber when options.speech
         self.chat_sources: list = []  # chat adapters started and stopped with the pipeline (see add_chat)
-        self.chat_unknown_rooms = 0  # chat for rooms this pipeline does not watch (counted, not fatal)
         self.started_wall = time.time()
         self._threads: list[threading.Thread] = []
         wanted = set(rooms) if rooms else None
@@ -217,8 +216,7 @@ class Pipeline:
     def chat(self, message: ChatMessage) -> None:
         """A chat adapter's callback: put the message on the room's stream clock and read it."""
         status = self.rooms.get(message.room_id)
-        if status is None:
-            self.chat_unknown_rooms += 1
+        if status is None:  # a room this pipeline does not watch (adapters given `rooms` count these as filtered)
             return
         status.chat_messages += 1
         # on the stream clock of the room's video when there is one; otherwise seconds since we started
@@ -233,7 +231,7 @@ class Pipeline:
         A live URL that fails or ends is opened again (backoff up to 10 s) until the pipeline stops; a file
         ends when it ends. No audio, or a failure, never affects the room's video or chat.
         """
-        from livewarden.media.audio import owned_span, read_audio
+        from livewarden.media.audio import RATE, owned_span, read_audio
 
         window_s, overlap_s, backoff = 5.0, 1.0, 1.0
         live = "://" in status.source.url
@@ -244,7 +242,7 @@ class Pipeline:
                         if self.stop_event.is_set():
                             return
                         backoff = 1.0
-                        keep = owned_span(start, samples.size / 16000, window_s, overlap_s, first=i == 0)
+                        keep = owned_span(start, samples.size / RATE, window_s, overlap_s, first=i == 0)
                         for segment in self.transcriber.transcribe(samples, start, keep=keep):
                             if segment.text.strip():
                                 status.speech_segments += 1
