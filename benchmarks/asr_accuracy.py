@@ -20,7 +20,6 @@ eval). Real-time factor = processing time / audio duration, on one core
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
@@ -33,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from reference_data import data_dir  # noqa: E402
+from reference_data import load_labels  # noqa: E402
 
 from livewarden.detectors.speech import SpeechTranscriber  # noqa: E402
 from livewarden.media.audio import RATE, AudioWindows, load_audio  # noqa: E402
@@ -74,10 +73,9 @@ def main() -> None:
     ap.add_argument("--beam", type=int, default=1)
     args = ap.parse_args()
 
-    root = data_dir(args.data) / "speech"
-    if not (root / "labels.json").is_file():
+    root, labels = load_labels("speech", args.data)
+    if labels is None:
         sys.exit(f"no reference data at {root} (set --data or LIVEWARDEN_DATA)")
-    labels = json.loads((root / "labels.json").read_text())
     items = sorted((k, v) for k, v in labels.items() if v["split"] == args.split)
     en = [(k, v) for k, v in items if v["lang"] == "en"]
     skipped = [k for k, v in items if v["lang"] != "en"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 import time
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reference_data import data_dir  # noqa: E402
+from reference_data import load_labels  # noqa: E402
 
 from livewarden.detectors.face_embedder import FaceEmbedder  # noqa: E402
 
@@ -38,11 +37,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
     args = ap.parse_args()
-    root = data_dir(args.data) / "faces"
-    if not (root / "labels.json").is_file():
+    root, labels = load_labels("faces", args.data)
+    if labels is None:
         print(f"skipped: data not found at {root}")
         return 0
-    labels = json.loads((root / "labels.json").read_text())
     emb = FaceEmbedder()
     desc: dict[str, np.ndarray] = {}
     found_none: dict[str, bool] = {}

@@ -21,7 +21,6 @@ re-reading Latin lines). ms/frame is wall time of `read` on one core, per reader
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import re
 import sys
@@ -38,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from reference_data import data_dir  # noqa: E402
+from reference_data import load_labels  # noqa: E402
 
 from livewarden.detectors.ocr import OcrLine, TextReader  # noqa: E402
 
@@ -156,10 +155,9 @@ def main() -> None:
     ap.add_argument("--show", action="store_true", help="print every reading that is not exact")
     args = ap.parse_args()
 
-    root = data_dir(args.data) / "video"
-    if not root.is_dir():
+    root, labels = load_labels("video", args.data)
+    if labels is None:
         sys.exit(f"no reference data at {root} (set --data or LIVEWARDEN_DATA)")
-    labels = json.loads((root / "labels.json").read_text())
     clips = sorted(root.parent / k for k, v in labels.items() if k.endswith(".mp4") and v["split"] == args.split)
     frames = [middle_frame(p) for p in clips]
     print(f"{len(frames)} real frames from video/{args.split}/ at 1280x720; {len(SIZES)} sizes x 3 languages")

@@ -15,7 +15,6 @@ matched to the right product (what the threshold keeps).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reference_data import data_dir  # noqa: E402
+from reference_data import load_labels  # noqa: E402
 
 from livewarden.detectors.embedder import Embedder  # noqa: E402
 from livewarden.detectors.marks import MarksDetector  # noqa: E402
@@ -56,11 +55,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data")
     args = ap.parse_args()
-    root = data_dir(args.data) / "products"
-    if not (root / "labels.json").is_file():
+    root, labels = load_labels("products", args.data)
+    if labels is None:
         print(f"skipped: data not found at {root}")
         return 0
-    labels = json.loads((root / "labels.json").read_text())
     split = {s: sorted(k for k in labels if k.startswith(f"{s}/")) for s in ("catalog", "dev", "eval")}
     emb = Embedder(threads=os.cpu_count() or 1)
     vec, cls = {}, {}

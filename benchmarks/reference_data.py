@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -10,3 +11,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 def data_dir(arg: str | None) -> Path:
     return Path(arg or os.environ.get("LIVEWARDEN_DATA") or REPO.parent / "shared" / "data").resolve()
+
+
+def load_labels(category: str, arg: str | None) -> tuple[Path, dict | None]:
+    """The category's folder and its labels.json, or (folder, None) when the data is not there."""
+    root = data_dir(arg) / category
+    path = root / "labels.json"
+    return root, json.loads(path.read_text()) if path.is_file() else None
