@@ -8,7 +8,9 @@ the commit: an alert that was shown to anyone is never lost.
 
 from __future__ import annotations
 
+import random
 import re
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -88,13 +90,13 @@ class CaseStore:
 
     def _create_tables(self, attempts: int = 10) -> None:
         """Create what is missing. Another process (a second `watch`, a console) may be creating the same
-        tables between our check and our CREATE: "already exists" then means look again, not fail."""
+        tables between our check and our CREATE: "already exists" (or "locked") then means look again, not fail."""
         for attempt in range(attempts):
             try:
                 Base.metadata.create_all(self.engine)
                 return
             except OperationalError as exc:
-                if "already exists" not in str(exc) or attempt == attempts - 1:
+                if not ("already exists" in str(exc) or "locked" in str(exc)) or attempt == attempts - 1:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
@@ -181,8 +183,23 @@ class CaseStore:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    """WAL lets readers (console, API) read while a room thread writes; NORMAL sync is durable in WAL."""
+    """WAL lets readers (console, API) read while a room thread writes; NORMAL sync is durable in WAL.
+
+    Switching a new file to WAL needs it to ourselves; when another process is mid-way through creating the
+    tables, SQLite answers "database is locked" at once (it does not wait, to avoid a deadlock), so look again.
+    """
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
+        cur.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cur.close()
