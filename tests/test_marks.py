@@ -163,3 +163,32 @@ def test_card_in_a_generated_room_is_found_whenever_it_is_on_screen(detector, ma
         t = i / fps
         found = {s.subject for s in detector.detect(frame(camera(image, i), t))}
         assert found == ({"nova"} if on[0] <= t < on[1] else set()), f"at {t:.2f}s"
+
+
+def live(image: np.ndarray, t: float, room: str) -> Frame:
+    return Frame(room_id=room, stream_time=t, image=image)
+
+
+def test_a_live_room_is_searched_again_only_where_it_changed_and_finds_the_same_cards(detector, marks):
+    """Between full searches only changed tiles are searched; the verdicts equal a full search of every frame."""
+    from livewarden.assets.scenes import room_frames
+
+    fps, on = 2, (3.0, 9.0)
+    for i, image in enumerate(room_frames(marks["nova"], seconds=12, fps=fps, mark_on=on, seed=11)):
+        t, shot = i / fps, camera(image, i)
+        live_found = {s.subject for s in detector.detect(live(shot, t, "reuse-room"))}
+        assert live_found == {m.brand for m in detector.match_image(shot)}, f"at {t:.1f}s"
+        assert live_found == ({"nova"} if on[0] <= t < on[1] else set()), f"at {t:.1f}s"
+    full, partial = detector.searches("reuse-room")
+    assert full + partial == 24 and partial >= 12, (full, partial)
+
+
+def test_a_card_held_still_keeps_being_found_and_a_new_card_is_found_at_once(detector, marks):
+    still = generate_background(77)
+    with_card, _ = place_mark(still, marks["orbit"], center=(900, 360), scale=0.22, angle_deg=10)
+    shots = [still] * 3 + [with_card] * 6
+    found = [{s.subject for s in detector.detect(live(camera(img, i), i * 0.5, "still-room"))}
+             for i, img in enumerate(shots)]
+    assert found == [set()] * 3 + [{"orbit"}] * 6
+    full, partial = detector.searches("still-room")
+    assert full == 2 and partial == 7  # one full search at 0 s and one at 4 s (refresh), the rest partial

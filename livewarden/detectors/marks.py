@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from livewarden.detectors.base import Detector
+from livewarden.detectors.keypoint_reuse import Features, RoomKeypoints, in_tiles
 from livewarden.model import Frame, Signal
 
 # Defaults. The thresholds (ratio, min_inliers, min_inlier_span) and ref_size
@@ -49,7 +50,9 @@ DEFAULTS: dict[str, Any] = {
     "min_area_px": 400,  # smallest quad in working-frame px^2
     "max_aspect_change": 3.0,  # quad aspect vs reference aspect
     "max_side_ratio": 4.0,  # opposite sides of the quad
+    "refresh_s": 4.0,  # live rooms: full search at least this often; in between only changed tiles (keypoint_reuse)
 }
+_CROP_MARGIN = 48  # px around a changed crop, so ORB's border cut and coarse pyramid levels still see its edges
 _LSH_SEED = 20240611
 
 
@@ -166,6 +169,8 @@ class MarksDetector(Detector):
         brand_ids = {b: i for i, b in enumerate(dict.fromkeys(r.brand for r in refs))}
         self._brand_of_desc = np.array([brand_ids[r.brand] for r in refs], np.int32)[self._owner]
         self._local = threading.local()
+        self._rooms: dict[str, RoomKeypoints] = {}
+        self._rooms_lock = threading.Lock()
 
     @classmethod
     def from_registry(cls, registry: Any, **tunables: Any) -> MarksDetector:
@@ -195,18 +200,68 @@ class MarksDetector(Detector):
 
     def match_image(self, image_bgr: np.ndarray) -> list[MarkMatch]:
         """All brands found in one image, best first, polygons in the image's own pixels."""
-        s = self.settings
+        gray, f = self._working(image_bgr)
+        return self._find(self._search(gray), f)
+
+    def match_room_frame(self, room_id: str, image_bgr: np.ndarray, t: float) -> list[MarkMatch]:
+        """As match_image, for the next frame of a live room: only what changed since it was searched is searched again."""
+        gray, f = self._working(image_bgr)
+        with self._rooms_lock:
+            room = self._rooms.setdefault(room_id, RoomKeypoints(refresh_s=self.settings["refresh_s"]))
+        with room.lock:
+            redo, crops, carried = room.plan(gray, t)
+            if carried is None:
+                features = self._search(gray)
+            else:
+                parts = [carried]
+                for crop in crops:
+                    fresh = self._search(gray, crop)
+                    parts.append(fresh.take(in_tiles(fresh.pts, redo)))  # the rest is carried over: no duplicates
+                features = Features.join(parts)
+            room.keep(gray, t, redo, features)
+        return self._find(features, f)
+
+    def searches(self, room_id: str) -> tuple[int, int]:
+        """(full, partial) searches made for a live room so far."""
+        room = self._rooms.get(room_id)
+        return (room.full_searches, room.partial_searches) if room else (0, 0)
+
+    def _working(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
+        """The grey working copy of an image (long side at most frame_size) and its scale."""
         gray = _gray(image_bgr)
-        f = min(1.0, s["frame_size"] / max(gray.shape))  # enlarging small photos measured worse on dev
+        f = min(1.0, self.settings["frame_size"] / max(gray.shape))  # enlarging small photos measured worse on dev
         if f < 1.0:
             gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
+        return gray, f
+
+    def _search(self, gray: np.ndarray, crop: tuple[int, int, int, int] | None = None) -> Features:
+        """Keypoints of the working frame (or of a crop of it, with a margin for ORB's border) and their neighbours."""
+        s = self.settings
         orb, index = self._thread_tools()
-        kps, d = orb.detectAndCompute(gray, None)
-        if d is None or len(kps) < s["min_inliers"]:
-            return []
-        qpts = np.float32([k.pt for k in kps])
+        h, w = gray.shape
+        if crop is None:
+            x0, y0, budget, sub = 0, 0, s["frame_features"], gray
+        else:
+            m = _CROP_MARGIN
+            x0, y0, x1, y1 = max(0, crop[0] - m), max(0, crop[1] - m), min(w, crop[2] + m), min(h, crop[3] + m)
+            sub = gray[y0:y1, x0:x1]
+            budget = max(50, round(s["frame_features"] * (crop[2] - crop[0]) * (crop[3] - crop[1]) / (w * h)))
+        orb.setMaxFeatures(int(budget))
+        kps, d = orb.detectAndCompute(sub, None)
+        if d is None or not kps:
+            return Features.empty(s["neighbours"])
         idx, dist = index.knnSearch(d, s["neighbours"], params={"checks": 32})
-        qi, ti = self._filter(idx, dist)
+        return Features(np.float32([k.pt for k in kps]) + np.float32([x0, y0]),
+                        np.float32([k.size for k in kps]) * 0.71,  # half the diagonal of the rotated patch
+                        idx.astype(np.int32), dist.astype(np.float32))
+
+    def _find(self, features: Features, f: float) -> list[MarkMatch]:
+        """Brands supported by the features' neighbours, verified by a homography each."""
+        s = self.settings
+        if len(features) < s["min_inliers"]:
+            return []
+        qpts = features.pts
+        qi, ti = self._filter(features.idx, features.dist)
 
         best: dict[str, MarkMatch] = {}
         owner = self._owner[ti]
@@ -295,5 +350,5 @@ class MarksDetector(Detector):
                 evidence={"polygon": m.polygon, "bbox": [round(v, 1) for v in m.bbox], "inliers": m.inliers, "ref": m.ref},
                 frame=frame,
             )
-            for m in self.match_image(frame.image)
+            for m in self.match_room_frame(frame.room_id, frame.image, frame.stream_time)
         ]
