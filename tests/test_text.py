@@ -284,3 +284,14 @@ def test_vietnamese_question_particles_make_a_question_not_an_offer():
         assert not m.assess(text).offer, text
     # a polite "ạ" closing a seller's statement is no question
     assert m.assess("hàng fake loại 1 ạ, ib em").offer and m.assess("hang fake loai 1 a").offer
+
+
+def test_dot_inside_a_short_word_and_wide_gaps_between_spelled_words(matcher):
+    assert normalize("fa.ke Goyard").text == "fake goyard"
+    assert normalize("R E P L I C A  P A T E K").text == "replica patek"
+    assert matcher.assess("re.p quality slides, DM").offer
+    assert matcher.assess("R E P L I C A  P A T E K  $420").offer
+    # a dot after a longer word is a sentence end, not a disguise; a web address stays as it is
+    assert normalize("www.gucci.com").text == "www.gucci.com"
+    assert normalize("its fake.dm me").text == "its fake.dm me"
+    assert not matcher.assess("u.s. shipping only").offer

@@ -14,10 +14,12 @@ Two stages:
    such as 髙 -> 高, 倣 -> 仿), zero-width chars and soft hyphens removed, any whitespace -> " ".
 2. a few regex rewrites, in order, each tracking offsets:
    - emoji and pictographs stuck inside a word dropped ("re🔥pli🔥ca", "高😊仿"); between words they stay
-   - runs of spaces -> one space; "1 : 1" -> "1:1"
    - spelled-out letters: 3+ single letters/digits with the same separator between ("f a k e", "r.e.p", "r-3-p")
      joined, so "h.a.n.g f.a.k.e" is "hang fake"; a leading "a" or "i" spaced like the rest stays a word
-     when 3+ letters follow ("it's a r e p l i c a" -> "it's a replica", but "a a a" -> "aaa")
+     when 3+ letters follow ("it's a r e p l i c a" -> "it's a replica", but "a a a" -> "aaa"); done before
+     runs of spaces are folded, so a wider gap between spelled words keeps them apart ("R E P  P A T E K")
+   - runs of spaces -> one space; "1 : 1" -> "1:1"
+   - one dot after 1-3 letters inside a word ("s.c", "fa.ke", "re.p") dropped
    - a separator inside a word ("fa-ke", "knock-off", "don't") dropped; spaces/separators between two Han chars
    - leetspeak, only inside a token with 2+ letters (r3plica, f@ke, 0riginal): prices, "1:1", "5a", "f1" stay
    - a letter repeated 3+ times inside a word: "fakeee" -> "fake"; a token that is only that letter stays
@@ -188,8 +190,11 @@ def _spelled(m: re.Match) -> list:
 
 
 def _dotted(m: re.Match) -> list:
-    """Two letters with a dot between ("s.c", "u.a") are an abbreviation: joined."""
-    return [(m.group()[0], m.start()), (m.group()[2], m.start() + 2)]
+    """One dot after 1-3 letters inside a word ("s.c", "u.a", "fa.ke", "re.p"): an abbreviation or a hidden word.
+
+    Joined. A dot after a longer word ("fake.dm me", a missing space) stays a clause end.
+    """
+    return [(c, m.start() + i) for i, c in enumerate(m.group()) if c != "."]
 
 
 def _one_to_one(m: re.Match) -> list:
@@ -215,11 +220,11 @@ _HAN = r"\u3400-\u9fff\uf900-\ufaff"
 _EMOJI = r"\u2300-\u23ff\u2600-\u27bf\u2b00-\u2bff\U0001f000-\U0001faff"  # pictographs, dingbats, symbols
 _RULES = [
     (re.compile(rf"(?<=[a-z{_HAN}])[{_EMOJI}]+(?=[a-z{_HAN}])"), _drop),
-    (re.compile(r" {2,}"), _keep_first(" ")),
-    (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
     (re.compile(rf"(?<![a-z0-9@$'])[a-z0-9@$]([{SEPARATORS}]+)[a-z0-9@$](?![a-z0-9:])(?:\1[a-z0-9@$](?![a-z0-9:]))+"),
      _spelled),
-    (re.compile(r"(?<![a-z0-9@$'.])[a-z]\.[a-z](?![a-z0-9@$]|\.[a-z0-9])"), _dotted),
+    (re.compile(r" {2,}"), _keep_first(" ")),
+    (re.compile(r"(?<=\d) *: *(?=\d)"), lambda m: [(":", m.start() + m.group().index(":"))]),
+    (re.compile(r"(?<![a-z0-9@$'.])[a-z]{1,3}\.[a-z]+(?![a-z0-9@$]|\.[a-z0-9])"), _dotted),
     (re.compile(r"(?<![a-z0-9])(?:one|1) to (?:one|1)(?![a-z0-9]| hundred| thousand| million| billion)"), _one_to_one),
     (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
     (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
@@ -233,7 +238,7 @@ _ANY_RULE = re.compile("|".join([
     r"  | :|: | to (?:one|1)",
     rf"[{_EMOJI}]",
     rf"(?<![a-z0-9@$])[a-z0-9@$][{SEPARATORS}]+[a-z0-9@$](?![a-z0-9])",
-    r"[a-z]['\-_·]+[a-z]",
+    r"[a-z]['\-_·.]+[a-z]",
     rf"[{_HAN}][{SEPARATORS}]+[{_HAN}]",
     r"[a-z][013457@$]|[013457@$][a-z]",
     r"(?P<r>[a-z])(?P=r)(?P=r)",
