@@ -295,3 +295,23 @@ def test_dot_inside_a_short_word_and_wide_gaps_between_spelled_words(matcher):
     assert normalize("www.gucci.com").text == "www.gucci.com"
     assert normalize("its fake.dm me").text == "its fake.dm me"
     assert not matcher.assess("u.s. shipping only").offer
+
+
+@pytest.mark.parametrize("text, offer", [
+    ("AAA+ Rolex Submariner $250", True),  # a grade code next to a brand
+    ("triple A Canada Goose parkas", True),
+    ("AAA+ batteries, pack of 12", False),
+    ("can't tell from retail, Moncler jackets $150", True),  # "can't tell from ..."
+    ("passes as real, the swoosh and all", True),
+    ("this vegan jacket passes as real leather", False),
+    ("Not OG but 1 to 1 with OG, $45", True),  # "not OG but", "1:1 with OG"
+    ("book a 1 to 1 with our stylist", False),
+    ("same bottle same label, we fill it ourselves", True),  # weak packaging claims in company
+    ("same bottle, new formula, $20", False),
+    ("we fill it ourselves every morning, fresh juice", False),
+    ("don't let flashy ads dupe you", False),  # dupe as a verb
+    ("it's probably a knockoff, check the seller rating", False),  # a viewer's guess, a warning
+    ("if the price is too good to be true it's a knockoff", False),
+])
+def test_english_grade_codes_lookalike_claims_and_speculation(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)
