@@ -315,3 +315,25 @@ def test_dot_inside_a_short_word_and_wide_gaps_between_spelled_words(matcher):
 ])
 def test_english_grade_codes_lookalike_claims_and_speculation(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
+
+
+@pytest.mark.parametrize("text, offer", [
+    ("fang款巴宝莉风衣 私聊", True),  # pinyin inside a code word
+    ("莆田精品AJ 支持验货", True),  # 莆田精品 is the goods, not the city
+    ("莆田荔枝 支持验货", False),
+    ("代工厂同线生产 小黑瓶", True),  # same production line
+    ("贴牌耳机 logo照印 五十块", True),  # white-label + logo printed as is
+    ("贴牌的耳机 五十块", False),
+    ("外包装跟正品完全一样 价格一半", True),
+    ("主播这个包是正品吗？不会是高仿吧", False),  # a viewer's doubt
+    ("A货架 五层仓储货架 ¥199", False),  # a shelf
+    ("这个玩具枪是一比一仿真模型", False),
+    ("复刻外婆的红烧肉味道", False),  # a recipe
+    ("复刻LV老花包 私聊", True),
+    ("主播学周杰伦唱歌好像啊，高仿周董哈哈哈", False),  # an impression
+    ("评论区有人发仿货广告 我们已经举报了 大家不要私聊", False),  # a moderator
+    ("高仿包 不要私聊 直接拍", True),
+    ("大家千万别在九块九的店买 那种都是假货", False),  # a warning
+])
+def test_chinese_code_words_comparisons_and_everyday_senses(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)
