@@ -337,3 +337,21 @@ def test_english_grade_codes_lookalike_claims_and_speculation(matcher, text, off
 ])
 def test_chinese_code_words_comparisons_and_everyday_senses(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
+
+
+@pytest.mark.parametrize("text, offer", [
+    ("ban hang rep giay sneaker, lien he zalo", True),  # "bán hàng" without marks is not the English "ban"
+    ("cấm bán hàng giả, vi phạm là ban nick", False),
+    ("ai mua túi fake không, 890k", True),  # a seller's "who wants one?"
+    ("shop có hàng fake không", False),  # a viewer's question
+    ("hang fk Converse, 250k", True),  # fk, phây: fake in shorthand and as said
+    ("giày phây loại 1 nè", True),
+    ("Máy sấy hàng OEM ngoài luồng, có logo đầy đủ, 1tr5", True),  # weak cover stories in company
+    ("áo thun có logo công ty", False),
+    ("hôm nay tập tay mười hai rep mỗi hiệp", False),  # reps in a workout
+    ("lần đầu tiên chị qua Quảng Châu thấy chợ bán đồ nhái", False),  # a story
+    ("mấy bạn đừng ham rẻ mua ngoài chợ nha chắc chắn hàng giả đó", False),  # a warning
+    ("hàng fake loại 1 giá rẻ, đừng ham rẻ mua chỗ khác, ib em", True),
+])
+def test_vietnamese_shorthand_cover_stories_and_warnings(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)

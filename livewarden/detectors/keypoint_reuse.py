@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 TILE = 32  # px of the working frame
-CHANGE = 6.0  # mean absolute grey difference of a tile that counts as a change (codec noise stays ~1-3)
+CHANGE_OLD = 1
+CHANGE = 16  # grey difference (3x3 mean) anywhere in a tile that makes it changed; codec noise stays < 10
 
 
 @dataclass
@@ -65,9 +66,11 @@ class RoomKeypoints:
         if (self.gray is None or self.gray.shape != gray.shape or self.features is None
                 or t - self.full_at >= self.refresh_s or t < self.full_at):
             return None, [], None
-        grid = (-(-w // TILE), -(-h // TILE))
-        diff = cv2.resize(cv2.absdiff(gray, self.gray), grid, interpolation=cv2.INTER_AREA)
-        changed = (diff > CHANGE).astype(np.uint8)
+        # The largest change in a tile, not the mean: a thin stroke of a logo may change and nothing else.
+        gh, gw = -(-h // TILE), -(-w // TILE)
+        diff = np.zeros((gh * TILE, gw * TILE), np.uint8)
+        diff[:h, :w] = cv2.blur(cv2.absdiff(gray, self.gray), (3, 3))
+        changed = (diff.reshape(gh, TILE, gw, TILE).max(axis=(1, 3)) > CHANGE).astype(np.uint8)
         if changed.mean() > self.max_changed:
             return None, [], None
         # Redo one tile around every change: keypoints there have patches reaching into it.

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from livewarden.detectors.base import Detector
-from livewarden.detectors.keypoint_reuse import Features, RoomKeypoints, in_tiles
+from livewarden.detectors.keypoint_reuse import TILE, Features, RoomKeypoints, in_tiles
 from livewarden.model import Frame, Signal
 
 # Defaults. The thresholds (ratio, min_inliers, min_inlier_span) and ref_size
@@ -213,11 +213,7 @@ class MarksDetector(Detector):
             if carried is None:
                 features = self._search(gray)
             else:
-                parts = [carried]
-                for crop in crops:
-                    fresh = self._search(gray, crop)
-                    parts.append(fresh.take(in_tiles(fresh.pts, redo)))  # the rest is carried over: no duplicates
-                features = Features.join(parts)
+                features = Features.join([carried, *(self._search(gray, crop, redo) for crop in crops)])
             room.keep(gray, t, redo, features)
         return self._find(features, f)
 
@@ -234,8 +230,10 @@ class MarksDetector(Detector):
             gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_LINEAR)
         return gray, f
 
-    def _search(self, gray: np.ndarray, crop: tuple[int, int, int, int] | None = None) -> Features:
-        """Keypoints of the working frame (or of a crop of it, with a margin for ORB's border) and their neighbours."""
+    def _search(self, gray: np.ndarray, crop: tuple[int, int, int, int] | None = None,
+                tiles: np.ndarray | None = None) -> Features:
+        """Keypoints of the working frame, or of a crop of it (read with a margin for ORB's border cut) that lie
+        in the given tiles, with their reference neighbours."""
         s = self.settings
         orb, index = self._thread_tools()
         h, w = gray.shape
@@ -245,15 +243,22 @@ class MarksDetector(Detector):
             m = _CROP_MARGIN
             x0, y0, x1, y1 = max(0, crop[0] - m), max(0, crop[1] - m), min(w, crop[2] + m), min(h, crop[3] + m)
             sub = gray[y0:y1, x0:x1]
-            budget = max(50, round(s["frame_features"] * (crop[2] - crop[0]) * (crop[3] - crop[1]) / (w * h)))
+            # Twice as many keypoints per redone tile as a full search keeps on average.
+            share = tiles[crop[1] // TILE:-(-crop[3] // TILE), crop[0] // TILE:-(-crop[2] // TILE)].sum() / tiles.size
+            budget = max(50, round(s["frame_features"] * min(1.0, 2 * share)))  # x2: new content is where marks appear
         orb.setMaxFeatures(int(budget))
         kps, d = orb.detectAndCompute(sub, None)
         if d is None or not kps:
             return Features.empty(s["neighbours"])
+        pts = np.float32([k.pt for k in kps]) + np.float32([x0, y0])
+        radius = np.float32([k.size for k in kps]) * 0.71  # half the diagonal of the rotated patch
+        if tiles is not None:  # the rest of the crop is carried over: searching it again would duplicate it
+            inside = in_tiles(pts, tiles)
+            pts, radius, d = pts[inside], radius[inside], d[inside]
+            if not len(d):
+                return Features.empty(s["neighbours"])
         idx, dist = index.knnSearch(d, s["neighbours"], params={"checks": 32})
-        return Features(np.float32([k.pt for k in kps]) + np.float32([x0, y0]),
-                        np.float32([k.size for k in kps]) * 0.71,  # half the diagonal of the rotated patch
-                        idx.astype(np.int32), dist.astype(np.float32))
+        return Features(pts, radius, idx.astype(np.int32), dist.astype(np.float32))
 
     def _find(self, features: Features, f: float) -> list[MarkMatch]:
         """Brands supported by the features' neighbours, verified by a homography each."""
