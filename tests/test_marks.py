@@ -192,3 +192,13 @@ def test_a_card_held_still_keeps_being_found_and_a_new_card_is_found_at_once(det
     assert found == [set()] * 3 + [{"orbit"}] * 6
     full, partial = detector.searches("still-room")
     assert full == 2 and partial == 7  # one full search at 0 s and one at 4 s (refresh), the rest partial
+
+
+def test_a_card_swapped_for_another_in_the_same_place_is_not_remembered(detector, marks):
+    """Nothing of the old card may be carried over where the picture changed, however little of each tile."""
+    background = generate_background(7)
+    first, _ = place_mark(background, marks["zebra"], center=(600, 380), scale=0.25, occlusion=0.3)
+    second, _ = place_mark(background, marks["orbit"], center=(640, 360), scale=0.3)
+    assert {s.subject for s in detector.detect(live(camera(first, 7), 0.0, "swap-room"))} == {"zebra"}
+    assert {s.subject for s in detector.detect(live(camera(second, 7), 0.5, "swap-room"))} == {"orbit"}
+    assert detector.searches("swap-room") == (1, 1)

@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 
 TILE = 32  # px of the working frame
-CHANGE_OLD = 1
 CHANGE = 16  # grey difference (3x3 mean) anywhere in a tile that makes it changed; codec noise stays < 10
 
 
