@@ -300,6 +300,12 @@ def test_dot_inside_a_short_word_and_wide_gaps_between_spelled_words(matcher):
 @pytest.mark.parametrize("text, offer", [
     ("AAA+ Rolex Submariner $250", True),  # a grade code next to a brand
     ("triple A Canada Goose parkas", True),
+    ("the triple a version of the AP Royal Oak just came in", True),
+    ("the knock off Lululemon Align are back, $25 each", True),
+    ("knock off work early today, see you tomorrow", False),
+    ("not the real deal obviously but these Gucci belts look amazing", True),
+    ("you literally can't tell these from retail, Yeezy 350 $90", True),
+    ("I can't tell from the photo, is the zipper gold?", False),
     ("AAA+ batteries, pack of 12", False),
     ("can't tell from retail, Moncler jackets $150", True),  # "can't tell from ..."
     ("passes as real, the swoosh and all", True),
@@ -324,6 +330,7 @@ def test_english_grade_codes_lookalike_claims_and_speculation(matcher, text, off
     ("代工厂同线生产 小黑瓶", True),  # same production line
     ("贴牌耳机 logo照印 五十块", True),  # white-label + logo printed as is
     ("贴牌的耳机 五十块", False),
+    ("这个苹果耳机是贴牌的 弹窗动画都有 八十块", True),
     ("外包装跟正品完全一样 价格一半", True),
     ("主播这个包是正品吗？不会是高仿吧", False),  # a viewer's doubt
     ("A货架 五层仓储货架 ¥199", False),  # a shelf
