@@ -316,6 +316,8 @@ def test_dot_inside_a_short_word_and_wide_gaps_between_spelled_words(matcher):
     ("same bottle, new formula, $20", False),
     ("we fill it ourselves every morning, fresh juice", False),
     ("don't let flashy ads dupe you", False),  # dupe as a verb
+    ("dupes aren't fakes, they don't copy the logo", False),
+    ("reps are ruining the resale market honestly", False),
     ("it's probably a knockoff, check the seller rating", False),  # a viewer's guess, a warning
     ("if the price is too good to be true it's a knockoff", False),
 ])
