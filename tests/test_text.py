@@ -364,3 +364,32 @@ def test_chinese_code_words_comparisons_and_everyday_senses(matcher, text, offer
 ])
 def test_vietnamese_shorthand_cover_stories_and_warnings(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
+
+
+def test_euro_and_bang_between_letters_read_as_e_and_i():
+    assert normalize("R€PL!CA Birkin").text == "replica birkin"
+    assert normalize("so fake! €50 each").text == "so fake! €50 each"  # at a word's end, before a number: kept
+
+
+@pytest.mark.parametrize("text, offer", [
+    ("R€PL!CA Prada bags, $180", True),
+    ("reps of the Stanley cups with the logo, $15 each", True),  # "reps of" next to a brand
+    ("three reps of the bench press, then rest", False),
+    ("AAA+ designer bags $49", True),
+    ("Goyard totes same as boutique, $120", True),
+    ("same as boutique price, no discount sorry", False),
+    ("unauthorized copies, same as boutique pair, $85 shipped", True),  # weak "unauthorized copies" in company
+    ("making unauthorized copies of this video is not allowed", False),
+    ("factory extras, not from Nike but off the same line, $40", True),
+    ("these are not from Nike but from a local running store", False),
+    ("I can't say what brand on live or they'll ban me, but it rhymes with shmucci, belts $22", True),
+    ("that rhymes with orange", False),
+    ("spam fake links and we will ban you", False),  # a moderator's "ban" still cancels
+    ("bro my cousin has Gucci ones, logo and all, 1/4 the price, dm", True),  # "dm" at the end is an offer
+    ("my cousin got a fake Gucci belt once", False),
+    ("Photo prints in 1:1 square format, $14", False),
+    ("can't say the brand on here, the little horse logo polos $12 each", True),
+])
+def test_english_hints_weak_claims_and_formats(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)
+

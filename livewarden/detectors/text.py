@@ -15,6 +15,8 @@ A term hit is *negated* by a negation entry of the lexicon:
 - `clause`: a cue anywhere in the hit's clause ("where can I get" ... a super copy);
 - `line`: a cue anywhere in the line: warnings, reports and room rules ("selling fakes = instant ban",
   "禁止发布假货链接", "cấm bán hàng giả", "I'm reporting the account ... selling replicas").
+A `before`/`after` cue that is part of another term's own words negates nothing else ("không có hộp không có
+hóa đơn": each "không có" belongs to its cover story).
 A term written in quotes ('rep', “高仿”) is mentioned, not used ("any 'rep' offer gets deleted"): negated too.
 A clause ends at , . ; ! ? and their CJK forms, except that a negation carries over a list: in
 "không bán hàng giả, hàng nhái" both hits are negated. Two refinements of any negation entry:
@@ -308,7 +310,7 @@ class LanguageMatcher:
         terms, negations = self._scan(n)
         hits: list[TermHit] = []
         for i, f in enumerate(terms):
-            hit = self._hit(n, f, negations)
+            hit = self._hit(n, f, [g for g in negations if not _inside_other(g, f, terms)])
             if not hit.negated and i and hits[-1].negated and _LIST_GLUE.fullmatch(n.text, terms[i - 1].end, f.start):
                 hit = replace(hit, negated=True, negation=hits[-1].negation)  # "no fakes, no replicas", "不卖高仿、A货"
             hits.append(hit)
@@ -411,6 +413,15 @@ def _tone(c: str) -> str:
 def _marked(text: str) -> bool:
     """Is this line written with Vietnamese tone marks (two or more marked Latin letters)?"""
     return sum(1 for c in text if not c.isascii() and (c < "\u0250" or "\u1e00" <= c <= "\u1eff") and _accented(c)) >= 2
+
+
+def _inside_other(neg: _Found, hit: _Found, terms: list[_Found]) -> bool:
+    """Is a before/after cue part of another term's own words? Then it negates nothing else: in
+    "không có hộp không có hóa đơn" (no box, no receipt) or "无盒子无发票" each "no" belongs to its own cover
+    story and does not cancel the next one."""
+    if neg.pattern.negation.scope not in ("before", "after"):
+        return False
+    return any(g is not hit and g.start <= neg.start and neg.end <= g.end for g in terms)
 
 
 def _negates(text: str, neg: _Found, hit: _Found) -> bool:

@@ -21,6 +21,7 @@ Two stages:
    - runs of spaces -> one space; "1 : 1" -> "1:1"
    - one dot after 1-3 letters inside a word ("s.c", "fa.ke", "re.p") dropped
    - a separator inside a word ("fa-ke", "knock-off", "don't") dropped; spaces/separators between two Han chars
+   - "€" and "!" between two letters read as e and i ("R€PL!CA"); at a word's end or before a number they stay
    - leetspeak, only inside a token with 2+ letters (r3plica, f@ke, 0riginal): prices, "1:1", "5a", "f1" stay
    - a letter repeated 3+ times inside a word: "fakeee" -> "fake"; a token that is only that letter stays
      as it is ("AAA" is a term, "aaaaaa" a scream)
@@ -55,6 +56,7 @@ _STYLED = {
 
 _TRAILING = set(" \t\n\r\u3000-._*·/|~+") | _DROP
 _LEET = str.maketrans("013457@$", "oieastas")
+_LEET_MID = str.maketrans("€!", "ei")  # only between two letters: "R€PL!CA"; "fake!" and "€50" stay
 
 SEPARATORS = r" \-._*·/|~+"  # what people put between the letters of a word to hide it
 
@@ -228,6 +230,8 @@ _RULES = [
     (re.compile(r"(?<![a-z0-9])(?:one|1) to (?:one|1)(?![a-z0-9]| hundred| thousand| million| billion)"), _one_to_one),
     (re.compile(r"(?<=[a-z])['\-_·]+(?=[a-z])"), _drop),
     (re.compile(rf"(?<=[{_HAN}])[{SEPARATORS}]+(?=[{_HAN}])"), _drop),
+    (re.compile(r"(?<=[a-z])[€!]+(?=[a-z])"), lambda m: [(c.translate(_LEET_MID), m.start() + i)
+                                                        for i, c in enumerate(m.group())]),
     (re.compile(r"(?<![a-z0-9@$])(?=[a-z0-9@$]*[a-z])[a-z0-9@$]*[013457@$][a-z0-9@$]*"), _leet),
     (re.compile(r"([a-z])\1{2,}"), _repeats),
 ]
@@ -241,6 +245,7 @@ _ANY_RULE = re.compile("|".join([
     r"[a-z]['\-_·.]+[a-z]",
     rf"[{_HAN}][{SEPARATORS}]+[{_HAN}]",
     r"[a-z][013457@$]|[013457@$][a-z]",
+    r"[a-z][€!]+[a-z]",
     r"(?P<r>[a-z])(?P=r)(?P=r)",
 ]))
 
