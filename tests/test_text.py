@@ -393,3 +393,24 @@ def test_euro_and_bang_between_letters_read_as_e_and_i():
 def test_english_hints_weak_claims_and_formats(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
 
+
+@pytest.mark.parametrize("text, offer", [
+    ("dạ hàng F một nha, tai nghe 320k", True),  # F1 as said
+    ("Hàng loại 1 Lacoste logo thêu, 150k/áo", True),
+    ("gạo loại 1 giá 20k", False),
+    ("hàng au xưởng Jordan 4, 980k", True),
+    ("xưởng may áo đồng phục nhận đơn", False),
+    ("không có hộp không có hóa đơn nên mới rẻ, đồng hồ Omega 1tr5", True),  # each "không có" is its own claim
+    ("không có hộp nhưng hàng chính hãng, bảo hành 12 tháng", False),
+    ("HÀNG XƯỞNG NIKE – CÓ TEM MÁC", True),
+    ("áo đồng phục logo thêu tên công ty", False),
+    ("không nói được tên trên live đâu, nhìn logo chữ H là biết, thắt lưng 300k", True),
+    ("logo chữ H màu xanh của bệnh viện", False),
+    ("các bạn ơi hàng fake xịn nha, kính Ray Ban 120k", True),  # "bạn", "Ray Ban": not the English "ban"
+    ("có chị khách kể là mua đồng hồ siêu cấp ở chợ về bị đứng máy, nên quay lại mua bên em hàng chính hãng", False),
+    ("ai tự xưng là shop bán hàng siêu cấp là lừa đảo, shop không inbox trước", False),
+    ("dupe mỹ phẩm khác hàng fake nha", False),
+])
+def test_vietnamese_spoken_codes_cover_stories_and_stories(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)
+
