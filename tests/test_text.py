@@ -414,3 +414,25 @@ def test_english_hints_weak_claims_and_formats(matcher, text, offer):
 def test_vietnamese_spoken_codes_cover_stories_and_stories(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
 
+
+@pytest.mark.parametrize("text, offer", [
+    ("诶货的lv钱包 五十九", True),  # A货 as a transcript hears it
+    ("莆tian货 aj1 ¥320", True),
+    ("我们家不卖正品的 做工放心 耳环二十九", True),
+    ("我们家只卖正品", False),
+    ("无盒子无发票所以便宜 懂的来 戴森吹风机 ¥299", True),  # each 无 is its own claim
+    ("无盒子 所以便宜 二手书十块", False),
+    ("工厂货 nike 带logo 129一套", True),
+    ("带logo的工作服 可以定制", False),
+    ("不能说牌子 看老花你们就知道是谁家的了 一百二十九", True),
+    ("平替和假货是两码事好吗", False),
+    ("A货和正品差在哪里啊 问问", False),
+    ("仿真娃娃 一比一的尺寸 一百二十八", False),
+    ("一比一LV包 私聊", True),
+    ("复刻了主播上次教的红烧肉 太好吃了", False),
+    ("山寨里自己养的土鸡下的蛋", False),
+    ("山寨货手机壳 十块", True),
+    ("提醒：官方不会私聊卖货，自称'工厂货源'的都是骗子", False),
+])
+def test_chinese_spoken_codes_cover_stories_and_everyday_senses(matcher, text, offer):
+    assert matcher.assess(text).offer is offer, matcher.find(text)
