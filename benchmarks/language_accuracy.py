@@ -3,7 +3,7 @@
     python benchmarks/language_accuracy.py [--data FILE.jsonl ...] [--chat DIR] [--show N]
 
 Scores `LanguageMatcher.assess(text).offer` against the `offer` label of every line of
-benchmarks/language/dev.jsonl, dev2.jsonl, dev3.jsonl, dev4.jsonl and dev5.jsonl (and of any other JSONL in the same format given with --data, e.g. a
+benchmarks/language/dev.jsonl, dev2.jsonl, dev3.jsonl, dev4.jsonl, dev5.jsonl and dev6.jsonl (and of any other JSONL in the same format given with --data, e.g. a
 held-out set): precision / recall / F1 per language, per source and overall, then the misclassified lines.
 The row "as alerted" scores what the pipeline does with the verdict: only seller/moderator lines can raise
 `counterfeit_language` (a viewer's line is `fake_concern` at most), so viewers' offers count as misses there.
@@ -37,6 +37,7 @@ DEV2 = REPO / "benchmarks" / "language" / "dev2.jsonl"  # a second, independentl
 DEV3 = REPO / "benchmarks" / "language" / "dev3.jsonl"  # a third: messy chat/speech/ocr, written blind to the matcher
 DEV4 = REPO / "benchmarks" / "language" / "dev4.jsonl"  # a fourth, written blind at the weak spots (stories, rules, slang)
 DEV5 = REPO / "benchmarks" / "language" / "dev5.jsonl"  # a fifth, written blind to the matcher (en/zh/vi, 300 lines)
+DEV6 = REPO / "benchmarks" / "language" / "dev6.jsonl"  # a sixth, written blind: 40% speech, hint-only offers, harmless trigger words
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -100,7 +101,7 @@ def main() -> int:
     args = ap.parse_args()
 
     matcher = LanguageMatcher()
-    for path in [DEV, DEV2, DEV3, DEV4, DEV5, *map(Path, args.data)]:
+    for path in [DEV, DEV2, DEV3, DEV4, DEV5, DEV6, *map(Path, args.data)]:
         report(str(path.relative_to(REPO) if path.is_relative_to(REPO) else path), load_jsonl(path), matcher,
                args.show)
 
