@@ -376,8 +376,11 @@ def test_euro_and_bang_between_letters_read_as_e_and_i():
     ("reps of the Stanley cups with the logo, $15 each", True),  # "reps of" next to a brand
     ("three reps of the bench press, then rest", False),
     ("AAA+ designer bags $49", True),
+    ("AAA designer of the year award", False),
     ("Goyard totes same as boutique, $120", True),
     ("same as boutique price, no discount sorry", False),
+    ("same as the store but not from the store, AirPods Pro $18", True),
+    ("same as the store but not in stock there anymore", False),
     ("unauthorized copies, same as boutique pair, $85 shipped", True),  # weak "unauthorized copies" in company
     ("making unauthorized copies of this video is not allowed", False),
     ("factory extras, not from Nike but off the same line, $40", True),
@@ -416,10 +419,12 @@ def test_vietnamese_spoken_codes_cover_stories_and_stories(matcher, text, offer)
 
 
 @pytest.mark.parametrize("text, offer", [
-    ("诶货的lv钱包 五十九", True),  # A货 as a transcript hears it
+    ("就是诶货的lv钱包 五十九", True),  # A货 as a transcript hears it
+    ("这个诶 货到了 快来看", False),  # an interjection
     ("莆tian货 aj1 ¥320", True),
     ("我们家不卖正品的 做工放心 耳环二十九", True),
     ("我们家只卖正品", False),
+    ("我们不做正品代购 只做国货", False),
     ("无盒子无发票所以便宜 懂的来 戴森吹风机 ¥299", True),  # each 无 is its own claim
     ("无盒子 所以便宜 二手书十块", False),
     ("工厂货 nike 带logo 129一套", True),
