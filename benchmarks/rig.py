@@ -16,7 +16,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from livewarden.assets.marks import generate_mark  # noqa: E402
+from livewarden.assets.marks import generate_mark, place_mark  # noqa: E402
 from livewarden.policy import load_rules  # noqa: E402
 from livewarden.policy.rules import Rule  # noqa: E402
 from livewarden.registry import load_registry  # noqa: E402
@@ -46,6 +46,17 @@ def with_portrait(frames, portrait: np.ndarray, where: tuple[int, int] = (40, 60
     x, y = where
     for image in frames:
         image[y:y + small.shape[0], x:x + small.shape[1]] = small
+        yield image
+
+
+def with_pack(frames, pack: np.ndarray, on: tuple[float, float], fps: int, width_share: float = 0.12):
+    """The room's frames with a real pack shot held up (turning a little) between on[0] and on[1] seconds."""
+    for i, image in enumerate(frames):
+        t = i / fps
+        if on[0] <= t < on[1]:
+            w, h = image.shape[1], image.shape[0]
+            image, _ = place_mark(image, pack, center=(w * (0.33 + 0.01 * np.sin(t)), h * 0.7), scale=width_share,
+                                  angle_deg=5 * np.sin(t * 1.1), tilt=10 * np.sin(t * 0.7))
         yield image
 
 

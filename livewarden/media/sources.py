@@ -97,6 +97,7 @@ class RoomHealth:
     reconnects: int = 0  # reconnect attempts (failed opens included)
     last_error: str = ""
     last_frame_wall: float = 0.0
+    first_frame_wall: float = 0.0  # when this source first decoded a frame (start-up: how long until it was analysed)
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -397,6 +398,8 @@ class VideoSource:
                 if first_pts is None:
                     first_pts, wall0 = t, now
                     self._set(state="live")
+                    if not self.health.first_frame_wall:
+                        self._set(first_frame_wall=now)
                     if self._last_stream_time is None:
                         self._offset = 0.0
                 rel = t - first_pts

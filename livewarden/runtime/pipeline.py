@@ -56,6 +56,7 @@ class RoomStatus:
     speech_segments: int = 0
     listening: bool = False  # the speech listener is running
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
+    first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
 
     @property
     def health(self) -> RoomHealth:
@@ -191,6 +192,8 @@ class Pipeline:
                 log.exception("detector %s failed on room %s at %.2fs", detector.name, frame.room_id, frame.stream_time)
                 continue
             self._emit(status, signals)
+        if status.first_analysed_wall is None:
+            status.first_analysed_wall = time.time()
 
     def _emit(self, status: RoomStatus, signals: list[Signal]) -> None:
         """Signals -> timeline and policy -> committed alerts -> callbacks, in that order."""
