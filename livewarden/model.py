@@ -26,6 +26,9 @@ class Frame:
     image: np.ndarray  # BGR, uint8, HxWx3
     index: int = 0
     wall_time: float = field(default_factory=time.time)
+    # the change gate found the same picture as the last analysed one: detectors are not run on it, and what
+    # they saw last still stands at this frame's time (so a still product or face keeps counting as seen)
+    unchanged: bool = False
 
     @property
     def height(self) -> int:

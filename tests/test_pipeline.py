@@ -100,6 +100,30 @@ def test_live_rooms_through_nginx_rtmp(rooms: Path, tmp_path: Path):
     assert store.verify_audit() == (True, None)
 
 
+def test_a_card_held_still_keeps_counting_as_seen_while_the_gate_skips_its_frames(rooms: Path, tmp_path: Path):
+    """The change gate spares the detectors a still picture; what they saw in it must still count at every
+    sampled frame, or a still product or face would take the rule K times 2 s to alert instead of K samples."""
+    import cv2
+
+    from livewarden.assets.marks import generate_background, place_mark
+    from livewarden.assets.scenes import product_card
+
+    still, _ = place_mark(generate_background(4), product_card(generate_mark("NOVA", 11)), center=(900, 380), scale=0.24)
+    clip = tmp_path / "still.mp4"
+    write_clip(clip, (still.copy() for _ in range(FPS * 5)), FPS)
+    registry, detectors, policy, store = build(rooms, tmp_path / "store")
+    registry = registry.model_copy(update={"rooms": [registry.room("deals").model_copy(update={"source": str(clip)})]})
+    pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(sample_fps=2.0, offline=True)).start()
+    pipeline.run_until_done()
+    pipeline.stop()
+    status = pipeline.rooms["deals"]
+    [alert] = store.alerts()
+    assert status.analysed <= 4 and status.unchanged >= 6  # the gate let only the first and keep-alive frames in
+    assert alert.hits >= 9  # ... yet every one of the ~10 sampled frames counted as a sighting
+    assert alert.last_stream_time >= 4.0
+    assert cv2.imread(alert.evidence[0]) is not None
+
+
 def test_scan_cli_reports_findings_with_stream_times(rooms: Path, tmp_path: Path):
     runner = CliRunner()
     out = tmp_path / "scan-deals"

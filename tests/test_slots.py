@@ -31,3 +31,17 @@ def test_a_room_is_analysed_one_frame_at_a_time_others_go_on():
     slots.done("a")
     slots.done("b")
     assert slots.idle()
+
+
+def test_an_unchanged_frame_never_replaces_news_and_is_no_drop_when_replaced():
+    from dataclasses import replace
+
+    slots = LatestFrames()
+    slots.put(frame("a", 0.0))
+    slots.put(replace(frame("a", 0.5), unchanged=True))  # a reminder must not push out the waiting new picture
+    assert slots.take().stream_time == 0.0 and slots.replaced == {}
+    slots.done("a")
+    slots.put(replace(frame("a", 1.0), unchanged=True))
+    slots.put(frame("a", 1.5))  # a new picture replaces a waiting reminder: nothing was lost
+    taken = slots.take()
+    assert (taken.stream_time, taken.unchanged) == (1.5, False) and slots.replaced == {}

@@ -21,9 +21,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import faiss
@@ -33,6 +35,9 @@ from livewarden.detectors.base import Detector
 from livewarden.detectors.embedder import Embedder
 from livewarden.detectors.geometry import box_polygon, iou
 from livewarden.model import Frame, Signal
+
+if TYPE_CHECKING:
+    from livewarden.detectors.marks import MarkMatch, MarksDetector
 
 # Similarities are cosine between unit EfficientNet-Lite0 vectors. match_similarity
 # is the open-set threshold benchmarks/products_accuracy.py chose on
@@ -54,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "reuse_s": 1.0,  # the same region in the same room is embedded again only after this long
     "reuse_max_change": 12.0,  # ... if its 16x16 grey thumbnail changed less than this (mean abs grey levels)
 }
+RANKED = 3  # products (best first) per crop that the decision looks at
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,63 @@ class ProductMatch:
     brand: str
     similarity: float
     ref: str
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a crop was decided to be: a catalog product, confirmed by its pack shot or (None) not."""
+
+    match: ProductMatch
+    verified: MarkMatch | None = None  # the pack shot found in the crop; None: a very close embedding match
+
+    @property
+    def inliers(self) -> int:
+        return self.verified.inliers if self.verified else 0
+
+
+def decide(ranked: Sequence[ProductMatch], confirmed: Mapping[str, MarkMatch],
+           settings: Mapping[str, Any]) -> Decision | None:
+    """Which catalog product a crop is, or None ("not a catalog product"). The detector's one rule.
+
+    `ranked`: the crop's best products by embedding similarity, best first
+    (`ProductIndex.search(..., k=RANKED)`). `confirmed`: the products whose pack
+    shot the verifier found in the crop (`confirmations`); only candidates at or
+    above `match_similarity` are looked up in it, so a caller may skip the
+    verifier when none is. The first such confirmed candidate wins; else the
+    best candidate stands alone only when it is at least `unverified_similarity`
+    close AND `min_margin` ahead of the best other product; else nothing.
+    Shared with benchmarks/products_accuracy.py so the figures measure this.
+    """
+    for m in ranked:
+        if m.similarity >= settings["match_similarity"] and m.product in confirmed:
+            return Decision(m, confirmed[m.product])
+    if not ranked:
+        return None
+    best = ranked[0]
+    runner_up = ranked[1].similarity if len(ranked) > 1 else -1.0
+    if best.similarity >= settings["unverified_similarity"] and best.similarity - runner_up >= settings["min_margin"]:
+        return Decision(best)
+    return None
+
+
+def build_verifier(originals: Sequence[tuple[str, np.ndarray]]) -> MarksDetector | None:
+    """The marks machinery with pack shots as the "marks" (brand = product id); None if no pack has features."""
+    from livewarden.detectors.marks import MarksDetector
+
+    try:
+        return MarksDetector(list(originals), strict=False)
+    except ValueError:
+        return None  # nothing in the catalog has printed features (e.g. all produce)
+
+
+def confirmations(verifier: MarksDetector | None, crop: np.ndarray) -> dict[str, MarkMatch]:
+    """Product -> its best pack-shot match found in the crop under one homography (the input `decide` wants)."""
+    if verifier is None:
+        return {}
+    found: dict[str, MarkMatch] = {}
+    for m in verifier.match_image(crop):  # best first
+        found.setdefault(m.brand, m)
+    return found
 
 
 def held_views(image: np.ndarray, views: int = 2) -> list[np.ndarray]:
@@ -93,7 +156,8 @@ class ProductIndex:
         self.embedder = embedder
         images, self.rows = [], []
         self.originals: list[tuple[str, np.ndarray]] = []  # (product, image) as registered, for verification
-        for product, brand, image in references:
+        self.row_reference: list[int] = []  # which of `references` each row (image or held-up view) comes from
+        for r, (product, brand, image) in enumerate(references):
             img = image if isinstance(image, np.ndarray) else cv2.imread(str(image), cv2.IMREAD_COLOR)
             if img is None:
                 raise ValueError(f"product {product!r}: cannot read image {image}")
@@ -102,9 +166,34 @@ class ProductIndex:
             for view in [img] + held_views(img, held_up_views):
                 images.append(view)
                 self.rows.append((product, brand, name))
+                self.row_reference.append(r)
         self.vectors = embedder.vectors(images)
-        self.index = faiss.IndexFlatIP(embedder.dim)
+        self._build()
+
+    def _build(self) -> None:
+        self.index = faiss.IndexFlatIP(self.embedder.dim)
         self.index.add(self.vectors)
+        # enough rows that a search always sees k different products, however many images one has
+        self._rows_per_product = max(Counter(product for product, _, _ in self.rows).values())
+
+    def subset(self, references: Sequence[int]) -> "ProductIndex":
+        """The index of only these references (positions in the list it was built from), nothing embedded again.
+
+        For benchmarks that compare catalogs (e.g. with a third of the products left out) on one embedding pass.
+        """
+        keep = set(references)
+        if not keep:
+            raise ValueError("the catalog has no product images to index")
+        rows = [i for i, r in enumerate(self.row_reference) if r in keep]
+        renumber = {r: n for n, r in enumerate(sorted(keep))}
+        out = object.__new__(ProductIndex)
+        out.embedder = self.embedder
+        out.rows = [self.rows[i] for i in rows]
+        out.row_reference = [renumber[self.row_reference[i]] for i in rows]
+        out.originals = [self.originals[r] for r in sorted(keep)]
+        out.vectors = np.ascontiguousarray(self.vectors[rows])
+        out._build()
+        return out
 
     @classmethod
     def from_registry(cls, registry: Any, embedder: Embedder | None = None) -> "ProductIndex":
@@ -114,7 +203,8 @@ class ProductIndex:
     def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ProductMatch]]:
         """Best `k` products (not images) per query vector, most similar first."""
         n_rows = len(self.rows)
-        sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), min(n_rows, max(k * 4, k)))
+        depth = min(n_rows, max(k * 4, k * self._rows_per_product))
+        sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), depth)
         out = []
         for row_sims, row_ids in zip(sims, ids):
             seen: dict[str, ProductMatch] = {}
@@ -145,12 +235,8 @@ class ProductsDetector(Detector):
         self.settings = {**DEFAULTS, **tunables}
         self.index = index
         self.embedder = index.embedder
-        from livewarden.detectors.marks import MarksDetector
-
-        try:  # the marks machinery, with pack shots as the "marks": confirms a candidate geometrically
-            self.verifier: MarksDetector | None = MarksDetector(index.originals, strict=False)
-        except ValueError:
-            self.verifier = None  # nothing in the catalog has printed features (e.g. all produce)
+        # the marks machinery, with pack shots as the "marks": confirms a candidate geometrically
+        self.verifier = build_verifier(index.originals)
         self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
         self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
@@ -209,30 +295,28 @@ class ProductsDetector(Detector):
             return reused
         crops = [self.crop(frame.image, box) for box in boxes]
         embeddings = self.embedder.embed([c for c, _ in crops])
-        found = self.index.search(np.stack([e.vector for e in embeddings]), k=3)
+        found = self.index.search(np.stack([e.vector for e in embeddings]), k=RANKED)
         # the candidate whose crop is closest to the catalog decides
         pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)
         (_, bbox), emb, matches = crops[pick], embeddings[pick], found[pick]
         evidence = {"bbox": bbox, "polygon": box_polygon(bbox),
                     "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
-        best = matches[0] if matches else None
-        runner_up = matches[1].similarity if len(matches) > 1 else -1.0
         def signal(kind: str, subject: str, confidence: float, **extra: Any) -> list[Signal]:
             return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=kind, subject=subject,
                            confidence=confidence, detector=self.name, evidence={**evidence, **extra}, frame=frame)]
 
         signals: list[Signal] = []
-        confirmed = self._confirm(crops[pick][0], [m.product for m in matches
-                                                   if m.similarity >= self.settings["match_similarity"]])
-        if confirmed is not None:
-            product, inliers, confidence = confirmed
-            match = next(m for m in matches if m.product == product)
-            signals = signal("product", product, max(confidence, self.confidence(match.similarity)), brand=match.brand,
-                             similarity=round(match.similarity, 3), ref=match.ref, verified_inliers=inliers)
-        elif best and best.similarity >= self.settings["unverified_similarity"] \
-                and best.similarity - runner_up >= self.settings["min_margin"]:
-            signals = signal("product", best.product, self.confidence(best.similarity), brand=best.brand,
-                             similarity=round(best.similarity, 3), ref=best.ref, verified_inliers=0)
+        # the verifier costs ~30 ms: look only when some candidate is close enough for `decide` to ask it
+        worth_verifying = any(m.similarity >= self.settings["match_similarity"] for m in matches)
+        decision = decide(matches, confirmations(self.verifier, crops[pick][0]) if worth_verifying else {},
+                          self.settings)
+        if decision is not None:
+            m = decision.match
+            confidence = self.confidence(m.similarity)
+            if decision.verified is not None:
+                confidence = max(decision.verified.confidence, confidence)
+            signals = signal("product", m.product, confidence, brand=m.brand, similarity=round(m.similarity, 3),
+                             ref=m.ref, verified_inliers=decision.inliers)
         elif emb.product_likeness >= self.settings["unknown_likeness"]:
             signals = signal("unknown_product", "unknown", emb.product_likeness,
                              product_likeness=round(emb.product_likeness, 3))
@@ -242,16 +326,6 @@ class ProductsDetector(Detector):
             else:
                 self._tracks.pop(frame.room_id, None)
         return signals
-
-    def _confirm(self, crop: np.ndarray, candidates: list[str]) -> tuple[str, int, float] | None:
-        """(product, inliers, confidence) of the first candidate whose pack shot is found in the crop."""
-        if self.verifier is None or not candidates:
-            return None
-        found = {m.brand: m for m in self.verifier.match_image(crop)}
-        for product in candidates:
-            if product in found:
-                return product, found[product].inliers, found[product].confidence
-        return None
 
     def _reuse(self, frame: Frame, box: tuple[int, int, int, int]) -> list[Signal] | None:
         """The same region as the one embedded less than `reuse_s` ago in this room: same answer, no new pass."""

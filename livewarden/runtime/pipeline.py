@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from livewarden.cases.store import Alert, CaseStore
@@ -57,6 +57,7 @@ class RoomStatus:
     listening: bool = False  # the speech listener is running
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
     first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
+    last_signals: list[Signal] = field(default_factory=list)  # what the detectors saw in the last analysed frame
 
     @property
     def health(self) -> RoomHealth:
@@ -160,6 +161,9 @@ class Pipeline:
                 status.clock_offset = frame.stream_time - frame.wall_time
                 if gate is not None and not gate.changed(frame):
                     status.unchanged += 1
+                    if status.last_signals:  # what was seen still stands at this frame's time
+                        self.slots.put(replace(frame, unchanged=True), block=self.options.offline,
+                                       stop=self.stop_event)
                     continue
                 self.slots.put(frame, block=self.options.offline, stop=self.stop_event)
         except SourceError as exc:
@@ -183,7 +187,13 @@ class Pipeline:
 
     def _analyse(self, frame) -> None:
         status = self.rooms[frame.room_id]
+        if frame.unchanged:  # the same picture: the last analysed frame's signals again, at this frame's time
+            now = time.time()
+            self._emit(status, [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=now,
+                                        evidence={**s.evidence, "unchanged": True}) for s in status.last_signals])
+            return
         status.analysed += 1
+        seen: list[Signal] = []
         for detector in self.detectors:
             try:
                 signals = detector.detect(frame)
@@ -191,7 +201,9 @@ class Pipeline:
                 status.detector_errors += 1
                 log.exception("detector %s failed on room %s at %.2fs", detector.name, frame.room_id, frame.stream_time)
                 continue
+            seen += signals
             self._emit(status, signals)
+        status.last_signals = seen
         if status.first_analysed_wall is None:
             status.first_analysed_wall = time.time()
 

@@ -7,6 +7,10 @@ so the reader waits instead and nothing is skipped. A room's frames are
 analysed one at a time and in order (a worker calls `done` when finished):
 detectors with per-room state (background models, trackers) and the policy
 see each room's stream as it happened.
+
+A frame the change gate found `unchanged` is only a reminder that what was
+seen still stands: it never replaces a pending frame, and a new frame that
+replaces it is not a drop.
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ class LatestFrames:
             if block:
                 while room in self._pending and not (stop and stop.is_set()):
                     self._cond.wait(0.2)
+            if frame.unchanged and room in self._pending:
+                return  # the pending frame is newer news than a reminder
             if room in self._pending:
-                self.replaced[room] = self.replaced.get(room, 0) + 1
+                if not self._pending[room].unchanged:
+                    self.replaced[room] = self.replaced.get(room, 0) + 1
             else:
                 self._ready.append(room)
             self._pending[room] = frame
