@@ -13,12 +13,14 @@ Baseline, measured in the same run on the same stream: a second subscriber
 that decodes every frame and notices the card by a flag pixel block the
 publisher paints on marked frames. That is the transport + decode latency no
 analysis can beat; the ratio says what livewarden adds on top of it.
-Goal (issue 3): p95 <= 1.0 s at 2 fps sampling on 2 CPU cores.
+Goal (issue 3): p95 <= 1.0 s at 2 fps sampling on 2 CPU cores, over every
+trial: a trial with no alert within 6 s counts as infinitely late.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import sys
@@ -169,9 +171,11 @@ def main() -> None:
             print(f"    baseline    send→decoded (all fps): {percentiles(r['baseline'])}")
             print(f"    ratio p50 alert / p50 baseline: {p50 / base:.1f}x   missed trials: {r['missed']}   "
                   f"frames replaced while busy: {r['busy_drops']}")
-            if r["total"]:
-                p95 = float(np.percentile(r["total"], 95))
-                print(f"    goal p95 <= 1.0 s: {'met' if p95 <= 1.0 else 'NOT met'} ({p95:.3f} s)")
+            # the verdict counts every trial: a missed one (or one whose send time was not seen) as infinitely late
+            every = r["total"] + [math.inf] * (args.trials - len(r["total"]))
+            p95 = float(np.percentile(every, 95, method="higher"))
+            print(f"    goal p95 <= 1.0 s over all {args.trials} trials: {'met' if p95 <= 1.0 else 'NOT met'} "
+                  f"({p95:.3f} s)")
 
 
 if __name__ == "__main__":

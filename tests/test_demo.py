@@ -27,8 +27,8 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     assert "through nginx-rtmp" in result.output
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
     assert "juice-bar unlisted_product tropicana-apple" in result.output
-    assert "juice-bar unlisted_product tropicana-apple" in result.output
-    assert "nova-official unauthorized_brand" not in result.output and "nova-official unlisted" not in result.output
+    assert "juice-bar listing_mismatch tropicana-apple" in result.output
+    assert "nova-official" not in result.output.split("alert(s) in")[1].split("demo ok")[0]  # the summary lists none
     # words: the seller's disguised offer and an impossible price alert; an authenticity claim does not
     assert "deal-hunter counterfeit_language bargain-king" in result.output
     assert "juice-bar price_anomaly" in result.output and "nova-official counterfeit_language" not in result.output

@@ -339,6 +339,7 @@ def _post(port: int, body: str) -> int | None:
         return None  # not listening yet
 
 
+@pytest.mark.rtmp
 def test_live_speech_is_transcribed_from_a_room_streamed_through_nginx_rtmp(tmp_path: Path):
     """`watch --speech`'s path: a room with real speech (AAC) pushed through a real nginx-rtmp server; a
     listener per room transcribes 5 s windows onto the room's stream clock."""

@@ -338,6 +338,15 @@ def test_rtmp_server_lifecycle_leaves_nothing_behind():
 
 @pytest.mark.rtmp
 @rtmp
+def test_rtmp_server_error_log_outlives_its_folder():
+    """Failure messages read the log after the `with` block has removed the server's folder."""
+    with RtmpServer(log_level="notice") as s:
+        prefix = s._prefix
+    assert not prefix.exists() and "nginx/" in s.error_log
+
+
+@pytest.mark.rtmp
+@rtmp
 def test_rtmp_ingest_two_rooms_and_reconnect(server, clips):
     pub_a, stop_a = start_publisher(clips["a.flv"], server.url("room-a"), loop=True)
     pub_b, stop_b = start_publisher(clips["b.flv"], server.url("room-b"), loop=True)

@@ -71,11 +71,25 @@ def test_flood_updates_one_alert_and_escalates(registry):
     assert len({id(u.finding) for u in updates}) == 1
 
 
-def test_stale_alert_closes_and_a_new_one_opens(registry):
+def test_stale_alert_closes_and_a_new_one_opens(registry, tmp_path):
+    from livewarden.cases import CaseStore
+
     policy = Policy(registry, [rule(close_after_s=5.0)])
+    store = CaseStore.at(tmp_path)
     [first] = policy.observe(sig("deals", 0.0, 0.95))
-    [second] = policy.observe(sig("deals", 30.0, 0.95))
+    [again] = policy.observe(sig("deals", 4.0, 0.95))  # within close_after_s: the same alert, updated
+    assert not again.opened and again.finding is first.finding
+    store.record(first)
+    store.record(again)
+    [second] = policy.observe(sig("deals", 30.0, 0.95))  # 26 s without a hit: the old alert is over
     assert second.opened and second.finding is not first.finding
+    # the stale alert ended where it was last seen; the new one carries none of its hits
+    assert (first.finding.first_time, first.finding.last_time, first.finding.hits) == (0.0, 4.0, 2)
+    assert (second.finding.first_time, second.finding.hits) == (30.0, 1)
+    store.record(second)
+    old, new = store.alerts()
+    assert (old.status, old.last_stream_time, new.status, new.first_stream_time) == ("closed", 4.0, "open", 30.0)
+    assert [e.action for e in store.audit_entries()] == ["alert_opened", "alert_closed", "alert_opened"]
 
 
 def test_subjects_and_rooms_are_separate_keys(registry):

@@ -51,7 +51,12 @@ def test_chinese_numerals():
 
 
 def test_chinese_numeral_lookalikes_are_not_prices_and_never_raise():
-    for text in ["百块钱的东西", "十十块", "千万元", "万元户"]:
-        assert all(p.amount > 0 for p in find_prices(text)), text  # no crash, no zero or negative prices
+    for text in ["百块钱的东西", "十十块", "千万元", "万元户"]:  # no number before the unit: nothing, and no crash
+        assert find_prices(text) == [], text
     assert chinese_number("一百零五") == 105
+
+
+@pytest.mark.parametrize("text, amount", [("两千元一个", 2000), ("五块一瓶", 5), ("三块五一瓶", 3.5), ("九块九包邮", 9.9)])
+def test_a_count_after_the_unit_is_not_its_jiao(text: str, amount: float):
+    assert [p.amount for p in find_prices(text)] == [amount]
 

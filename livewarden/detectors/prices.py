@@ -55,7 +55,8 @@ _FORMS = [
     # 199k, 99元, 2 triệu, 1.299.000đ, 1,5 triệu, 20 dollars, 3块5 / 9块9 (jiao after 块)
     ("suffix", re.compile(rf"{_NOT_BEFORE}({_NUM})\s?({_UNIT})(?:\s?(đ|vnd|vnđ)\b)?(?:(?<=块)(\d)(?!\d))?(?![a-zà-ỹ])", re.I)),
     # 三百, 三百五, 两千, 九块九 with a unit or a cue
-    ("cn", re.compile(rf"({_CN})\s?(块钱|块|塊|元|圆)({_CN})?")),
+    # (the jiao is one digit, and not the count of a measure word: 两千元一个 is 2000 each, not 2000.1)
+    ("cn", re.compile(rf"({_CN})\s?(块钱|块|塊|元|圆)([一二两三四五六七八九](?![个件只瓶双盒套支条袋罐斤份台部张箱]))?")),
     ("cn_cue", re.compile(rf"(?:{_CUES})\s?({_CN})(?![\u4e00-\u9fff])")),
     # only 49.99, giá 199 (no currency given)
     ("cue", re.compile(rf"\b(?:{_CUES})\s?:?\s?({_NUM}){_NOT_AFTER}(?!\s?[a-zà-ỹ\u4e00-\u9fff])", re.I)),

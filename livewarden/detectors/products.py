@@ -131,13 +131,16 @@ def held_views(image: np.ndarray, views: int = 2) -> list[np.ndarray]:
     """The reference as a camera would crop it when held up: slightly turned, on clutter, with a margin.
 
     Catalog pack shots sit on white; crops from a room never do. Indexing these
-    views too brings the two closer (backgrounds are drawn from fixed seeds).
+    views too brings the two closer. The backdrops (`index_backdrop`: an
+    out-of-focus room, fixed per view) are deliberately NOT the generator the
+    tests and the demo draw their rooms with, so the index has never seen them.
     """
-    from livewarden.assets.marks import generate_background, place_mark
+    from livewarden.assets.index_backdrops import index_backdrop
+    from livewarden.assets.marks import place_mark
 
     out = []
     for j in range(views):
-        bg = generate_background(7000 + j, 640, 360)
+        bg = index_backdrop(j, 640, 360)
         img, polygon = place_mark(bg, image, center=(320, 180), scale=0.4, angle_deg=(-6, 6)[j % 2], tilt=8)
         xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
         x0, y0, x1, y1 = min(xs), min(ys), max(xs), max(ys)

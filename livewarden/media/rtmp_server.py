@@ -114,6 +114,7 @@ class RtmpServer:
         self._nginx = nginx or shutil.which("nginx") or "/usr/sbin/nginx"
         self._proc: subprocess.Popen | None = None
         self._prefix: Path | None = None
+        self._final_log = ""
         self._lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------
@@ -140,9 +141,9 @@ class RtmpServer:
 
     @property
     def error_log(self) -> str:
-        """Text of the server's error log (for test failure messages)."""
+        """Text of the server's error log (for failure messages); after `stop`, the log as it was then."""
         if self._prefix is None:
-            return ""
+            return self._final_log
         try:
             return (self._prefix / "error.log").read_text(errors="replace")
         except OSError:
@@ -214,6 +215,7 @@ class RtmpServer:
 
     def _cleanup_prefix(self) -> None:
         if self._prefix is not None:
+            self._final_log = self.error_log  # its folder goes now; a failure message may still want it
             shutil.rmtree(self._prefix, ignore_errors=True)
             self._prefix = None
 
