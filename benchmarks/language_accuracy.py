@@ -1,10 +1,15 @@
 """Accuracy of the fraud-language matcher: does a line offer or admit counterfeits?
 
-    python benchmarks/language_accuracy.py [--data FILE.jsonl ...] [--chat DIR] [--show N]
+    python benchmarks/language_accuracy.py [--heldout] [--data FILE.jsonl ...] [--chat DIR] [--show N]
 
-Scores `LanguageMatcher.assess(text).offer` against the `offer` label of every line of
-benchmarks/language/dev.jsonl, dev2.jsonl, dev3.jsonl, dev4.jsonl, dev5.jsonl and dev6.jsonl (and of any other JSONL in the same format given with --data, e.g. a
-held-out set): precision / recall / F1 per language, per source and overall, then the misclassified lines.
+Scores `LanguageMatcher.assess(text).offer` against the `offer` label of every line of the tuning sets
+benchmarks/language/dev.jsonl ... dev6.jsonl (and of any other JSONL in the same format given with --data):
+precision / recall / F1 per language, per source and overall, then the misclassified lines.
+
+`--heldout` scores the held-out set instead: heldout3.jsonl (358 lines, written blind to the matcher, never
+tuned on), and beside it heldout.jsonl and heldout2.jsonl, which were scored after every tuning round and so
+are no longer blind (shown as "seen"). Score it once when a change to the matcher is finished; never tune on
+what it shows (its misclassified lines are not listed).
 The row "as alerted" scores what the pipeline does with the verdict: only seller/moderator lines can raise
 `counterfeit_language` (a viewer's line is `fake_concern` at most), so viewers' offers count as misses there.
 Then a false-positive run over real chat that is (nearly) never an offer: the YouTube comment spam CSVs,
@@ -38,6 +43,9 @@ DEV3 = REPO / "benchmarks" / "language" / "dev3.jsonl"  # a third: messy chat/sp
 DEV4 = REPO / "benchmarks" / "language" / "dev4.jsonl"  # a fourth, written blind at the weak spots (stories, rules, slang)
 DEV5 = REPO / "benchmarks" / "language" / "dev5.jsonl"  # a fifth, written blind to the matcher (en/zh/vi, 300 lines)
 DEV6 = REPO / "benchmarks" / "language" / "dev6.jsonl"  # a sixth, written blind: 40% speech, hint-only offers, harmless trigger words
+HELDOUT = REPO / "benchmarks" / "language" / "heldout3.jsonl"  # written blind, never tuned on, never listed
+SEEN = [REPO / "benchmarks" / "language" / "heldout.jsonl",  # once held out; scored after each tuning round
+        REPO / "benchmarks" / "language" / "heldout2.jsonl"]
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -95,15 +103,21 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, show: int) -> 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", action="append", default=[], help="more labeled JSONL files (e.g. a held-out set)")
+    ap.add_argument("--data", action="append", default=[], help="more labeled JSONL files")
+    ap.add_argument("--heldout", action="store_true", help="score the held-out set (once per finished change)")
     ap.add_argument("--chat", help="real chat folder (default <data>/chat/dev, data as in reference_data.py)")
     ap.add_argument("--show", type=int, default=40, help="misclassified lines to list per file")
     args = ap.parse_args()
 
     matcher = LanguageMatcher()
-    for path in [DEV, DEV2, DEV3, DEV4, DEV5, DEV6, *map(Path, args.data)]:
-        report(str(path.relative_to(REPO) if path.is_relative_to(REPO) else path), load_jsonl(path), matcher,
-               args.show)
+    if args.heldout:
+        print("held-out: score once per finished change and never tune on it (its lines are not listed)")
+        sets = [(HELDOUT, "held out"), *((p, "seen during tuning") for p in SEEN)]
+    else:
+        sets = [(p, "tuning") for p in [DEV, DEV2, DEV3, DEV4, DEV5, DEV6, *map(Path, args.data)]]
+    for path, role in sets:
+        name = str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+        report(f"{name} ({role})", load_jsonl(path), matcher, 0 if role == "held out" else args.show)
 
     folder = Path(args.chat) if args.chat else data_dir(None) / "chat" / "dev"
     if not folder.is_dir():
