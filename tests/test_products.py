@@ -1,12 +1,18 @@
-"""Products: catalog CSV import and its errors, the lookup, the product rules, the detector on generated rooms.
+"""Products: catalog CSV import and its errors, the lookup, the product rules, the detector on generated rooms
+and on rooms built from real video.
 
 The product images are five real pack shots and one shop photo from the
-Grocery Store Dataset (MIT; see tests/fixtures/products/ATTRIBUTION.md).
+Grocery Store Dataset (MIT; see tests/fixtures/products/ATTRIBUTION.md). The
+real footage is read from ../shared/data (LIVEWARDEN_DATA), never copied here;
+those tests skip when it is absent.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -231,3 +237,169 @@ def test_scan_reports_an_unlisted_product_shown_in_a_room(tmp_path: Path):
     unlisted = next(f for f in findings if f["rule"] == "unlisted_product")
     assert 1.5 <= unlisted["first_stream_time"] <= 5.5
     assert all(Path(p).is_file() for p in unlisted["evidence"])
+
+
+# --- rooms built from real video -------------------------------------------------------------------------------
+# The seller's footage is a real recorded clip: LivePortrait's driving clips (MIT; see SOURCES-media.md in the data
+# folder), read where benchmarks/reference_data.py finds the data, never copied into the repository.
+DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data").resolve()
+VIDEO = DATA / "video" / "dev"
+CALM_HOST = "liveportrait_driving_d19.mp4"  # 480x480, 8.3 s: a man talking in front of a plain wall
+BUSY_HOST = "liveportrait_driving_d12.mp4"  # 512x512, 7.3 s: a man laughing, leaning and waving a pen, wood and brick
+TURNING_HOST = "liveportrait_driving_d3.mp4"  # 512x512, 11.8 s: a woman talking, turning her head
+SHOWN = (2.5, 5.5)  # seconds the pack is held up: before and after it is the real footage alone
+SAMPLE_FPS = 2.0  # what the sampler hands the detectors in a live room
+
+
+def real_clip(name: str):
+    """A pytest param that skips, saying why, when the shared data folder is not there."""
+    path = VIDEO / name
+    missing = pytest.mark.skipif(not path.is_file(),
+                                 reason=f"real video {path} not found: point LIVEWARDEN_DATA at the shared data folder")
+    return pytest.param(name, id=name.removeprefix("liveportrait_driving_").removesuffix(".mp4"), marks=missing)
+
+
+def real_frames(name: str, fps: float = SAMPLE_FPS) -> Iterator[tuple[float, np.ndarray]]:
+    """(stream time, BGR frame) of a real clip decoded with PyAV, one frame every 1/fps seconds."""
+    import av
+
+    with av.open(str(VIDEO / name)) as container:
+        stream = container.streams.video[0]
+        due = 0.0
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if t + 1e-3 >= due:
+                due += 1.0 / fps
+                yield t, frame.to_ndarray(format="bgr24")
+
+
+def cut_out(pack: str) -> tuple[np.ndarray, np.ndarray]:
+    """The carton without the pack shot's white studio background: (image, mask), cropped to the carton.
+
+    Cartons are convex, so the hull of everything darker than the studio white is the carton, white print included.
+    """
+    img = cv2.imread(str(FIXTURES / pack))
+    ink = cv2.morphologyEx((img.min(axis=2) < 235).astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    hull = cv2.convexHull(cv2.findNonZero(ink))
+    mask = np.zeros(ink.shape, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255)
+    x, y, w, h = cv2.boundingRect(hull)
+    return img[y:y + h, x:x + w], mask[y:y + h, x:x + w]
+
+
+def hold_up(image: np.ndarray, pack: tuple[np.ndarray, np.ndarray], t: float,
+            where: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float]]:
+    """The carton pasted into a real frame as a hand holds it: turned a few degrees, leaning back a little, drifting.
+
+    Returns the frame and the carton's centre in pixels. Its height is 42% of the frame's (a 1 l carton held up
+    at chest height in a head-and-shoulders shot), close to the pack shot's own resolution (no upscaled detail).
+    """
+    carton, mask = pack
+    h, w = carton.shape[:2]
+    H, W = image.shape[:2]
+    out_h = 0.42 * H
+    out_w = out_h * w / h
+    corners = np.float32([[-out_w / 2, -out_h / 2], [out_w / 2, -out_h / 2], [out_w / 2, out_h / 2],
+                          [-out_w / 2, out_h / 2]])
+    corners[:2, 0] *= 1 - (0.06 + 0.04 * math.sin(1.3 * t))  # top edge farther away: the carton leans back
+    a = math.radians(6 * math.sin(2.1 * t))
+    centre = (W * (where[0] + 0.02 * math.sin(3 * t)), H * (where[1] + 0.015 * math.cos(2 * t)))
+    dst = corners @ np.float32([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]]) + np.float32(centre)
+    warp = cv2.getPerspectiveTransform(np.float32([[0, 0], [w, 0], [w, h], [0, h]]), dst.astype(np.float32))
+    warped = cv2.warpPerspective(carton, warp, (W, H), flags=cv2.INTER_AREA)
+    alpha = cv2.warpPerspective(mask, warp, (W, H)).astype(np.float32)[..., None] / 255.0
+    return (warped * alpha + image * (1.0 - alpha)).astype(np.uint8), centre
+
+
+def real_room(detector, room: str, clip: str, pack: str | None = None, where: tuple[float, float] = (0.76, 0.58)):
+    """Run a room built from a real clip (the pack held up during SHOWN) through the detector, as Frames at 2 fps.
+
+    Returns [(stream time, the pack's centre or None when not shown, signals)] for every sampled frame.
+    """
+    carton = cut_out(pack) if pack else None
+    out = []
+    for i, (t, image) in enumerate(real_frames(clip)):
+        centre = None
+        if carton is not None and SHOWN[0] <= t < SHOWN[1]:
+            image, centre = hold_up(image, carton, t, where)
+        out.append((t, centre, detector.detect(Frame(room, t, image, index=i))))
+    return out
+
+
+def named(room) -> list[str]:
+    """Product ids the detector called the held pack, one per sampled frame it was shown in and named."""
+    return [s.subject for _, centre, signals in room if centre is not None for s in signals if s.kind == "product"]
+
+
+@pytest.mark.parametrize("clip", [real_clip(CALM_HOST), real_clip(BUSY_HOST), real_clip(TURNING_HOST)])
+def test_real_footage_alone_is_never_called_a_catalog_product(detector, clip: str):
+    """A real host talking and moving for the whole clip: the moving person makes blobs, none is a product."""
+    room = real_room(detector, f"real-alone-{clip}", clip)
+    assert len(room) >= 14  # the whole clip was sampled at 2 fps
+    assert [(round(t, 1), s.subject) for t, _, signals in room for s in signals if s.kind == "product"] == []
+
+
+@pytest.mark.parametrize("pack, expected", [("Tropicana-Apple-Juice.jpg", "tropicana-apple"),
+                                            ("Oatly-Oat-Milk.jpg", "oatly-oat-milk")])
+@pytest.mark.parametrize("clip", [real_clip(CALM_HOST)])
+def test_pack_held_up_in_real_footage_is_recognised_while_shown(detector, clip: str, pack: str, expected: str):
+    """A real pack shot held up for 3 s in front of real footage: named right while shown, and only then."""
+    room = real_room(detector, f"real-{expected}-{clip}", clip, pack)
+    shown = [(t, centre, signals) for t, centre, signals in room if centre is not None]
+    hits = [(t, centre, s) for t, centre, signals in shown for s in signals if s.kind == "product"]
+    assert len(shown) == 6
+    # the unlisted_product rule wants 3 hits in 5 s: nearly every sampled frame while shown names it
+    assert len(hits) >= len(shown) - 1 and {s.subject for _, _, s in hits} == {expected}
+    for _, (cx, cy), s in hits:
+        x0, y0, x1, y1 = s.evidence["bbox"]
+        assert x0 < cx < x1 and y0 < cy < y1  # the box is around the pack, not the host
+    # before it is held up and after it is put away (the background model still remembers it): nothing
+    assert [(round(t, 1), s.subject) for t, centre, signals in room if centre is None
+            for s in signals if s.kind == "product"] == []
+
+
+@pytest.mark.parametrize("clip", [real_clip(CALM_HOST)])
+def test_pack_missing_from_the_catalog_held_up_in_real_footage_is_not_a_catalog_product(detector, clip: str):
+    """Oatly held up the same way in front of a catalog without it: never a catalog product id, shown or not.
+
+    The same room with Oatly in the catalog names it in nearly every frame, so the pack is seen and its crop
+    judged; only the catalog differs (the same index less Oatly's pack shot and views, nothing re-embedded).
+    """
+    from livewarden.detectors.products import ProductsDetector
+
+    pack = "Oatly-Oat-Milk.jpg"
+    with_it = real_room(detector, f"real-oatly-listed-{clip}", clip, pack)
+    assert len(named(with_it)) >= 5 and set(named(with_it)) == {"oatly-oat-milk"}
+    others = [i for i, (product, _) in enumerate(detector.index.originals) if product != "oatly-oat-milk"]
+    without = ProductsDetector(detector.index.subset(others))
+    room = real_room(without, f"real-oatly-missing-{clip}", clip, pack)
+    assert sum(centre is not None for _, centre, _ in room) == 6
+    assert [(round(t, 1), s.subject) for t, _, signals in room for s in signals if s.kind == "product"] == []
+
+
+# Known weaknesses the real footage shows (strict: when the detector learns these, the tests say so and must be
+# promoted to plain tests). Proposals are blobs that differ from a slowly updated grey background.
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="a host who moves a lot makes larger blobs than the pack, or one blob with it; only the 3 "
+                   "largest are embedded, so the pack is named in 1-2 of 6 frames (the rule wants 3 in 5 s)")
+@pytest.mark.parametrize("clip", [real_clip(BUSY_HOST), real_clip(TURNING_HOST)])
+def test_pack_held_up_next_to_a_moving_real_host_is_recognised_while_shown(detector, clip: str):
+    """Oatly held below the shoulder of a host who laughs and leans (d12) or turns her head (d3) while talking."""
+    room = real_room(detector, f"real-moving-{clip}", clip, "Oatly-Oat-Milk.jpg", where=(0.8, 0.7))
+    assert len(named(room)) >= 5 and set(named(room)) == {"oatly-oat-milk"}
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError,
+                   reason="the carton's middle band is as bright as the wall behind it, so its blob splits in two; "
+                   "each half-pack crop is close to the catalog's pack shot (0.66) but too little of the pack for the "
+                   "pack-shot confirmation")
+@pytest.mark.parametrize("clip", [real_clip(CALM_HOST)])
+def test_a_catalogued_pack_as_bright_as_the_wall_is_recognised_in_real_footage(detector, clip: str):
+    """Bravo orange juice, added to the catalog, held up in front of the calm host's light wall."""
+    from livewarden.detectors.products import ProductIndex, ProductsDetector
+
+    refs = [(p, b, FIXTURES / img) for p, b, _, img, _ in CATALOG]
+    with_bravo = ProductsDetector(ProductIndex(detector.embedder, refs + [("bravo-orange", "bravo",
+                                                                            FIXTURES / "Bravo-Orange-Juice.jpg")]))
+    room = real_room(with_bravo, f"real-bravo-listed-{clip}", clip, "Bravo-Orange-Juice.jpg")
+    assert len(named(room)) >= 5 and set(named(room)) == {"bravo-orange"}
