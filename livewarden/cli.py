@@ -334,7 +334,7 @@ def words(
 
 @app.command()
 def demo(
-    duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier)"),
+    duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier); the outcome check needs ~25 s"),
     workdir: Path = typer.Option(Path("livewarden-data/demo"), help="where the demo registry, clips and store go"),
     rtmp: bool = typer.Option(True, help="stream through a local nginx-rtmp server (falls back to files if absent)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),

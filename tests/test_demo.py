@@ -22,7 +22,7 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     ok, why = RtmpServer.available()
     if not ok:
         pytest.skip(why)
-    result = CliRunner().invoke(app, ["demo", "--duration", "16", "--workdir", str(workdir)])
+    result = CliRunner().invoke(app, ["demo", "--duration", "26", "--workdir", str(workdir)])
     assert result.exit_code == 0, result.output
     assert "through nginx-rtmp" in result.output
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output

@@ -153,6 +153,20 @@ def test_a_price_is_compared_with_the_product_on_camera_then_named_then_cheapest
     assert price("just $99", room="outlet") is None  # nothing listed, nothing on camera: no product to compare
 
 
+def test_a_line_typed_while_a_product_was_on_camera_finds_it_after_later_frames_were_analysed():
+    """Chat arrives late: frames after the line's stream time may already have been analysed (the demo's
+    price line was compared with the cheapest listed product instead of the juice held up)."""
+    from livewarden.model import Signal
+    from livewarden.runtime.timeline import Timeline
+
+    timeline = Timeline(gap_s=3.0)
+    for t in (1.0, 2.0, 3.0, 4.0, 5.0):
+        timeline.observe(Signal("r", t, "product", "juice", 0.9, "products"))
+    assert timeline.seen("r", "product", 4.0) == ["juice"]  # inside the span
+    assert timeline.seen("r", "product", 7.5) == ["juice"] and timeline.seen("r", "product", 0.0) == ["juice"]
+    assert timeline.seen("r", "product", 8.5) == [] and timeline.seen("r", "product", -2.5) == []
+
+
 def test_viewer_lines_never_accuse_the_seller(tmp_path: Path):
     registry = load_registry(write_shop(tmp_path))
     language = LanguageDetector(registry)

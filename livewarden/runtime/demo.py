@@ -14,9 +14,11 @@ Everything is generated on first run and cached in the workdir.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -109,19 +111,41 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
     return registry_path
 
 
-def replay_chat(path: Path, stop: threading.Event) -> None:
-    """Append the CHAT lines to `path` on their schedule, loop after loop, as a live chat feed would."""
+def replay_chat(path: Path, stop: threading.Event, loop_start: Callable[[str], float | None]) -> None:
+    """Append the CHAT lines to `path` on their schedule, loop after loop, as a live chat feed would.
+
+    Each room's lines follow that room's own video: `loop_start(room)` is the wall time of the first loop of
+    its clip that the pipeline sees from before the card or pack comes up (None while not known yet), so the
+    seller's price line comes while the juice is on camera wherever the stream was joined.
+    """
     path.write_text("")
-    started = time.time()
+    starts: dict[str, float] = {}
+    while len(starts) < len({room for _, room, *_ in CHAT}):
+        if stop.wait(0.1):
+            return
+        for room in {room for _, room, *_ in CHAT} - set(starts):
+            at = loop_start(room)
+            if at is not None:
+                starts[room] = at
     loop = 0
     while not stop.is_set():
-        for at, room, role, author, text in CHAT:
-            if stop.wait(max(0.0, started + loop * CLIP_SECONDS + at - time.time())):
+        for due, room, role, author, text in sorted((starts[room] + loop * CLIP_SECONDS + at, room, *rest)
+                                                    for at, room, *rest in CHAT):
+            if stop.wait(max(0.0, due - time.time())):
                 return
             with path.open("a", encoding="utf-8") as f:
                 f.write(json.dumps({"room": room, "time": time.time(), "author": author, "role": role,
                                     "text": text}, ensure_ascii=False) + "\n")
         loop += 1
+
+
+def first_whole_loop(clip_started: float | None, first_analysed: float | None) -> float | None:
+    """Wall time of the first clip loop whose card or pack comes up after the room's first frame was analysed
+    (a pack already up when watching starts is part of the products detector's background until it moves)."""
+    if clip_started is None or first_analysed is None:
+        return None
+    k = math.ceil((first_analysed + 0.5 - clip_started - MARK_ON[0]) / CLIP_SECONDS)
+    return clip_started + max(0, k) * CLIP_SECONDS
 
 
 def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console) -> bool:
@@ -138,7 +162,7 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     server = None
     publishers = []
     chat_path, chat_stop = workdir / "chat.jsonl", threading.Event()
-    chat_thread = threading.Thread(target=replay_chat, args=(chat_path, chat_stop), name="demo-chat", daemon=True)
+    clip_started: dict[str, float] = {}  # wall time each room's clip (loop 0) began playing
     if use_rtmp:
         ok, why = RtmpServer.available()
         if ok:
@@ -150,7 +174,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             rooms = []
             for room in registry.rooms:
                 url = server.url(room.id)
-                publishers.append(start_publisher(room.source, url, loop=True))
+                publishers.append(start_publisher(room.source, url, loop=True,
+                                                  on_start=lambda wall, r=room.id: clip_started.__setitem__(r, wall)))
                 rooms.append(room.model_copy(update={"source": url}))
             registry = registry.model_copy(update={"rooms": rooms})
             console.print(f"streaming {len(rooms)} rooms through nginx-rtmp on 127.0.0.1:{server.port}")
@@ -158,6 +183,12 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             console.print(f"playing {len(registry.rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
         pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True),
                             language=LanguageDetector(registry))
+        if not server:  # files play from the pipeline's start
+            clip_started.update({room.id: time.time() for room in registry.rooms})
+        chat_thread = threading.Thread(
+            target=replay_chat, name="demo-chat", daemon=True,
+            args=(chat_path, chat_stop,
+                  lambda room: first_whole_loop(clip_started.get(room), pipeline.rooms[room].first_analysed_wall)))
         chat_thread.start()
         pipeline.add_chat(lambda on_message, on_error: JsonlChatSource(chat_path, on_message, on_error, follow=True))
         console.print(f"Cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each {CLIP_SECONDS:.0f}s loop: "

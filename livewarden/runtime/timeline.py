@@ -51,10 +51,14 @@ class Timeline:
             return [asdict(s) for s in sorted(self._spans.get(room_id, []), key=lambda s: s.first_stream_time)]
 
     def seen(self, room_id: str, kind: str, now_stream_time: float) -> list[str]:
-        """Subjects of `kind` seen within `gap_s` of `now_stream_time`, the most recent first."""
+        """Subjects of `kind` seen within `gap_s` of `now_stream_time`, the most recent first.
+
+        Either side: a chat line reaches us after frames that came later on the stream clock were analysed, so
+        the span of what was on camera when it was typed may already reach past its time.
+        """
         with self._lock:
-            recent = [s for s in self._spans.get(room_id, [])
-                      if s.kind == kind and 0 <= now_stream_time - s.last_stream_time <= self.gap_s]
+            recent = [s for s in self._spans.get(room_id, []) if s.kind == kind
+                      and s.first_stream_time - self.gap_s <= now_stream_time <= s.last_stream_time + self.gap_s]
         return [s.subject for s in sorted(recent, key=lambda s: -s.last_stream_time)]
 
     def on_camera(self, room_id: str, now_stream_time: float) -> str:
