@@ -106,6 +106,16 @@ def test_detector_names_the_protected_person_and_ignores_others(detector):
     assert detector.detect(Frame("r", 9, generate_background(5, 1280, 720))) == []
 
 
+def test_a_face_taken_away_is_not_reported_until_the_next_location(detector):
+    """Between locations (~2 s) tracks answer for a face; not when the picture where it was changed wholesale."""
+    shown = list(room_with_face("obama-live.jpg", seed=6))
+    assert [s.subject for s in detector.detect(Frame("gone", 0.0, shown[0]))] == ["obama"]
+    assert [s.subject for s in detector.detect(Frame("gone", 0.5, shown[1]))] == ["obama"]  # still there: tracked
+    empty = generate_background(6, 1280, 720)
+    draw_host(empty, 1.0)
+    assert detector.detect(Frame("gone", 1.0, empty)) == []  # 1 s after it was located, and gone
+
+
 def face(room: str, t: float, person: str = "obama", conf: float = 0.8, wall: float | None = None) -> Signal:
     return Signal(room_id=room, stream_time=t, kind="face", subject=person, confidence=conf, detector="faces",
                   wall_time=1_000_000.0 + t if wall is None else wall)

@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     "full_search_every_s": 6.0,  # between full-frame searches, only the regions around known faces are searched
     "region_margin": 0.75,  # a known face's region: its box grown by this much of its width on each side
     "region_face_px": 100,  # the region is scaled so the face is about this wide (HOG's window is 80 px)
+    # between locations, a face whose box changed more than this (mean abs grey levels of 16x16 thumbnails) is
+    # looked for again at once: real talking heads (video/dev) change it 1-31 within 2 s, a face taken away
+    # from a generated room 48-65
+    "gone_change": 40.0,
 }
 
 
@@ -69,6 +73,7 @@ class _Track:
     ref: _Ref | None
     distance: float
     pending: Future | None = None  # a description on its way from the child process; ref/distance until then
+    look: np.ndarray | None = None  # the box's 16x16 grey thumbnail when the face was last located there
 
 
 def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref]]:
@@ -131,7 +136,8 @@ class FacesDetector(Detector):
             searched_at = self._searched_at.get(frame.room_id)
         # each room gets its own period (0.75x to 1.25x) so many rooms started together do not look in step
         period = self.settings["locate_every_s"] * (0.75 + 0.5 * (zlib.crc32(frame.room_id.encode()) % 1000) / 1000)
-        if located_at is not None and 0 <= frame.stream_time - located_at < period:
+        if located_at is not None and 0 <= frame.stream_time - located_at < period \
+                and not any(_changed(frame.image, track, self.settings["gone_change"]) for track in previous):
             for track in previous:
                 self._settle(track)
             return self._signals(frame, previous)  # too soon to look again: the faces are where they were
@@ -154,6 +160,7 @@ class FacesDetector(Detector):
                 track.pending = self.embedder.describe_later(rgb, rect)
             tracks.append(track)
         for track in tracks:
+            track.look = _look(frame.image, track.box)
             self._settle(track, wait=math.isinf(track.distance))  # a new face is named now; a known one later
         with self._lock:
             self._tracks[frame.room_id] = tracks
@@ -220,3 +227,17 @@ class FacesDetector(Detector):
         k = int(np.argmin(distances))
         track.distance = float(distances[k])
         track.ref = self.refs[k] if track.distance < self.settings["match_distance"] else None
+
+
+def _look(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
+    x0, y0, x1, y1 = box
+    crop = image[max(0, y0):y1, max(0, x0):x1]
+    if crop.size == 0:
+        return None
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def _changed(image: np.ndarray, track: _Track, limit: float) -> bool:
+    """Did the picture where the face was located change so much that it may be gone?"""
+    now = _look(image, track.box)
+    return track.look is None or now is None or float(np.abs(now - track.look).mean()) > limit
