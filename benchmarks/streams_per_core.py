@@ -356,6 +356,7 @@ def main() -> None:
     ap.add_argument("--with-products", action="store_true", help="a pack shot held up; run the products detector too")
     ap.add_argument("--with-faces", action="store_true", help="a portrait on screen; run the faces detector too")
     ap.add_argument("--modes", default="naive,sampled,livewarden", help="which ramps to run (comma-separated)")
+    ap.add_argument("--rooms", type=int, action="append", help="run only these steps (e.g. --rooms 16 for an A/B)")
     args = ap.parse_args()
     modes = set(args.modes.split(","))
     ok, why = RtmpServer.available()
@@ -378,7 +379,8 @@ def main() -> None:
         extra = (args.with_products, args.with_faces)
         ramps = {"naive": [1, 2, 3, 4, 6, 8], "sampled": [1, 2, 4, 6, 8, 12, 16, 20],
                  "livewarden": [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48]}
-        reached = {mode: ramp(mode, [n for n in ns if n <= args.max_rooms], clip, args.seconds, Path(tmp), *extra)
+        reached = {mode: ramp(mode, args.rooms or [n for n in ns if n <= args.max_rooms], clip, args.seconds,
+                              Path(tmp), *extra)
                    for mode, ns in ramps.items() if mode in modes}
     naive, sampled, ours = (reached.get(m, 0) for m in ("naive", "sampled", "livewarden"))
     print(f"  rooms sustained (start-up and steady state): livewarden {ours} ({ours / cores:.1f}/core), "

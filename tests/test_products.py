@@ -403,3 +403,18 @@ def test_a_catalogued_pack_as_bright_as_the_wall_is_recognised_in_real_footage(d
                                                                             FIXTURES / "Bravo-Orange-Juice.jpg")]))
     room = real_room(with_bravo, f"real-bravo-listed-{clip}", clip, "Bravo-Orange-Juice.jpg")
     assert len(named(room)) >= 5 and set(named(room)) == {"bravo-orange"}
+
+
+def test_a_pack_already_on_camera_when_watching_starts_is_found_and_kept_while_it_stands(detector):
+    """The background model sees only what changes: a pack up before the first frame, or one that never moves,
+    is found by the sweep of the whole frame, reported while its place is unchanged, and dropped once taken away."""
+    pack = cv2.imread(str(FIXTURES / "Tropicana-Apple-Juice.jpg"))
+    bg = generate_background(12, 1280, 720)
+    standing, _ = place_mark(bg, pack, center=(900, 380), scale=0.2, angle_deg=4, tilt=8)
+    frames = [standing.copy() for _ in range(5)] + [bg.copy() for _ in range(3)]
+    for k, img in enumerate(frames):
+        draw_host(img, k * 0.5)  # the host keeps moving: changed regions that are not products
+    found = [[s.subject for s in detector.detect(Frame("room-standing", k * 0.5, img)) if s.kind == "product"]
+             for k, img in enumerate(frames)]
+    assert found[:5] == [["tropicana-apple"]] * 5  # from the first frame on, every frame while it stands
+    assert found[5:] == [[]] * 3  # taken away: no longer reported

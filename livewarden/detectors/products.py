@@ -12,8 +12,11 @@ close embedding match may stand without that (fruit and other things without
 printed features). An unconfirmed crop that the ImageNet head calls a
 packaged good is an `unknown_product` signal (for review: most things on
 camera are not catalog products). A recognised product
-that stays where it was is embedded again only once a second (a tiny tracker). A product
-already on camera when watching starts becomes a candidate once it moves.
+that stays where it was is embedded again only once a second (a tiny tracker). What the
+background cannot show (a product already on camera when watching starts, or one that never
+moves) is found by a sweep: the whole frame searched for the pack shots' local features, on a
+room's first frame and then every few seconds while no product is recognised; a product found
+so is reported again at each frame while the picture where it stands does not change.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "crop_margin": 0.08,  # share of the blob added on each side before embedding
     "reuse_s": 1.0,  # the same region in the same room is embedded again only after this long
     "reuse_max_change": 12.0,  # ... if its 16x16 grey thumbnail changed less than this (mean abs grey levels)
+    "sweep_s": 4.0,  # while nothing is recognised, the whole frame is searched for pack shots this often (~25 ms)
 }
 RANKED = 3  # products (best first) per crop that the decision looks at
 
@@ -244,6 +248,9 @@ class ProductsDetector(Detector):
         self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
         self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
+        self._still: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}  # swept
+        self._swept_at: dict[str, float] = {}
+        self._brands = {product: brand for product, brand, _ in index.rows}
 
     @classmethod
     def from_registry(cls, registry: Any, embedder: Embedder | None = None, **tunables: Any) -> "ProductsDetector":
@@ -292,8 +299,13 @@ class ProductsDetector(Detector):
 
     def detect(self, frame: Frame) -> list[Signal]:
         boxes = self.proposals(frame)
-        if not boxes:
-            return []
+        signals = self._held_up(frame, boxes) if boxes else []
+        if any(s.kind == "product" for s in signals):
+            return signals
+        return self._standing(frame) or signals
+
+    def _held_up(self, frame: Frame, boxes: list[tuple[int, int, int, int]]) -> list[Signal]:
+        """What the changed regions are: a catalog product, something product-like (unknown), or nothing."""
         reused = self._reuse(frame, boxes[0])
         if reused is not None:
             return reused
@@ -347,6 +359,44 @@ class ProductsDetector(Detector):
         return [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=time.time(),
                         evidence={**s.evidence, "bbox": crop_box, "polygon": box_polygon(crop_box), "tracked": True})
                 for s in signals]
+
+
+    def _standing(self, frame: Frame) -> list[Signal]:
+        """A product the background model cannot see: found by a sweep, reported while its place is unchanged."""
+        room, t = frame.room_id, frame.stream_time
+        with self._lock:
+            still = self._still.get(room)
+            swept_at = self._swept_at.get(room)
+        if still is not None:
+            at, box, thumb, signals = still
+            x0, y0, x1, y1 = box
+            if 0 <= t - at < self.settings["sweep_s"] and \
+                    float(np.abs(_thumb(frame.image[y0:y1, x0:x1]) - thumb).mean()) <= self.settings["reuse_max_change"]:
+                return [replace(s, stream_time=t, frame=frame, wall_time=time.time(),
+                                evidence={**s.evidence, "tracked": True}) for s in signals]
+        if swept_at is not None and 0 <= t - swept_at < self.settings["sweep_s"]:
+            with self._lock:
+                self._still.pop(room, None)  # moved or taken away: the next sweep or the background will tell
+            return []
+        with self._lock:
+            self._swept_at[room] = t
+        found = confirmations(self.verifier, frame.image)
+        best = max(found.values(), key=lambda m: m.inliers, default=None)
+        h, w = frame.image.shape[:2]
+        if best is not None:
+            x0, y0, x1, y1 = (max(0, int(best.bbox[0])), max(0, int(best.bbox[1])),
+                              min(w, int(math.ceil(best.bbox[2]))), min(h, int(math.ceil(best.bbox[3]))))
+        if best is None or x1 - x0 < 2 or y1 - y0 < 2:
+            with self._lock:
+                self._still.pop(room, None)
+            return []
+        signals = [Signal(room_id=room, stream_time=t, kind="product", subject=best.brand, confidence=best.confidence,
+                          detector=self.name, frame=frame,
+                          evidence={"bbox": [x0, y0, x1, y1], "polygon": best.polygon, "brand": self._brands.get(best.brand),
+                                    "ref": best.ref, "verified_inliers": best.inliers, "swept": True})]
+        with self._lock:
+            self._still[room] = (t, (x0, y0, x1, y1), _thumb(frame.image[y0:y1, x0:x1]), signals)
+        return signals
 
 
 def _thumb(crop: np.ndarray) -> np.ndarray:
