@@ -101,9 +101,10 @@ def _language(registry, lexicon: Optional[list[Path]]):
         raise typer.Exit(2) from None
 
 
-# OCR's text detection input (long side): live rooms trade a little accuracy for ~40% less CPU
-# (ocr_accuracy eval: CER zh 0.000 -> 0.005, vi 0.029 -> 0.025, 555 -> 314 ms per 720p frame); scans keep 960
-LIVE_OCR_SIDE = 720
+# OCR's text detection input (long side) in live rooms, chosen on ocr_accuracy --split dev: the smallest of
+# 960/720/640/512 that read dev no worse than 960 in every language (640: CER en 0, zh 0, vi 0.010 vs 0.013;
+# 134 vs 283 ms per 720p frame); scans keep 960. The README reports eval at both sizes.
+LIVE_OCR_SIDE = 640
 
 
 def _build(registry, rules_path: Optional[Path], data_dir: Path, language=None, ocr: bool = False,

@@ -16,7 +16,7 @@ that stays where it was is embedded again only once a second (a tiny tracker). W
 background cannot show (a product already on camera when watching starts, or one that never
 moves) is found by a sweep: the whole frame searched for the pack shots' local features, on a
 room's first frame and then every few seconds while no product is recognised; a product found
-so is reported again at each frame while the picture where it stands does not change.
+so is followed by searching again only around where it stood, until it is gone.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ class ProductsDetector(Detector):
         self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
         self._backgrounds: dict[str, np.ndarray] = {}
         self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
-        self._still: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}  # swept
+        self._still: dict[str, tuple[int, int, int, int]] = {}  # where a product found by a sweep stands
         self._swept_at: dict[str, float] = {}
         self._brands = {product: brand for product, brand, _ in index.rows}
 
@@ -362,41 +362,46 @@ class ProductsDetector(Detector):
 
 
     def _standing(self, frame: Frame) -> list[Signal]:
-        """A product the background model cannot see: found by a sweep, reported while its place is unchanged."""
+        """A product the background model cannot see: found by a sweep of the whole frame, then followed by
+        looking for its pack shot again around where it was (a few ms) until it is gone."""
         room, t = frame.room_id, frame.stream_time
         with self._lock:
-            still = self._still.get(room)
+            box = self._still.pop(room, None)
             swept_at = self._swept_at.get(room)
-        if still is not None:
-            at, box, thumb, signals = still
-            x0, y0, x1, y1 = box
-            if 0 <= t - at < self.settings["sweep_s"] and \
-                    float(np.abs(_thumb(frame.image[y0:y1, x0:x1]) - thumb).mean()) <= self.settings["reuse_max_change"]:
-                return [replace(s, stream_time=t, frame=frame, wall_time=time.time(),
-                                evidence={**s.evidence, "tracked": True}) for s in signals]
+        if box is not None:
+            found = self._pack_shot_in(frame, box)
+            if found:
+                return found
         if swept_at is not None and 0 <= t - swept_at < self.settings["sweep_s"]:
-            with self._lock:
-                self._still.pop(room, None)  # moved or taken away: the next sweep or the background will tell
             return []
         with self._lock:
             self._swept_at[room] = t
-        found = confirmations(self.verifier, frame.image)
-        best = max(found.values(), key=lambda m: m.inliers, default=None)
+        return self._pack_shot_in(frame, None)
+
+    def _pack_shot_in(self, frame: Frame, near: tuple[int, int, int, int] | None) -> list[Signal]:
+        """The best pack shot found in the frame (or around the box `near`), as a product signal it remembers."""
         h, w = frame.image.shape[:2]
-        if best is not None:
-            x0, y0, x1, y1 = (max(0, int(best.bbox[0])), max(0, int(best.bbox[1])),
-                              min(w, int(math.ceil(best.bbox[2]))), min(h, int(math.ceil(best.bbox[3]))))
-        if best is None or x1 - x0 < 2 or y1 - y0 < 2:
-            with self._lock:
-                self._still.pop(room, None)
+        x0 = y0 = 0
+        image = frame.image
+        if near is not None:
+            bx0, by0, bx1, by1 = near
+            grow = max(bx1 - bx0, by1 - by0) // 2
+            x0, y0 = max(0, bx0 - grow), max(0, by0 - grow)
+            image = frame.image[y0:min(h, by1 + grow), x0:min(w, bx1 + grow)]
+        best = max(confirmations(self.verifier, image).values(), key=lambda m: m.inliers, default=None)
+        if best is None:
             return []
-        signals = [Signal(room_id=room, stream_time=t, kind="product", subject=best.brand, confidence=best.confidence,
-                          detector=self.name, frame=frame,
-                          evidence={"bbox": [x0, y0, x1, y1], "polygon": best.polygon, "brand": self._brands.get(best.brand),
-                                    "ref": best.ref, "verified_inliers": best.inliers, "swept": True})]
+        bx0, by0, bx1, by1 = best.bbox
+        box = (max(0, int(bx0) + x0), max(0, int(by0) + y0), min(w, math.ceil(bx1) + x0), min(h, math.ceil(by1) + y0))
+        if box[2] - box[0] < 2 or box[3] - box[1] < 2:
+            return []
         with self._lock:
-            self._still[room] = (t, (x0, y0, x1, y1), _thumb(frame.image[y0:y1, x0:x1]), signals)
-        return signals
+            self._still[frame.room_id] = box
+        polygon = [[px + x0, py + y0] for px, py in best.polygon]
+        return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product", subject=best.brand,
+                       confidence=best.confidence, detector=self.name, frame=frame,
+                       evidence={"bbox": list(box), "polygon": polygon, "brand": self._brands.get(best.brand),
+                                 "ref": best.ref, "verified_inliers": best.inliers, "swept": near is None})]
 
 
 def _thumb(crop: np.ndarray) -> np.ndarray:
