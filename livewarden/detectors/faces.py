@@ -30,7 +30,7 @@ import numpy as np
 
 from livewarden.detectors.base import Detector
 from livewarden.detectors.face_embedder import FaceEmbedder
-from livewarden.detectors.geometry import box_polygon, iou
+from livewarden.detectors.geometry import box_polygon, grey_thumb, iou
 from livewarden.model import Frame, Signal
 from livewarden.registry.located import Problem, RegistryError
 
@@ -232,9 +232,7 @@ class FacesDetector(Detector):
 def _look(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
     x0, y0, x1, y1 = box
     crop = image[max(0, y0):y1, max(0, x0):x1]
-    if crop.size == 0:
-        return None
-    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+    return grey_thumb(crop) if crop.size else None
 
 
 def _changed(image: np.ndarray, track: _Track, limit: float) -> bool:

@@ -1,8 +1,11 @@
-"""Boxes as (x0, y0, x1, y1): overlap and outline, shared by the detectors that track regions."""
+"""Boxes as (x0, y0, x1, y1): overlap, outline and look, shared by the detectors that track regions."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+import cv2
+import numpy as np
 
 
 def iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -18,3 +21,8 @@ def box_polygon(box: Sequence[int]) -> list[list[int]]:
     """The four corners of a box, clockwise from top-left (the evidence outline)."""
     x0, y0, x1, y1 = box
     return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+
+
+def grey_thumb(crop: np.ndarray) -> np.ndarray:
+    """A 16x16 grey thumbnail of a region: did what stands there change? (mean abs difference of two)"""
+    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)

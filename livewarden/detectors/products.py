@@ -36,7 +36,7 @@ import numpy as np
 
 from livewarden.detectors.base import Detector
 from livewarden.detectors.embedder import Embedder
-from livewarden.detectors.geometry import box_polygon, iou
+from livewarden.detectors.geometry import box_polygon, grey_thumb, iou
 from livewarden.model import Frame, Signal
 
 if TYPE_CHECKING:
@@ -338,7 +338,7 @@ class ProductsDetector(Detector):
                              product_likeness=round(emb.product_likeness, 3))
         with self._lock:  # only a recognised product is tracked: anything else is looked at again next time
             if signals and signals[0].kind == "product":
-                self._tracks[frame.room_id] = (frame.stream_time, boxes[pick], _thumb(crops[pick][0]), signals)
+                self._tracks[frame.room_id] = (frame.stream_time, boxes[pick], grey_thumb(crops[pick][0]), signals)
             else:
                 self._tracks.pop(frame.room_id, None)
         return signals
@@ -354,12 +354,11 @@ class ProductsDetector(Detector):
             return None
         crop, crop_box = self.crop(frame.image, box)
         # the blob left behind when the product is taken away sits in the same place: look, do not assume
-        if float(np.abs(_thumb(crop) - last_thumb).mean()) > self.settings["reuse_max_change"]:
+        if float(np.abs(grey_thumb(crop) - last_thumb).mean()) > self.settings["reuse_max_change"]:
             return None
         return [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=time.time(),
                         evidence={**s.evidence, "bbox": crop_box, "polygon": box_polygon(crop_box), "tracked": True})
                 for s in signals]
-
 
     def _standing(self, frame: Frame) -> list[Signal]:
         """A product the background model cannot see: found by a sweep of the whole frame, then followed by
@@ -402,7 +401,3 @@ class ProductsDetector(Detector):
                        confidence=best.confidence, detector=self.name, frame=frame,
                        evidence={"bbox": list(box), "polygon": polygon, "brand": self._brands.get(best.brand),
                                  "ref": best.ref, "verified_inliers": best.inliers, "swept": near is None})]
-
-
-def _thumb(crop: np.ndarray) -> np.ndarray:
-    return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
