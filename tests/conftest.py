@@ -1,7 +1,8 @@
-"""Shared fixtures: small generated registries (no trademarks, no downloads)."""
+"""Shared fixtures: small generated registries (no trademarks, no downloads), and where the reference data is."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -9,6 +10,9 @@ import pytest
 import yaml
 
 from livewarden.assets.marks import generate_mark
+
+# ../shared/data (or $LIVEWARDEN_DATA), read in place by the tests that use real recordings; they skip without it
+DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data").resolve()
 
 
 def write_registry(directory: Path, data: dict, marks: dict[str, tuple[str, int]] | None = None) -> Path:

@@ -30,8 +30,10 @@ from livewarden.policy import Policy, load_rules
 from livewarden.registry import load_registry
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
+from .conftest import DATA
+
 PACKS = Path(__file__).parent / "fixtures" / "products"
-SPEECH = Path(__file__).resolve().parents[2] / "shared" / "data" / "speech" / "dev" / "en_jfk.flac"
+SPEECH = DATA / "speech" / "dev" / "en_jfk.flac"
 
 
 def write_shop(d: Path, video: str = "down.mp4") -> Path:

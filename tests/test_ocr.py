@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import unicodedata
 from pathlib import Path
 
@@ -14,7 +13,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from livewarden.detectors.ocr import OcrLine, TextReader, fold, merge_readings
 
-DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+from .conftest import DATA
+
 CLIP = DATA / "video" / "dev" / "liveportrait_driving_d3.mp4"
 LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")

@@ -10,7 +10,6 @@ those tests skip when it is absent.
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +26,8 @@ from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
 from livewarden.registry import RegistryError, load_registry
+
+from .conftest import DATA
 
 FIXTURES = Path(__file__).parent / "fixtures" / "products"
 CATALOG = [  # id, brand, name, image, msrp
@@ -242,7 +243,6 @@ def test_scan_reports_an_unlisted_product_shown_in_a_room(tmp_path: Path):
 # --- rooms built from real video -------------------------------------------------------------------------------
 # The seller's footage is a real recorded clip: LivePortrait's driving clips (MIT; see SOURCES-media.md in the data
 # folder), read where benchmarks/reference_data.py finds the data, never copied into the repository.
-DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data").resolve()
 VIDEO = DATA / "video" / "dev"
 CALM_HOST = "liveportrait_driving_d19.mp4"  # 480x480, 8.3 s: a man talking in front of a plain wall
 BUSY_HOST = "liveportrait_driving_d12.mp4"  # 512x512, 7.3 s: a man laughing, leaning and waving a pen, wood and brick

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -14,7 +13,8 @@ import pytest
 from livewarden.detectors.speech import SpeechModelMissing, SpeechSegment, SpeechTranscriber
 from livewarden.media.audio import RATE, AudioWindows, load_audio, owned_span, read_audio
 
-DATA = Path(os.environ.get("LIVEWARDEN_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
+from .conftest import DATA
+
 JFK = DATA / "speech" / "dev" / "en_jfk.flac"
 
 
