@@ -67,7 +67,7 @@ from livewarden.detectors.marks import MarksDetector
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
-from livewarden.media.sources import VideoSource
+from livewarden.media.sources import RoomHealth, VideoSource
 from livewarden.policy import Policy
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
@@ -126,14 +126,11 @@ class PerRoomWatcher:
         for t in self.threads:
             t.join(5)
 
+    def healths(self) -> dict[str, RoomHealth]:
+        return {r: s.health for r, s in self.sources.items()}
+
     def drops(self) -> int:
-        return sum(s.health.drops for s in self.sources.values())
-
-    def lags(self) -> list[float]:
-        return [s.health.lag_s for s in self.sources.values()]
-
-    def first_frames(self) -> dict[str, float]:
-        return {r: s.health.first_frame_wall for r, s in self.sources.items() if s.health.first_frame_wall}
+        return sum(h.drops for h in self.healths().values())
 
     def detector_errors(self) -> int:
         return self.errors
@@ -154,14 +151,11 @@ class PipelineWatcher:
     def stop(self) -> None:
         self.pipeline.stop()
 
+    def healths(self) -> dict[str, RoomHealth]:
+        return {r: s.health for r, s in self.rooms.items()}
+
     def drops(self) -> int:
-        return sum(self.pipeline.dropped_busy(r) + s.health.drops for r, s in self.rooms.items())
-
-    def lags(self) -> list[float]:
-        return [s.health.lag_s for s in self.rooms.values()]
-
-    def first_frames(self) -> dict[str, float]:
-        return {r: s.health.first_frame_wall for r, s in self.rooms.items() if s.health.first_frame_wall}
+        return sum(self.pipeline.dropped_busy(r) + h.drops for r, h in self.healths().items())
 
     @property
     def first_analysed(self) -> dict[str, float]:
@@ -273,8 +267,10 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
         time.sleep(max(0.0, began + seconds - time.time()))
         ended = time.time()
         drops = watcher.drops() - startup_drops
-        max_lag = max((x for x in watcher.lags() if x is not None), default=0.0)
-        first_frames, first_analysed = watcher.first_frames(), dict(watcher.first_analysed)
+        healths = watcher.healths()
+        max_lag = max((h.lag_s for h in healths.values() if h.lag_s is not None), default=0.0)
+        first_frames = {r: h.first_frame_wall for r, h in healths.items() if h.first_frame_wall}
+        first_analysed = dict(watcher.first_analysed)
         errors = watcher.detector_errors()
         watcher.stop()
         for _, stop in publishers:

@@ -120,10 +120,11 @@ def replay_chat(path: Path, stop: threading.Event, loop_start: Callable[[str], f
     """
     path.write_text("")
     starts: dict[str, float] = {}
-    while len(starts) < len({room for _, room, *_ in CHAT}):
+    rooms = {room for _, room, *_ in CHAT}
+    while len(starts) < len(rooms):
         if stop.wait(0.1):
             return
-        for room in {room for _, room, *_ in CHAT} - set(starts):
+        for room in rooms - set(starts):
             at = loop_start(room)
             if at is not None:
                 starts[room] = at
