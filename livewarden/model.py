@@ -39,13 +39,51 @@ class Frame:
         return int(self.image.shape[1])
 
 
+@dataclass(frozen=True)
+class AudioChunk:
+    """A window of one room's audio, mono 16 kHz float32, on the stream clock.
+
+    `keep` is the part of the window this chunk owns (windows overlap so a word
+    cut at a window's edge is heard whole in the next one): a transcriber
+    reports only the speech that starts inside it.
+    """
+
+    room_id: str
+    stream_time: float  # where the window starts
+    samples: np.ndarray
+    keep: tuple[float, float]
+    rate: int = 16000
+    wall_time: float = field(default_factory=time.time)
+
+    @property
+    def duration(self) -> float:
+        return self.samples.size / self.rate
+
+
+@dataclass(frozen=True)
+class EvidenceRef:
+    """A file of evidence the worker cut for a signal (crop, annotated frame, the words), with its SHA-256.
+
+    Signals carry references, not frames, so they serialise and can cross a
+    process boundary; the store keeps the referenced files of the alerts it
+    writes, checking the hash.
+    """
+
+    path: str
+    sha256: str
+    role: str  # "crop", "frame", "text", "reference"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"path": self.path, "sha256": self.sha256, "role": self.role}
+
+
 @dataclass
 class Signal:
     """What a detector saw in one item: a kind, a subject and a confidence.
 
     `evidence` holds small JSON-able facts (polygon, inliers, matched reference);
-    `frame` is kept so the store can crop an evidence image, and is dropped
-    before anything is serialised.
+    `frame` is kept only until the worker has cut the evidence files
+    (`evidence_refs`), and is never serialised.
     """
 
     room_id: str
@@ -57,6 +95,12 @@ class Signal:
     evidence: dict[str, Any] = field(default_factory=dict)
     frame: Frame | None = field(default=None, repr=False)
     wall_time: float = field(default_factory=time.time)
+    evidence_refs: list[EvidenceRef] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        """The idempotency key: the same sighting delivered twice has the same key (at-least-once buses)."""
+        return f"{self.room_id}|{self.detector}|{self.kind}|{self.subject}|{self.stream_time:.3f}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +112,18 @@ class Signal:
             "detector": self.detector,
             "evidence": self.evidence,
         }
+
+    def to_message(self) -> dict[str, Any]:
+        """Everything a bus carries (JSON-able): to_dict plus the wall time and the evidence references."""
+        return {**self.to_dict(), "wall_time": self.wall_time, "key": self.key,
+                "evidence_refs": [r.to_dict() for r in self.evidence_refs]}
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> "Signal":
+        return cls(room_id=message["room_id"], stream_time=float(message["stream_time"]), kind=message["kind"],
+                   subject=message["subject"], confidence=float(message["confidence"]), detector=message["detector"],
+                   evidence=dict(message.get("evidence") or {}), wall_time=float(message.get("wall_time", 0.0)),
+                   evidence_refs=[EvidenceRef(**r) for r in message.get("evidence_refs", ())])
 
 
 SEVERITIES = ("red_flag", "review")

@@ -1,20 +1,27 @@
-"""Evidence images for an alert: the crop of what was seen, the annotated frame, and (when the detector
-names one) a copy of the registry reference it matched, so the evidence stands even if the registry changes.
+"""Evidence files for a signal: the crop of what was seen, the annotated frame, the words as they came, and
+(when the detector names one) a copy of the registry reference it matched, so the evidence stands even if the
+registry changes.
 
-Written to disk before the alert row is committed, so every committed alert
-points at files that exist.
+The worker that saw the frame cuts the files into a spool (`EvidenceSpool.cut`) and the signal carries
+references (path + SHA-256), never the frame; the store keeps the files of the alerts it writes
+(`keep_evidence`, before the alert row is committed, so every committed alert points at files that exist) and
+the spool forgets the rest after a few minutes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from livewarden.model import Signal
+from livewarden.model import EvidenceRef, Signal
 
 CROP_MARGIN = 0.15
 FRAME_MAX_WIDTH = 960
@@ -40,35 +47,36 @@ def _write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _write_jpeg(path: Path, image: np.ndarray) -> None:
+def _ref(path: Path, data: bytes, role: str) -> EvidenceRef:
+    _write(path, data)
+    return EvidenceRef(str(path), hashlib.sha256(data).hexdigest(), role)
+
+
+def _jpeg(image: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
     if not ok:
-        raise OSError(f"could not encode evidence image {path}")
-    _write(path, buf.tobytes())
+        raise OSError("could not encode an evidence image")
+    return buf.tobytes()
 
 
-def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
-    """Save crop + annotated frame (and, for words said, shown or typed, the line itself); return the paths."""
-    written = []
+def cut_evidence(signal: Signal, directory: Path, stem: str) -> list[EvidenceRef]:
+    """Save crop + annotated frame (and, for words said, shown or typed, the line itself); return references."""
+    refs = []
+    directory.mkdir(parents=True, exist_ok=True)
     if "text" in signal.evidence and "source" in signal.evidence:  # the words, as they came, with the span flagged
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{stem}_text.json"
-        _write(path, json.dumps({"room": signal.room_id, "stream_time": round(signal.stream_time, 3),
-                                 "kind": signal.kind, "subject": signal.subject, **signal.evidence},
-                                ensure_ascii=False, indent=2).encode("utf-8"))
-        written.append(str(path))
+        words = {"room": signal.room_id, "stream_time": round(signal.stream_time, 3), "kind": signal.kind,
+                 "subject": signal.subject, **signal.evidence}
+        refs.append(_ref(directory / f"{stem}_text.json",
+                         json.dumps(words, ensure_ascii=False, indent=2).encode("utf-8"), "text"))
     frame = signal.frame
     if frame is None:
-        return written
-    directory.mkdir(parents=True, exist_ok=True)
+        return refs
     image = frame.image
     h, w = image.shape[:2]
     box = _bbox(signal, w, h)
     if box:
         x1, y1, x2, y2 = box
-        path = directory / f"{stem}_crop.jpg"
-        _write_jpeg(path, image[y1:y2, x1:x2])
-        written.append(str(path))
+        refs.append(_ref(directory / f"{stem}_crop.jpg", _jpeg(image[y1:y2, x1:x2]), "crop"))
     annotated = image.copy()
     poly = signal.evidence.get("polygon")
     if poly:
@@ -78,12 +86,90 @@ def write_evidence(signal: Signal, directory: Path, stem: str) -> list[str]:
     cv2.putText(annotated, label, (12, 32), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (255, 255, 255), 2, cv2.LINE_AA)
     if w > FRAME_MAX_WIDTH:
         annotated = cv2.resize(annotated, (FRAME_MAX_WIDTH, int(h * FRAME_MAX_WIDTH / w)), interpolation=cv2.INTER_AREA)
-    path = directory / f"{stem}_frame.jpg"
-    _write_jpeg(path, annotated)
-    written.append(str(path))
+    refs.append(_ref(directory / f"{stem}_frame.jpg", _jpeg(annotated), "frame"))
     reference = signal.evidence.get("reference_path")
     if reference and Path(reference).is_file():
         path = directory / f"{stem}_reference{Path(reference).suffix.lower() or '.jpg'}"
-        _write(path, Path(reference).read_bytes())
-        written.append(str(path))
-    return written
+        refs.append(_ref(path, Path(reference).read_bytes(), "reference"))
+    return refs
+
+
+class EvidenceSpool:
+    """Where workers cut evidence before anyone knows whether an alert will want it.
+
+    At most one cut per (room, kind, subject) every `every_s` seconds: the signals in between carry the last
+    cut's references (the same subject in the same room less than a second earlier). Files older than
+    `keep_s` are removed; the store has hard-linked what its alerts keep.
+    """
+
+    def __init__(self, directory: str | Path, every_s: float = 1.0, keep_s: float = 300.0):
+        self.directory = Path(directory)
+        self.every_s, self.keep_s = every_s, keep_s
+        self._last: dict[tuple[str, str, str], tuple[float, list[EvidenceRef]]] = {}
+        self._lock = threading.Lock()
+        self._swept = time.monotonic()
+
+    def attach(self, signal: Signal) -> Signal:
+        """Cut (or reuse) the evidence of `signal`, set its references, drop its frame; returns it."""
+        key = (signal.room_id, signal.kind, signal.subject)
+        now = time.monotonic()
+        with self._lock:
+            last = self._last.get(key)
+        if last is not None and now - last[0] < self.every_s and all(os.path.exists(r.path) for r in last[1]):
+            signal.evidence_refs = list(last[1])
+        else:
+            room_dir = self.directory / _safe_name(signal.room_id)
+            signal.evidence_refs = cut_evidence(signal, room_dir, uuid.uuid4().hex[:16])
+            with self._lock:
+                self._last[key] = (now, signal.evidence_refs)
+        signal.frame = None
+        if now - self._swept > 30.0:
+            self.sweep()
+        return signal
+
+    def forget_room(self, room_id: str) -> None:
+        with self._lock:
+            for key in [k for k in self._last if k[0] == room_id]:
+                del self._last[key]
+
+    def sweep(self) -> None:
+        """Remove spooled files older than keep_s (kept alerts hold their own hard links)."""
+        self._swept = time.monotonic()
+        cutoff = time.time() - self.keep_s
+        for path in self.directory.glob("*/*"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except FileNotFoundError:
+                pass
+
+
+def keep_evidence(refs: list[EvidenceRef], directory: Path, stem: str) -> list[str]:
+    """Keep the referenced files under `directory` as `<stem>_<role><ext>`; returns their paths.
+
+    A hard link where the file system allows (no copy), a copy elsewhere. A file whose content no longer
+    matches its hash, or that is gone, is left out (and named in the log by the caller's audit).
+    """
+    kept = []
+    directory.mkdir(parents=True, exist_ok=True)
+    for ref in refs:
+        source = Path(ref.path)
+        try:
+            data = source.read_bytes()
+        except FileNotFoundError:
+            continue
+        if hashlib.sha256(data).hexdigest() != ref.sha256:
+            continue
+        target = directory / f"{stem}_{ref.role}{source.suffix}"
+        if target.exists():
+            target.unlink()
+        try:
+            os.link(source, target)
+        except OSError:
+            _write(target, data)
+        kept.append(str(target))
+    return kept
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_.-" else "_" for c in name)[:64]

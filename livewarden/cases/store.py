@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from livewarden.cases.audit import GENESIS, entry_hash, verify_chain
-from livewarden.cases.evidence import write_evidence
+from livewarden.cases.evidence import cut_evidence, keep_evidence
 from livewarden.model import Finding
 from livewarden.policy.engine import Update
 
@@ -127,7 +127,12 @@ class CaseStore:
                 session.flush()  # assigns the id used to name the evidence files
                 best = finding.signals[0] if finding.signals else update.signal
                 stem = f"{alert.id:06d}_{_safe(finding.rule)}_{_safe(finding.subject)}"
-                alert.evidence = write_evidence(best, self.evidence_dir / _safe(finding.room_id), stem)
+                directory = self.evidence_dir / _safe(finding.room_id)
+                # the worker cut the files and the signal references them; a signal that still holds its frame
+                # (a caller that feeds the policy directly) has them cut here
+                refs = best.evidence_refs or (cut_evidence(best, directory, stem) if best.frame is not None
+                                              or "text" in best.evidence else [])
+                alert.evidence = keep_evidence(refs, directory, stem) if best.evidence_refs else [r.path for r in refs]
                 self._audit(session, now, actor, "alert_shadowed" if finding.shadow else "alert_opened", alert.id,
                             {"room": alert.room_id, "rule": alert.rule, "subject": alert.subject,
                              "severity": alert.severity, "stream_time": alert.first_stream_time})

@@ -23,10 +23,12 @@ from typing import Any
 
 import numpy as np
 
+from livewarden.errors import LivewardenError
+
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
 
-class SpeechModelMissing(RuntimeError):
+class SpeechModelMissing(LivewardenError):
     """The Whisper model files are not where they should be."""
 
 

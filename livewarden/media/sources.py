@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import av
 
+from livewarden.errors import LivewardenError
 from livewarden.model import Frame
 
 NETWORK_SCHEMES = {"rtmp", "rtmps", "rtmpt", "rtsp", "rtsps", "http", "https", "srt", "udp", "tcp"}
@@ -54,7 +55,7 @@ STATES = ("connecting", "live", "reconnecting", "ended", "failed", "stopped")
 _END = object()
 
 
-class SourceError(Exception):
+class SourceError(LivewardenError):
     """A source that cannot work at all (bad URL, unreadable file); the message names room and URL."""
 
 

@@ -13,25 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    line: int | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
-
-
-class RegistryError(Exception):
-    """Raised with every problem found, so a user can fix a file in one go."""
-
-    def __init__(self, problems: list[Problem]):
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+from livewarden.errors import Problem, RegistryError  # noqa: F401  (re-exported: loaders raise them)
 
 
 @dataclass

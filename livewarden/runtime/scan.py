@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from livewarden.cases.store import CaseStore
+from livewarden.errors import InputError
 from livewarden.detectors.base import Detector
 from livewarden.detectors.language import LanguageDetector
 from livewarden.policy.engine import Policy
@@ -23,7 +24,7 @@ from livewarden.registry.schema import Registry
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
 
-class ScanError(Exception):
+class ScanError(InputError):
     pass
 
 
