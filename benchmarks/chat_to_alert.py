@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from livewarden.cases import CaseStore  # noqa: E402
 from livewarden.detectors.language import LanguageDetector  # noqa: E402
-from livewarden.media.chat_http import HttpChatIngest  # noqa: E402
+from livewarden.media.chat.http import HttpChatIngest  # noqa: E402
 from livewarden.policy import Policy, load_rules  # noqa: E402
 from livewarden.registry.schema import Registry, Room, Seller  # noqa: E402
 from livewarden.runtime.pipeline import Pipeline, PipelineOptions  # noqa: E402

@@ -209,7 +209,7 @@ def _add_chat(pipeline, feeds: list[str], http_port: Optional[int]) -> None:
             pipeline.add_chat(lambda on_message, on_error, path=feed:
                               JsonlChatSource(path, on_message, on_error, follow=True, rooms=rooms))
     if http_port is not None:
-        from livewarden.media.chat_http import HttpChatIngest
+        from livewarden.media.chat.http import HttpChatIngest
 
         pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error, port=http_port,
                                                                       rooms=rooms))

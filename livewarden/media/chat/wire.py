@@ -507,7 +507,7 @@ class WebsocketChatSource(_Feed):
 
 def __getattr__(name: str):  # HttpChatIngest without importing FastAPI for the file/websocket users
     if name == "HttpChatIngest":
-        from livewarden.media.chat_http import HttpChatIngest
+        from livewarden.media.chat.http import HttpChatIngest
 
         return HttpChatIngest
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

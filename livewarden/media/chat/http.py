@@ -34,7 +34,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from livewarden.media.chat import ChatFormatError, DeliveryError, OnError, OnMessage, _Feed
+from livewarden.media.chat.wire import ChatFormatError, DeliveryError, OnError, OnMessage, _Feed
 
 log = logging.getLogger(__name__)
 
