@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -34,14 +33,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from livewarden.media.chat.wire import ChatFormatError, DeliveryError, OnError, OnMessage, _Feed
+from livewarden.media.chat.feed import ChatFeed, OnError, OnMessage
+from livewarden.media.chat.wire import ChatFormatError, DeliveryError, decode_json
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 8 << 20
 
 
-class HttpChatIngest(_Feed):
+class HttpChatIngest(ChatFeed):
     """An HTTP endpoint receiving chat: ``POST /chat``, ``GET /health`` (see the module doc)."""
 
     def __init__(self, on_message: OnMessage, on_error: OnError | None = None, host: str = "127.0.0.1",
@@ -51,7 +51,6 @@ class HttpChatIngest(_Feed):
         self.port = port
         self._socket: socket.socket | None = None
         self._server = None
-        self._thread: threading.Thread | None = None
         self.app = self._build_app()
 
     @property
@@ -124,8 +123,17 @@ class HttpChatIngest(_Feed):
 
     def start(self, timeout: float = 10.0) -> None:
         """Bind, serve in a background thread, and return once the server accepts requests."""
-        if self._thread is not None:
-            raise RuntimeError("HttpChatIngest already started")
+        super().start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chat ingest did not start on {self.url}: {self.health()['last_error']}")
+            time.sleep(0.01)
+        self._set(connected=True, url=self.url)
+
+    def _prepare(self) -> None:
+        """Bind the socket up front: a port in use fails in `start`, and ``port=0`` becomes the real port."""
         import uvicorn
 
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -143,17 +151,11 @@ class HttpChatIngest(_Feed):
         config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
                                 timeout_graceful_shutdown=1, timeout_keep_alive=5)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._serve, name=f"chat-http:{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"chat ingest did not start on {self.url}: {self.health()['last_error']}")
-            time.sleep(0.01)
-        self._set(connected=True, url=self.url)
 
-    def _serve(self) -> None:
+    def _thread_name(self) -> str:
+        return f"chat-http:{self.port}"
+
+    def _run(self) -> None:
         try:
             self._server.run(sockets=[self._socket])
         except BaseException as error:  # SystemExit from uvicorn on startup failure too
@@ -162,15 +164,16 @@ class HttpChatIngest(_Feed):
         finally:
             self._set(connected=False)
 
-    def stop(self) -> None:
-        """Stop accepting, finish requests in flight (≤ 1 s), close the socket."""
+    def _interrupt(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=3)
-            if self._thread.is_alive() and self._server is not None:
-                self._server.force_exit = True
-                self._thread.join(timeout=2)
+
+    def stop(self) -> None:
+        """Stop accepting, finish requests in flight (≤ 1 s), close the socket."""
+        super().stop(timeout=3)
+        if self._server is not None and not self.join(0):  # still busy: drop the requests in flight
+            self._server.force_exit = True
+            self.join(2)
         if self._socket is not None:
             self._socket.close()
         self._set(connected=False)
@@ -209,9 +212,9 @@ def _decode_body(body: bytes) -> tuple[list[tuple[int, int | None, Any]] | None,
         errors: list[dict[str, Any]] = []
         for index, (number, line) in enumerate(lines):
             try:
-                items.append((index, number, json.loads(line)))
-            except json.JSONDecodeError as error:
-                errors.append(_entry(index, number, None, f"not valid JSON ({error.msg} at column {error.colno})"))
+                items.append((index, number, decode_json(line)))
+            except ValueError as error:
+                errors.append(_entry(index, number, None, str(error)))
         return items, errors
     if isinstance(data, list):
         return [(index, None, item) for index, item in enumerate(data)], []
