@@ -1,10 +1,15 @@
-"""What the chat tests share: a message maker, a recording sink, waiting helpers, a free port."""
+"""What the chat tests share: a message maker, a recording sink, waiting helpers, a free port, a websocket server.
+
+Plain helpers, imported as ``from .conftest import ...`` (and by other tests as ``tests.media.chat.conftest``).
+"""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
+
+from websockets.sync.server import serve
 
 from livewarden.model import ChatMessage
 
@@ -58,3 +63,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class ChatServer:
+    """A real websocket chat server in a thread: every client gets `frames`, then the connection stays open."""
+
+    def __init__(self, port: int, frames: list[str]):
+        self.frames = frames
+        self.closing = threading.Event()
+        self.server = serve(self._handler, "127.0.0.1", port)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def _handler(self, connection) -> None:
+        for frame in self.frames:
+            connection.send(frame)
+        self.closing.wait()
+
+    def stop(self) -> None:
+        self.closing.set()
+        self.server.shutdown()
+        self.thread.join(5)

@@ -3,36 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-
-from websockets.sync.server import serve
 
 from livewarden.media.chat.websocket import WebsocketChatSource
 from livewarden.model import ChatMessage
 
-from .conftest import T0, Sink, free_port, msg, wait_until
-
-
-class ChatServer:
-    """A real websocket chat server in a thread: every client gets `frames`, then the connection stays open."""
-
-    def __init__(self, port: int, frames: list[str]):
-        self.frames = frames
-        self.closing = threading.Event()
-        self.server = serve(self._handler, "127.0.0.1", port)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def _handler(self, connection) -> None:
-        for frame in self.frames:
-            connection.send(frame)
-        self.closing.wait()
-
-    def stop(self) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.thread.join(5)
+from .conftest import T0, ChatServer, Sink, free_port, msg, wait_until
 
 
 def test_websocket_delivers_reconnects_and_filters_rooms():
