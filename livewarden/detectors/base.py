@@ -1,23 +1,59 @@
-"""The detector interface: one item in, signals out, no knowledge of rules or rooms.
+"""The detector contract: what every detector implements, and nothing more.
 
-A detector builds whatever index it needs from the registry once, in its
-constructor, and must be safe to call from several room threads at once
-(read-only state after construction, or its own lock).
+A `Detector` is built once from the registry and its settings (the read-only
+index: mark features, catalog embeddings, enrolled faces, the lexicon) and is
+shared by every room and worker thread. Each room it watches gets a
+`RoomDetector` from `open_room`: the only place that room's state lives
+(background model, tracks, keypoint reuse, OCR rate limit), dropped by
+`close()` when the room ends, so memory does not grow with every room ever seen
+and a room's state can live on whichever worker holds the room.
+
+An item is a `Frame`, a `TextLine` or an `AudioChunk`; a detector says which it
+reads (`reads`) and which signal kinds it may emit (`kinds`, declared once in
+`detectors.table`). A detector knows nothing of rules: deciding is the policy's.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Union
 
-from livewarden.model import Frame, Signal
+from livewarden.model import AudioChunk, Frame, Signal, TextLine
+
+Item = Union[Frame, TextLine, AudioChunk]
+
+
+class RoomDetector(ABC):
+    """One room's view of a detector. Called for one item at a time (the pipeline never runs two items of one
+    room through it at once), so it needs no lock of its own."""
+
+    @abstractmethod
+    def process(self, item: Item) -> list[Signal]:
+        """The signals this item gives (empty when nothing)."""
+
+    def close(self) -> None:
+        """The room ended: let go of its state."""
 
 
 class Detector(ABC):
-    """Turns a Frame into Signals. Subclasses set `name` and `kind`."""
+    """Built once from (registry, settings); hands out one RoomDetector per room."""
 
-    name: str = "detector"
-    kind: str = "signal"
+    name: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]]  # every kind of Signal it may emit
+    reads: ClassVar[type] = Frame  # the item type its rooms process
+
+    @classmethod
+    @abstractmethod
+    def from_registry(cls, registry: Any, settings: Any) -> "Detector":
+        """Build the index from the registry (and its cache); `settings` is the detector's own section."""
 
     @abstractmethod
-    def detect(self, frame: Frame) -> list[Signal]:
-        """Return the signals seen in this frame (empty list when nothing)."""
+    def open_room(self, room_id: str) -> RoomDetector:
+        """A fresh state for one room."""
+
+
+def tunables(settings: Any, name: str) -> dict[str, Any]:
+    """The detector's own settings section as keyword arguments (defaults when `settings` is None)."""
+    from livewarden.config import Settings
+
+    return getattr((settings or Settings()).detectors, name).model_dump(exclude={"enabled", "lexicon"})

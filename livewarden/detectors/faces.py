@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import zlib
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -28,33 +27,18 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livewarden.detectors.base import Detector
+from livewarden.config import FacesSettings
+from livewarden.detectors.base import Detector, RoomDetector, tunables as base_tunables
+from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.face_embedder import FaceEmbedder
-from livewarden.detectors.geometry import box_polygon, grey_thumb, iou
+from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
+from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 from livewarden.registry.located import Problem, RegistryError
 
 log = logging.getLogger(__name__)
 
-# match_distance: benchmarks/faces_accuracy.py on ../shared/data/faces/dev, open-set protocol
-# (leave one person out of a two-photo gallery): the middle of the gap between the largest
-# distance of a right match (0.442) and the smallest distance of a non-enrolled face (0.649).
-DEFAULTS: dict[str, Any] = {
-    "match_distance": 0.546,  # confidence 0.5
-    "strong_distance": 0.45,  # confidence 0.8
-    "min_face_px": 40,  # smaller faces are too blurry to accuse anyone
-    "redescribe_s": 8.0,  # a tracked face (same place, re-located every ~2 s) is described again after this long
-    "track_iou": 0.4,  # overlap with last frame's face that makes it the same face
-    "locate_side": 800,  # frames are searched at this long side: ~33 ms, faces from ~100 px in 720p
-    "locate_every_s": 2.0,  # faces are located at most this often per room; in between, tracks answer
-    "full_search_every_s": 6.0,  # between full-frame searches, only the regions around known faces are searched
-    "region_margin": 0.75,  # a known face's region: its box grown by this much of its width on each side
-    "region_face_px": 100,  # the region is scaled so the face is about this wide (HOG's window is 80 px)
-    # between locations, a face whose box changed more than this (mean abs grey levels of 16x16 thumbnails) is
-    # looked for again at once: real talking heads (video/dev) change it 1-31 within 2 s, a face taken away
-    # from a generated room 48-65
-    "gone_change": 40.0,
-}
+DEFAULTS: dict[str, Any] = FacesSettings().model_dump(exclude={"enabled"})  # the values and why: config.py
 
 
 @dataclass(frozen=True)
@@ -102,7 +86,7 @@ def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref
 
 class FacesDetector(Detector):
     name = "faces"
-    kind = "face"
+    kinds = kinds_of("faces")
 
     def __init__(self, gallery: np.ndarray, refs: list[_Ref], embedder: FaceEmbedder, **tunables: Any):
         unknown = set(tunables) - set(DEFAULTS)
@@ -112,108 +96,22 @@ class FacesDetector(Detector):
             raise ValueError("no protected person with a usable reference photo")
         self.settings = {**DEFAULTS, **tunables}
         self.gallery, self.refs, self.embedder = gallery, refs, embedder
-        self._tracks: dict[str, list[_Track]] = {}
-        self._located_at: dict[str, float] = {}
-        self._searched_at: dict[str, float] = {}  # last full-frame search per room
-        self._lock = threading.Lock()
 
     @classmethod
-    def from_registry(cls, registry: Any, embedder: FaceEmbedder | None = None, **tunables: Any) -> "FacesDetector":
+    def from_registry(cls, registry: Any, settings: Any = None, embedder: FaceEmbedder | None = None,
+                      **tunables: Any) -> "FacesDetector":
+        tunables = {**base_tunables(settings, "faces"), **tunables}
         embedder = embedder or FaceEmbedder(isolated=True)
         gallery, refs = enroll(registry, embedder)
         return cls(gallery, refs, embedder, **tunables)
 
+    def open_room(self, room_id: str) -> "FacesRoom":
+        return FacesRoom(self, room_id)
+
     def confidence(self, distance: float) -> float:
-        """0.5 at `match_distance`, 0.8 at `strong_distance`, logistic in between and beyond."""
-        lo, hi = self.settings["match_distance"], self.settings["strong_distance"]
-        slope = math.log(4.0) / max(1e-6, lo - hi)
-        return 1.0 / (1.0 + math.exp(-slope * (lo - distance)))
+        return calibrated(distance, self.settings["match_distance"], self.settings["strong_distance"])
 
-    def detect(self, frame: Frame) -> list[Signal]:
-        with self._lock:
-            previous = self._tracks.get(frame.room_id, [])
-            located_at = self._located_at.get(frame.room_id)
-            searched_at = self._searched_at.get(frame.room_id)
-        # each room gets its own period (0.75x to 1.25x) so many rooms started together do not look in step
-        period = self.settings["locate_every_s"] * (0.75 + 0.5 * (zlib.crc32(frame.room_id.encode()) % 1000) / 1000)
-        if located_at is not None and 0 <= frame.stream_time - located_at < period \
-                and not any(_changed(frame.image, track, self.settings["gone_change"]) for track in previous):
-            for track in previous:
-                self._settle(track)
-            return self._signals(frame, previous)  # too soon to look again: the faces are where they were
-        full = not previous or searched_at is None \
-            or not 0 <= frame.stream_time - searched_at < self.settings["full_search_every_s"]
-        tracks: list[_Track] = []
-        for rgb, rect, box in (self._search(frame.image) if full else self._search_near(frame.image, previous)):
-            if min(box[2] - box[0], box[3] - box[1]) < self.settings["min_face_px"]:
-                continue
-            track = max(previous, key=lambda tr: iou(tr.box, box), default=None)
-            same = track is not None and iou(track.box, box) >= self.settings["track_iou"]
-            fresh = same and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
-            if same:
-                previous = [tr for tr in previous if tr is not track]  # one face per track
-                track.box = box
-            else:
-                track = _Track(box, frame.stream_time, None, math.inf)
-            if not fresh and track.pending is None:  # new, or due again: keeps what it matched meanwhile
-                track.described_at = frame.stream_time
-                track.pending = self.embedder.describe_later(rgb, rect)
-            tracks.append(track)
-        for track in tracks:
-            track.look = _look(frame.image, track.box)
-            self._settle(track, wait=math.isinf(track.distance))  # a new face is named now; a known one later
-        with self._lock:
-            self._tracks[frame.room_id] = tracks
-            self._located_at[frame.room_id] = frame.stream_time
-            if full:
-                self._searched_at[frame.room_id] = frame.stream_time
-        return self._signals(frame, tracks)
-
-    def _search(self, image: np.ndarray) -> list[tuple[np.ndarray, Any, tuple[int, int, int, int]]]:
-        """Every face in the whole frame: [(working RGB image, dlib rect on it, box on the frame)]."""
-        rgb, scale, located = self.embedder.locate(image, self.settings["locate_side"])
-        return [(rgb, rect, self.embedder.box(rect, scale)) for rect, _score in located]
-
-    def _search_near(self, image: np.ndarray,
-                     tracks: list[_Track]) -> list[tuple[np.ndarray, Any, tuple[int, int, int, int]]]:
-        """Faces in the regions around known faces only: a fraction of a full search's cost.
-
-        A face that moved out of its region is lost until the next full search.
-        """
-        h, w = image.shape[:2]
-        found = []
-        for track in tracks:
-            x0, y0, x1, y1 = track.box
-            grow = self.settings["region_margin"] * (x1 - x0)
-            rx0, ry0 = max(0, int(x0 - grow)), max(0, int(y0 - grow))
-            rx1, ry1 = min(w, int(x1 + grow)), min(h, int(y1 + grow))
-            region = image[ry0:ry1, rx0:rx1]
-            if region.size == 0:
-                continue
-            side = max(region.shape[:2]) * min(1.0, self.settings["region_face_px"] / max(1, x1 - x0))
-            rgb, scale, located = self.embedder.locate(region, int(side), upsample=False)
-            for rect, _score in located:
-                bx0, by0, bx1, by1 = self.embedder.box(rect, scale)
-                found.append((rgb, rect, (bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0)))
-        return found
-
-    def _signals(self, frame: Frame, tracks: list[_Track]) -> list[Signal]:
-        """One signal per protected person among the tracked faces (unknown faces give none)."""
-        best: dict[str, Signal] = {}
-        for track in tracks:
-            if track.ref is None:
-                continue
-            x0, y0, x1, y1 = track.box
-            signal = Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=self.kind,
-                            subject=track.ref.person, confidence=self.confidence(track.distance), detector=self.name,
-                            frame=frame, evidence={"bbox": [x0, y0, x1, y1], "polygon": box_polygon(track.box),
-                                                   "distance": round(track.distance, 3), "ref": track.ref.photo,
-                                                   "reference_path": track.ref.path})
-            if track.ref.person not in best or signal.confidence > best[track.ref.person].confidence:
-                best[track.ref.person] = signal
-        return list(best.values())
-
-    def _settle(self, track: _Track, wait: bool = False) -> None:
+    def settle(self, track: _Track, wait: bool = False) -> None:
         """Take a finished description into the track: nearest reference, a match only under the threshold."""
         if track.pending is None or not (wait or track.pending.done()):
             return
@@ -229,6 +127,104 @@ class FacesDetector(Detector):
         track.ref = self.refs[k] if track.distance < self.settings["match_distance"] else None
 
 
+class FacesRoom(RoomDetector):
+    """One room: its tracked faces and when they were last located and last searched for in the whole frame."""
+
+    def __init__(self, detector: FacesDetector, room_id: str):
+        self.detector, self.settings = detector, detector.settings
+        self.tracks: list[_Track] = []
+        self.located_at: float | None = None
+        self.searched_at: float | None = None  # last full-frame search
+        # each room gets its own period (0.75x to 1.25x) so many rooms started together do not look in step
+        self.period = self.settings["locate_every_s"] * (0.75 + 0.5 * (zlib.crc32(room_id.encode()) % 1000) / 1000)
+
+    def close(self) -> None:
+        for track in self.tracks:
+            if track.pending is not None:
+                track.pending.cancel()
+        self.tracks = []
+
+    def process(self, frame: Frame) -> list[Signal]:
+        d, previous = self.detector, self.tracks
+        if self.located_at is not None and 0 <= frame.stream_time - self.located_at < self.period \
+                and not any(_changed(frame.image, track, self.settings["gone_change"]) for track in previous):
+            for track in previous:
+                d.settle(track)
+            return self._signals(frame, previous)  # too soon to look again: the faces are where they were
+        full = not previous or self.searched_at is None \
+            or not 0 <= frame.stream_time - self.searched_at < self.settings["full_search_every_s"]
+        tracks: list[_Track] = []
+        for rgb, rect, box in (self._search(frame.image) if full else self._search_near(frame.image, previous)):
+            if min(box[2] - box[0], box[3] - box[1]) < self.settings["min_face_px"]:
+                continue
+            track = max(previous, key=lambda tr: iou(tr.box, box), default=None)
+            same = track is not None and iou(track.box, box) >= self.settings["track_iou"]
+            fresh = same and 0 <= frame.stream_time - track.described_at < self.settings["redescribe_s"]
+            if same:
+                previous = [tr for tr in previous if tr is not track]  # one face per track
+                track.box = box
+            else:
+                track = _Track(box, frame.stream_time, None, math.inf)
+            if not fresh and track.pending is None:  # new, or due again: keeps what it matched meanwhile
+                track.described_at = frame.stream_time
+                track.pending = d.embedder.describe_later(rgb, rect)
+            tracks.append(track)
+        for track in tracks:
+            track.look = _look(frame.image, track.box)
+            d.settle(track, wait=math.isinf(track.distance))  # a new face is named now; a known one later
+        self.tracks, self.located_at = tracks, frame.stream_time
+        if full:
+            self.searched_at = frame.stream_time
+        return self._signals(frame, tracks)
+
+    def _search(self, image: np.ndarray) -> list[tuple[np.ndarray, Any, tuple[int, int, int, int]]]:
+        """Every face in the whole frame: [(working RGB image, dlib rect on it, box on the frame)]."""
+        embedder = self.detector.embedder
+        rgb, scale, located = embedder.locate(image, self.settings["locate_side"])
+        return [(rgb, rect, embedder.box(rect, scale)) for rect, _score in located]
+
+    def _search_near(self, image: np.ndarray,
+                     tracks: list[_Track]) -> list[tuple[np.ndarray, Any, tuple[int, int, int, int]]]:
+        """Faces in the regions around known faces only: a fraction of a full search's cost.
+
+        A face that moved out of its region is lost until the next full search.
+        """
+        embedder = self.detector.embedder
+        h, w = image.shape[:2]
+        found = []
+        for track in tracks:
+            x0, y0, x1, y1 = track.box
+            grow = self.settings["region_margin"] * (x1 - x0)
+            rx0, ry0 = max(0, int(x0 - grow)), max(0, int(y0 - grow))
+            rx1, ry1 = min(w, int(x1 + grow)), min(h, int(y1 + grow))
+            region = image[ry0:ry1, rx0:rx1]
+            if region.size == 0:
+                continue
+            side = max(region.shape[:2]) * min(1.0, self.settings["region_face_px"] / max(1, x1 - x0))
+            rgb, scale, located = embedder.locate(region, int(side), upsample=False)
+            for rect, _score in located:
+                bx0, by0, bx1, by1 = embedder.box(rect, scale)
+                found.append((rgb, rect, (bx0 + rx0, by0 + ry0, bx1 + rx0, by1 + ry0)))
+        return found
+
+    def _signals(self, frame: Frame, tracks: list[_Track]) -> list[Signal]:
+        """One signal per protected person among the tracked faces (unknown faces give none)."""
+        best: dict[str, Signal] = {}
+        for track in tracks:
+            if track.ref is None:
+                continue
+            x0, y0, x1, y1 = track.box
+            signal = Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="face",
+                            subject=track.ref.person, confidence=self.detector.confidence(track.distance),
+                            detector=self.detector.name, frame=frame,
+                            evidence={"bbox": [x0, y0, x1, y1], "polygon": box_polygon(track.box),
+                                      "distance": round(track.distance, 3), "ref": track.ref.photo,
+                                      "reference_path": track.ref.path})
+            if track.ref.person not in best or signal.confidence > best[track.ref.person].confidence:
+                best[track.ref.person] = signal
+        return list(best.values())
+
+
 def _look(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | None:
     x0, y0, x1, y1 = box
     crop = image[max(0, y0):y1, max(0, x0):x1]
@@ -238,4 +234,4 @@ def _look(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray | Non
 def _changed(image: np.ndarray, track: _Track, limit: float) -> bool:
     """Did the picture where the face was located change so much that it may be gone?"""
     now = _look(image, track.box)
-    return track.look is None or now is None or float(np.abs(now - track.look).mean()) > limit
+    return track.look is None or now is None or thumb_change(now, track.look) > limit

@@ -26,3 +26,8 @@ def box_polygon(box: Sequence[int]) -> list[list[int]]:
 def grey_thumb(crop: np.ndarray) -> np.ndarray:
     """A 16x16 grey thumbnail of a region: did what stands there change? (mean abs difference of two)"""
     return cv2.resize(cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY), (16, 16), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def thumb_change(a: np.ndarray, b: np.ndarray) -> float:
+    """How much a region changed between two grey_thumbs: mean absolute difference in grey levels."""
+    return float(np.abs(a - b).mean())

@@ -9,7 +9,6 @@ time (and whenever much of the frame changed) bounds any drift.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import cv2
@@ -46,11 +45,9 @@ class Features:
 
 
 class RoomKeypoints:
-    """One room's searched picture and its features. Hold `lock` from `plan` to `keep`: the pipeline hands a
-    room's frames over one at a time (runtime.slots), other callers may not."""
+    """One room's searched picture and its features; owned by the room's MarksRoom (one frame at a time)."""
 
     def __init__(self, refresh_s: float = 4.0, max_changed: float = 0.5) -> None:
-        self.lock = threading.Lock()
         self.refresh_s = refresh_s
         self.max_changed = max_changed  # beyond this share of tiles, a full search is as cheap
         self.gray: np.ndarray | None = None  # what each tile looked like when it was last searched

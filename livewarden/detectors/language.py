@@ -6,45 +6,60 @@ so one matcher and one price reader serve all three. Who said it matters:
   is `counterfeit_talk` (the seller admits it);
 - a viewer's line that mentions fakes ("is this fake?", "beware, A货") is
   `fake_concern`, a weaker signal: viewers suspect, they do not sell;
-- a price stated on the seller's side becomes a `price` signal for the product
-  it most likely refers to, with its ratio to the MSRP; the policy decides
-  whether that is below the brand's floor.
+- a price stated on the seller's side is a `stated_price`; which product it is
+  for and whether it is under the floor is the policy's to decide;
+- every line is also a `text_line` (what the transcript shows).
 Evidence is the exact span, its source, its time and the normalized form that
 matched, so an analyst sees the words, not a score.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Callable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
-from livewarden.detectors.prices import Price, find_prices
-from livewarden.detectors.text import Assessment, LanguageMatcher, TermHit
+from livewarden.detectors.base import Detector, RoomDetector
+from livewarden.detectors.prices import find_prices
+from livewarden.detectors.table import kinds_of
+from livewarden.detectors.text import Assessment, LanguageMatcher, Lexicon, TermHit
 from livewarden.model import Frame, Signal, TextLine
-from livewarden.registry.schema import Registry
 
 MAX_TEXT_CHARS = 500  # the line kept as evidence
 SELLER_ROLES = ("seller", "moderator")
 
-# the products on camera in a room lately, most recent first: (room_id, stream_time) -> product ids
-OnCamera = Callable[[str, float], list[str]]
-# told of every line read, with its assessment and the prices compared (the pipeline keeps a transcript)
-OnLine = Callable[[TextLine, Assessment, list[dict]], None]
+
+@lru_cache(maxsize=8)
+def matcher_for(lexicon: tuple[Path, ...] = ()) -> LanguageMatcher:
+    """The matcher over the packaged lexicon plus these files (built once per set: the readers of words share it)."""
+    missing = [str(p) for p in lexicon if not Path(p).exists()]
+    if missing:
+        from livewarden.errors import InputError
+
+        raise InputError(f"lexicon not found: {', '.join(missing)}")
+    return LanguageMatcher(Lexicon.load(list(lexicon)))
 
 
-class LanguageDetector:
+class LanguageDetector(Detector):
     name = "language"
+    kinds = kinds_of("language")
+    reads = TextLine
 
-    def __init__(self, registry: Registry, matcher: LanguageMatcher | None = None,
-                 on_camera: OnCamera | None = None, on_line: OnLine | None = None):
+    def __init__(self, registry: Any, matcher: LanguageMatcher | None = None):
         self.registry = registry
-        self.matcher = matcher or LanguageMatcher()
-        self.on_camera = on_camera or (lambda room_id, t: [])
-        self.on_line = on_line
+        self.matcher = matcher or matcher_for(())
 
-    def read(self, line: TextLine, frame: Frame | None = None,
-             polygon: list[list[float]] | None = None) -> tuple[Assessment, list[Signal]]:
-        """Assess one line; return the assessment (for transcripts) and the signals it gives."""
+    @classmethod
+    def from_registry(cls, registry: Any, settings: Any = None) -> "LanguageDetector":
+        lexicon = tuple(settings.detectors.language.lexicon) if settings is not None else ()
+        return cls(registry, matcher_for(lexicon))
+
+    def open_room(self, room_id: str) -> "LanguageRoom":
+        return LanguageRoom(self)
+
+    def read(self, line: TextLine, frame: Frame | None = None, polygon: list[list[float]] | None = None,
+             detector: str | None = None) -> list[Signal]:
+        """The signals one line gives; `frame` and `polygon` when it was read off the screen."""
         assessment = self.matcher.assess(line.text)
         base = {"source": line.source, "role": line.role, "author": line.author,
                 "text": line.text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}
@@ -54,9 +69,10 @@ class LanguageDetector:
 
         def signal(kind: str, subject: str, confidence: float, **evidence) -> None:
             signals.append(Signal(room_id=line.room_id, stream_time=line.stream_time, kind=kind, subject=subject,
-                                  confidence=confidence, detector=self.name, evidence={**base, **evidence},
-                                  frame=frame, wall_time=line.wall_time))
+                                  confidence=confidence, detector=detector or self.name,
+                                  evidence={**base, **evidence}, frame=frame, wall_time=line.wall_time))
 
+        signal("text_line", line.source, assessment.score, offer=assessment.offer, flags=_flags(assessment))
         seller_side = line.role in SELLER_ROLES
         if seller_side and assessment.offer:
             best = max((h for h in assessment.hits if not h.negated), key=lambda h: h.weight)
@@ -68,54 +84,28 @@ class LanguageDetector:
                    **_span(assessment.hits[0]), terms=[_term(h) for h in assessment.hits])
         if seller_side:
             for price in find_prices(line.text):
-                found = self._priced_product(line, price)
-                if found is not None:
-                    product_id, msrp, ratio, why = found
-                    floor = self.registry.price_floor(product_id)
-                    confidence = 0.5 + 0.5 * max(0.0, 1.0 - ratio / floor) if ratio < floor else 0.5 * ratio
-                    signal("price", product_id, min(1.0, confidence), span=price.span, start=price.start,
-                           end=price.end, amount=price.amount, currency=price.currency, msrp=msrp,
-                           ratio=round(ratio, 4), floor=floor, product_from=why)
-        if self.on_line is not None:
-            prices = [{k: s.evidence[k] for k in ("span", "start", "end", "ratio", "floor")}
-                      | {"product": s.subject, "below_floor": s.evidence["ratio"] < s.evidence["floor"]}
-                      for s in signals if s.kind == "price"]
-            self.on_line(line, assessment, prices)
-        return assessment, signals
+                signal("stated_price", price.span, 0.5, span=price.span, start=price.start, end=price.end,
+                       amount=price.amount, currency=price.currency)
+        return signals
 
     def _seller(self, room_id: str) -> str:
         room = self.registry.room(room_id)
         return room.seller if room else room_id
 
-    def _priced_product(self, line: TextLine, price: Price) -> tuple[str, float, float, str] | None:
-        """Which product a stated price is for: (product id, MSRP, price/MSRP, why that product), or None.
 
-        In order: a catalog product on camera right now; a listed product named in the line; otherwise the
-        room's cheapest listed product (a price below *its* floor is impossible for anything the room sells).
-        Prices in another currency than the product's are not compared (no exchange rates are kept).
-        """
-        candidates: list[tuple[str, str]] = [(pid, "on camera") for pid in self.on_camera(line.room_id, line.stream_time)]
-        room = self.registry.room(line.room_id)
-        listed = [self.registry.product(listing.product) for listing in (room.listings if room else [])]
-        listed = [p for p in listed if p is not None and p.msrp]
-        text = line.text.casefold()
-        candidates += [(p.id, "named") for p in listed if _names(p.name, text)]
-        if listed:
-            candidates.append((min(listed, key=lambda p: p.msrp).id, "cheapest listed"))
-        for product_id, why in candidates:
-            product = self.registry.product(product_id)
-            if product is None or not product.msrp:
-                continue
-            if price.currency is not None and price.currency != product.currency:
-                continue
-            return product_id, product.msrp, price.amount / product.msrp, why
-        return None
+class LanguageRoom(RoomDetector):
+    """Chat lines of one room (nothing to remember between lines: the policy keeps what was on camera)."""
+
+    def __init__(self, detector: LanguageDetector):
+        self.detector = detector
+
+    def process(self, line: TextLine) -> list[Signal]:
+        return self.detector.read(line)
 
 
-def _names(name: str, text: str) -> bool:
-    """True when every word of a product name of 4+ letters appears in the (case-folded) line."""
-    words = [w for w in re.findall(r"\w+", name.casefold()) if len(w) >= 4]
-    return bool(words) and all(w in text for w in words)
+def _flags(assessment: Assessment) -> list[dict]:
+    return [{"span": h.span, "start": h.start, "end": h.end, "term": h.term_id, "normalized": h.normalized,
+             **({"negated_by": h.negation} if h.negated else {})} for h in assessment.hits]
 
 
 def _span(hit: TermHit) -> dict:

@@ -11,7 +11,6 @@ that happens to share a few descriptors.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,37 +20,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from livewarden.detectors.base import Detector
+from livewarden.config import MarksSettings
+from livewarden.detectors.base import Detector, RoomDetector, tunables as base_tunables
+from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.keypoint_reuse import TILE, Features, RoomKeypoints, in_tiles
+from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
-# Defaults. The thresholds (ratio, min_inliers, min_inlier_span) and ref_size
-# were tuned on the dev split of ../shared/data/logos with
-# `benchmarks/marks_accuracy.py --split dev --sweep` (precision first: 1.0 on dev
-# from 8 to 40 inliers; 12 kept as margin for many rooms x frames), and checked
-# on generated 1280x720 scenes. Speed knobs on 1280x720 with 20 references, one
-# core: ~25-33 ms/frame with frame_features=1500; frame_features=1000 gives
-# ~24 ms at some cost in recall on small marks.
-DEFAULTS: dict[str, Any] = {
-    "ref_size": 300,  # long side of a reference mark once loaded, px
-    "ref_features": 600,  # keypoints kept per reference
-    "ref_levels": 12,  # ORB pyramid levels (x1.2) for references
-    "frame_size": 960,  # long side of the working copy of a frame, px
-    "frame_features": 1500,  # keypoints kept per frame
-    "lsh_tables": 4,  # FLANN-LSH: fewer tables / longer keys = faster, fewer true neighbours found
-    "lsh_key_bits": 16,
-    "max_hamming": 64,  # of 256 bits: farther neighbours are never a match
-    "ratio": 0.85,  # Lowe ratio, against the best neighbour of ANOTHER brand
-    "neighbours": 4,  # k of the kNN search, so every variant of one brand gets its match
-    "reproj_px": 5.0,  # RANSAC reprojection threshold in working-frame px
-    "min_inliers": 12,  # confidence 0.5 here; fewer inliers are not reported
-    "strong_inliers": 24,  # confidence 0.8 here
-    "min_inlier_span": 0.15,  # inliers' hull must cover this share of the reference outline
-    "min_area_px": 400,  # smallest quad in working-frame px^2
-    "max_aspect_change": 3.0,  # quad aspect vs reference aspect
-    "max_side_ratio": 4.0,  # opposite sides of the quad
-    "refresh_s": 4.0,  # live rooms: full search at least this often; in between only changed tiles (keypoint_reuse)
-}
+DEFAULTS: dict[str, Any] = MarksSettings().model_dump(exclude={"enabled"})  # the values and why: config.py
 _CROP_MARGIN = 48  # px around a changed crop, so ORB's border cut and coarse pyramid levels still see its edges
 _LSH_SEED = 20240611
 
@@ -108,15 +84,11 @@ def _content_outline(gray: np.ndarray) -> np.ndarray:
     return np.float32([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).reshape(-1, 1, 2)
 
 
-def _logistic(x: float) -> float:
-    return 1.0 / (1.0 + math.exp(-x))
-
-
 class MarksDetector(Detector):
     """Finds registered brand marks in frames; one Signal per brand seen."""
 
     name = "marks"
-    kind = "mark"
+    kinds = kinds_of("marks")
 
     def __init__(self, marks: Sequence[tuple[str, np.ndarray | Path | str]], *, strict: bool = True,
                  **tunables: Any):
@@ -169,13 +141,15 @@ class MarksDetector(Detector):
         brand_ids = {b: i for i, b in enumerate(dict.fromkeys(r.brand for r in refs))}
         self._brand_of_desc = np.array([brand_ids[r.brand] for r in refs], np.int32)[self._owner]
         self._local = threading.local()
-        self._rooms: dict[str, RoomKeypoints] = {}
-        self._rooms_lock = threading.Lock()
 
     @classmethod
-    def from_registry(cls, registry: Any, **tunables: Any) -> MarksDetector:
+    def from_registry(cls, registry: Any, settings: Any = None, **tunables: Any) -> MarksDetector:
         """Index every mark file of every brand in the registry."""
+        tunables = {**base_tunables(settings, "marks"), **tunables}
         return cls([(b.id, Path(m)) for b in registry.brands for m in b.marks], **tunables)
+
+    def open_room(self, room_id: str) -> "MarksRoom":
+        return MarksRoom(self, RoomKeypoints(refresh_s=self.settings["refresh_s"]))
 
     @staticmethod
     def _orb(n: int, levels: int) -> cv2.ORB:
@@ -203,24 +177,16 @@ class MarksDetector(Detector):
         gray, f = self._working(image_bgr)
         return self._find(self._search(gray), f)
 
-    def match_room_frame(self, room_id: str, image_bgr: np.ndarray, t: float) -> list[MarkMatch]:
+    def match_room_frame(self, keypoints: RoomKeypoints, image_bgr: np.ndarray, t: float) -> list[MarkMatch]:
         """As match_image, for the next frame of a live room: only what changed since it was searched is searched again."""
         gray, f = self._working(image_bgr)
-        with self._rooms_lock:
-            room = self._rooms.setdefault(room_id, RoomKeypoints(refresh_s=self.settings["refresh_s"]))
-        with room.lock:
-            redo, crops, carried = room.plan(gray, t)
-            if carried is None:
-                features = self._search(gray)
-            else:
-                features = Features.join([carried, *(self._search(gray, crop, redo) for crop in crops)])
-            room.keep(gray, t, redo, features)
+        redo, crops, carried = keypoints.plan(gray, t)
+        if carried is None:
+            features = self._search(gray)
+        else:
+            features = Features.join([carried, *(self._search(gray, crop, redo) for crop in crops)])
+        keypoints.keep(gray, t, redo, features)
         return self._find(features, f)
-
-    def searches(self, room_id: str) -> tuple[int, int]:
-        """(full, partial) searches made for a live room so far."""
-        room = self._rooms.get(room_id)
-        return (room.full_searches, room.partial_searches) if room else (0, 0)
 
     def _working(self, image_bgr: np.ndarray) -> tuple[np.ndarray, float]:
         """The grey working copy of an image (long side at most frame_size) and its scale."""
@@ -321,9 +287,9 @@ class MarksDetector(Detector):
         hull = cv2.convexHull(rpts[inl].reshape(-1, 1, 2))
         if cv2.contourArea(hull) < s["min_inlier_span"] * ref.area:
             return None
-        z = (n - s["min_inliers"]) / (s["strong_inliers"] - s["min_inliers"]) * math.log(4.0)
         quad = quad / f
-        return MarkMatch(ref.brand, round(_logistic(z), 4), quad.round(1).tolist(), n, ref.name)
+        confidence = calibrated(n, s["min_inliers"], s["strong_inliers"])
+        return MarkMatch(ref.brand, round(confidence, 4), quad.round(1).tolist(), n, ref.name)
 
     def _plausible(self, quad: np.ndarray, ref: _Ref) -> bool:
         s = self.settings
@@ -343,17 +309,29 @@ class MarksDetector(Detector):
         change = aspect / ref_aspect
         return 1 / s["max_aspect_change"] <= change <= s["max_aspect_change"]
 
-    def detect(self, frame: Frame) -> list[Signal]:
+
+class MarksRoom(RoomDetector):
+    """One room: its keypoint reuse (what was searched when, so only changed tiles are searched again)."""
+
+    def __init__(self, detector: MarksDetector, keypoints: RoomKeypoints):
+        self.detector, self.keypoints = detector, keypoints
+
+    def process(self, frame: Frame) -> list[Signal]:
         return [
             Signal(
                 room_id=frame.room_id,
                 stream_time=frame.stream_time,
-                kind=self.kind,
+                kind="mark",
                 subject=m.brand,
                 confidence=m.confidence,
-                detector=self.name,
+                detector=self.detector.name,
                 evidence={"polygon": m.polygon, "bbox": [round(v, 1) for v in m.bbox], "inliers": m.inliers, "ref": m.ref},
                 frame=frame,
             )
-            for m in self.match_room_frame(frame.room_id, frame.image, frame.stream_time)
+            for m in self.detector.match_room_frame(self.keypoints, frame.image, frame.stream_time)
         ]
+
+    @property
+    def searches(self) -> tuple[int, int]:
+        """(full, partial) searches made for this room so far."""
+        return self.keypoints.full_searches, self.keypoints.partial_searches

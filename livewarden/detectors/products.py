@@ -22,7 +22,6 @@ so is followed by searching again only around where it stood, until it is gone.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -34,36 +33,18 @@ import cv2
 import faiss
 import numpy as np
 
-from livewarden.detectors.base import Detector
+from livewarden.config import ProductsSettings
+from livewarden.detectors.base import Detector, RoomDetector, tunables as base_tunables
+from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.embedder import Embedder
-from livewarden.detectors.geometry import box_polygon, grey_thumb, iou
+from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
+from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
 if TYPE_CHECKING:
     from livewarden.detectors.marks import MarkMatch, MarksDetector
 
-# Similarities are cosine between unit EfficientNet-Lite0 vectors. match_similarity
-# is the open-set threshold benchmarks/products_accuracy.py chose on
-# ../shared/data/products/dev (0.544 with the first held-up views, 0.547 since they
-# are drawn on index_backdrop: at most 5% of photos of products missing from the
-# catalog pass; 0.55 kept); the policy's K-hits-in-W-seconds does the rest.
-DEFAULTS: dict[str, Any] = {
-    "match_similarity": 0.55,  # a crop must be this close to a catalog image to be a candidate at all
-    "strong_similarity": 0.70,  # (confidence scale of embedding matches: 0.5 at match_, 0.8 at strong_)
-    "unverified_similarity": 0.90,  # without local-feature confirmation, only this close a match counts
-    "min_margin": 0.04,  # over the best OTHER product: two near-equal candidates mean neither is sure
-    "unknown_likeness": 0.5,  # ImageNet mass on product-like classes for an unmatched crop
-    "thumb_width": 160,  # background model resolution
-    "diff_level": 28,  # grey-level change that counts as foreground
-    "background_rate": 0.05,  # share of a new frame blended into the background (per analysed frame)
-    "min_blob_share": 0.01,  # smallest candidate, as a share of the frame
-    "max_blob_share": 0.6,  # larger changes are a cut or camera move, not a product
-    "candidates": 3,  # largest blobs that are cropped and embedded
-    "crop_margin": 0.08,  # share of the blob added on each side before embedding
-    "reuse_s": 1.0,  # the same region in the same room is embedded again only after this long
-    "reuse_max_change": 12.0,  # ... if its 16x16 grey thumbnail changed less than this (mean abs grey levels)
-    "sweep_s": 4.0,  # while nothing is recognised, the whole frame is searched for pack shots this often (~25 ms)
-}
+DEFAULTS: dict[str, Any] = ProductsSettings().model_dump(exclude={"enabled"})  # the values and why: config.py
 RANKED = 3  # products (best first) per crop that the decision looks at
 
 
@@ -234,7 +215,7 @@ class ProductsDetector(Detector):
     """Recognises catalog products held up to the camera; flags unmatched product-like objects for review."""
 
     name = "products"
-    kind = "product"
+    kinds = kinds_of("products")
 
     def __init__(self, index: ProductIndex, **tunables: Any):
         unknown = set(tunables) - set(DEFAULTS)
@@ -245,16 +226,48 @@ class ProductsDetector(Detector):
         self.embedder = index.embedder
         # the marks machinery, with pack shots as the "marks": confirms a candidate geometrically
         self.verifier = build_verifier(index.originals)
-        self._lock = threading.Lock()  # guards the per-room backgrounds; forward passes run in parallel
-        self._backgrounds: dict[str, np.ndarray] = {}
-        self._tracks: dict[str, tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]]] = {}
-        self._still: dict[str, tuple[int, int, int, int]] = {}  # where a product found by a sweep stands
-        self._swept_at: dict[str, float] = {}
-        self._brands = {product: brand for product, brand, _ in index.rows}
+        self.brands = {product: brand for product, brand, _ in index.rows}
 
     @classmethod
-    def from_registry(cls, registry: Any, embedder: Embedder | None = None, **tunables: Any) -> "ProductsDetector":
+    def from_registry(cls, registry: Any, settings: Any = None, embedder: Embedder | None = None,
+                      **tunables: Any) -> "ProductsDetector":
+        tunables = {**base_tunables(settings, "products"), **tunables}
         return cls(ProductIndex.from_registry(registry, embedder), **tunables)
+
+    def open_room(self, room_id: str) -> "ProductsRoom":
+        return ProductsRoom(self)
+
+    def crop(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, list[int]]:
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = box
+        m = self.settings["crop_margin"]
+        dx, dy = int((x1 - x0) * m), int((y1 - y0) * m)
+        x0, y0, x1, y1 = max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
+        return image[y0:y1, x0:x1], [x0, y0, x1, y1]
+
+    def confidence(self, similarity: float) -> float:
+        return calibrated(similarity, self.settings["match_similarity"], self.settings["strong_similarity"])
+
+
+class ProductsRoom(RoomDetector):
+    """One room: its background model, the product it tracks, and where a swept-for pack shot stands."""
+
+    def __init__(self, detector: ProductsDetector):
+        self.detector, self.settings = detector, detector.settings
+        self.background: np.ndarray | None = None
+        self.track: tuple[float, tuple[int, int, int, int], np.ndarray, list[Signal]] | None = None
+        self.still: tuple[int, int, int, int] | None = None  # where a product found by a sweep stands
+        self.swept_at: float | None = None
+
+    def close(self) -> None:
+        self.background = self.track = self.still = None
+
+    def process(self, frame: Frame) -> list[Signal]:
+        boxes = self.proposals(frame)
+        signals = self._held_up(frame, boxes) if boxes else []
+        if any(s.kind == "product" for s in signals):
+            return signals
+        return self._standing(frame) or signals
 
     def proposals(self, frame: Frame) -> list[tuple[int, int, int, int]]:
         """Boxes (x0, y0, x1, y1, image px) of the largest blobs that differ from this room's background."""
@@ -264,12 +277,11 @@ class ProductsDetector(Detector):
         th = max(1, round(h * tw / w))
         grey = cv2.cvtColor(cv2.resize(frame.image, (tw, th), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
         grey = cv2.GaussianBlur(grey, (3, 3), 0).astype(np.float32)
-        with self._lock:
-            background = self._backgrounds.get(frame.room_id)
-            if background is None or background.shape != grey.shape:
-                self._backgrounds[frame.room_id] = grey
-                return []
-            cv2.accumulateWeighted(grey, background, st["background_rate"])
+        background = self.background
+        if background is None or background.shape != grey.shape:
+            self.background = grey
+            return []
+        cv2.accumulateWeighted(grey, background, st["background_rate"])
         mask = (np.abs(grey - background) > st["diff_level"]).astype(np.uint8)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
@@ -283,52 +295,33 @@ class ProductsDetector(Detector):
         return [(int(x0 * sx), int(y0 * sy), int(x1 * sx), int(y1 * sy))
                 for _, (x0, y0, x1, y1) in sorted(blobs, reverse=True)[:st["candidates"]]]
 
-    def crop(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, list[int]]:
-        h, w = image.shape[:2]
-        x0, y0, x1, y1 = box
-        m = self.settings["crop_margin"]
-        dx, dy = int((x1 - x0) * m), int((y1 - y0) * m)
-        x0, y0, x1, y1 = max(0, x0 - dx), max(0, y0 - dy), min(w, x1 + dx), min(h, y1 + dy)
-        return image[y0:y1, x0:x1], [x0, y0, x1, y1]
-
-    def confidence(self, similarity: float) -> float:
-        """0.5 at `match_similarity`, 0.8 at `strong_similarity`, logistic in between and beyond."""
-        lo, hi = self.settings["match_similarity"], self.settings["strong_similarity"]
-        slope = math.log(4.0) / max(1e-6, hi - lo)
-        return 1.0 / (1.0 + math.exp(-slope * (similarity - lo)))
-
-    def detect(self, frame: Frame) -> list[Signal]:
-        boxes = self.proposals(frame)
-        signals = self._held_up(frame, boxes) if boxes else []
-        if any(s.kind == "product" for s in signals):
-            return signals
-        return self._standing(frame) or signals
-
     def _held_up(self, frame: Frame, boxes: list[tuple[int, int, int, int]]) -> list[Signal]:
         """What the changed regions are: a catalog product, something product-like (unknown), or nothing."""
         reused = self._reuse(frame, boxes[0])
         if reused is not None:
             return reused
-        crops = [self.crop(frame.image, box) for box in boxes]
-        embeddings = self.embedder.embed([c for c, _ in crops])
-        found = self.index.search(np.stack([e.vector for e in embeddings]), k=RANKED)
+        d = self.detector
+        crops = [d.crop(frame.image, box) for box in boxes]
+        embeddings = d.embedder.embed([c for c, _ in crops])
+        found = d.index.search(np.stack([e.vector for e in embeddings]), k=RANKED)
         # the candidate whose crop is closest to the catalog decides
         pick = max(range(len(boxes)), key=lambda i: found[i][0].similarity if found[i] else -1.0)
         (_, bbox), emb, matches = crops[pick], embeddings[pick], found[pick]
         evidence = {"bbox": bbox, "polygon": box_polygon(bbox),
                     "candidates": [[m.product, round(m.similarity, 3)] for m in matches]}
+
         def signal(kind: str, subject: str, confidence: float, **extra: Any) -> list[Signal]:
             return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind=kind, subject=subject,
-                           confidence=confidence, detector=self.name, evidence={**evidence, **extra}, frame=frame)]
+                           confidence=confidence, detector=d.name, evidence={**evidence, **extra}, frame=frame)]
 
         signals: list[Signal] = []
         # the verifier costs ~30 ms: look only when some candidate is close enough for `decide` to ask it
         worth_verifying = any(m.similarity >= self.settings["match_similarity"] for m in matches)
-        decision = decide(matches, confirmations(self.verifier, crops[pick][0]) if worth_verifying else {},
+        decision = decide(matches, confirmations(d.verifier, crops[pick][0]) if worth_verifying else {},
                           self.settings)
         if decision is not None:
             m = decision.match
-            confidence = self.confidence(m.similarity)
+            confidence = d.confidence(m.similarity)
             if decision.verified is not None:
                 confidence = max(decision.verified.confidence, confidence)
             signals = signal("product", m.product, confidence, brand=m.brand, similarity=round(m.similarity, 3),
@@ -336,25 +329,21 @@ class ProductsDetector(Detector):
         elif emb.product_likeness >= self.settings["unknown_likeness"]:
             signals = signal("unknown_product", "unknown", emb.product_likeness,
                              product_likeness=round(emb.product_likeness, 3))
-        with self._lock:  # only a recognised product is tracked: anything else is looked at again next time
-            if signals and signals[0].kind == "product":
-                self._tracks[frame.room_id] = (frame.stream_time, boxes[pick], grey_thumb(crops[pick][0]), signals)
-            else:
-                self._tracks.pop(frame.room_id, None)
+        # only a recognised product is tracked: anything else is looked at again next time
+        recognised = bool(signals) and signals[0].kind == "product"
+        self.track = (frame.stream_time, boxes[pick], grey_thumb(crops[pick][0]), signals) if recognised else None
         return signals
 
     def _reuse(self, frame: Frame, box: tuple[int, int, int, int]) -> list[Signal] | None:
         """The same region as the one embedded less than `reuse_s` ago in this room: same answer, no new pass."""
-        with self._lock:
-            track = self._tracks.get(frame.room_id)
-        if track is None:
+        if self.track is None:
             return None
-        t, last_box, last_thumb, signals = track
+        t, last_box, last_thumb, signals = self.track
         if not 0 <= frame.stream_time - t < self.settings["reuse_s"] or iou(box, last_box) < 0.5:
             return None
-        crop, crop_box = self.crop(frame.image, box)
+        crop, crop_box = self.detector.crop(frame.image, box)
         # the blob left behind when the product is taken away sits in the same place: look, do not assume
-        if float(np.abs(grey_thumb(crop) - last_thumb).mean()) > self.settings["reuse_max_change"]:
+        if thumb_change(grey_thumb(crop), last_thumb) > self.settings["reuse_max_change"]:
             return None
         return [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=time.time(),
                         evidence={**s.evidence, "bbox": crop_box, "polygon": box_polygon(crop_box), "tracked": True})
@@ -363,18 +352,15 @@ class ProductsDetector(Detector):
     def _standing(self, frame: Frame) -> list[Signal]:
         """A product the background model cannot see: found by a sweep of the whole frame, then followed by
         looking for its pack shot again around where it was (a few ms) until it is gone."""
-        room, t = frame.room_id, frame.stream_time
-        with self._lock:
-            box = self._still.pop(room, None)
-            swept_at = self._swept_at.get(room)
+        t = frame.stream_time
+        box, self.still = self.still, None
         if box is not None:
             found = self._pack_shot_in(frame, box)
             if found:
                 return found
-        if swept_at is not None and 0 <= t - swept_at < self.settings["sweep_s"]:
+        if self.swept_at is not None and 0 <= t - self.swept_at < self.settings["sweep_s"]:
             return []
-        with self._lock:
-            self._swept_at[room] = t
+        self.swept_at = t
         return self._pack_shot_in(frame, None)
 
     def _pack_shot_in(self, frame: Frame, near: tuple[int, int, int, int] | None) -> list[Signal]:
@@ -387,17 +373,16 @@ class ProductsDetector(Detector):
             grow = max(bx1 - bx0, by1 - by0) // 2
             x0, y0 = max(0, bx0 - grow), max(0, by0 - grow)
             image = frame.image[y0:min(h, by1 + grow), x0:min(w, bx1 + grow)]
-        best = max(confirmations(self.verifier, image).values(), key=lambda m: m.inliers, default=None)
+        best = max(confirmations(self.detector.verifier, image).values(), key=lambda m: m.inliers, default=None)
         if best is None:
             return []
         bx0, by0, bx1, by1 = best.bbox
         box = (max(0, int(bx0) + x0), max(0, int(by0) + y0), min(w, math.ceil(bx1) + x0), min(h, math.ceil(by1) + y0))
         if box[2] - box[0] < 2 or box[3] - box[1] < 2:
             return []
-        with self._lock:
-            self._still[frame.room_id] = box
+        self.still = box
         polygon = [[px + x0, py + y0] for px, py in best.polygon]
         return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="product", subject=best.brand,
-                       confidence=best.confidence, detector=self.name, frame=frame,
-                       evidence={"bbox": list(box), "polygon": polygon, "brand": self._brands.get(best.brand),
+                       confidence=best.confidence, detector=self.detector.name, frame=frame,
+                       evidence={"bbox": list(box), "polygon": polygon, "brand": self.detector.brands.get(best.brand),
                                  "ref": best.ref, "verified_inliers": best.inliers, "swept": near is None})]

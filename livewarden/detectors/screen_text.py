@@ -3,43 +3,60 @@
 OCR costs far more than the other detectors per frame, and a card stays up for
 seconds, so each room is read at most once per `every_s` of stream time (the
 pipeline already skips unchanged frames). Each line read goes to the language
-detector as a TextLine from the seller's side, with its box as the polygon so
+reader as a TextLine from the seller's side, with its box as the polygon so
 the evidence crop shows the card.
 """
 
 from __future__ import annotations
 
-import threading
+from typing import Any
 
-from livewarden.detectors.base import Detector
+from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.language import LanguageDetector
-from livewarden.detectors.ocr import TextReader
+from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal, TextLine
 
 
 class ScreenTextDetector(Detector):
     name = "screen_text"
-    kind = "counterfeit_talk"
+    kinds = kinds_of("screen_text")
 
-    def __init__(self, reader: TextReader, language: LanguageDetector, every_s: float = 1.0,
-                 min_confidence: float = 0.6):
+    def __init__(self, reader: Any, language: LanguageDetector, every_s: float = 1.0, min_confidence: float = 0.6):
         self.reader, self.language = reader, language
         self.every_s, self.min_confidence = every_s, min_confidence
-        self._read_at: dict[str, float] = {}
-        self._lock = threading.Lock()
 
-    def detect(self, frame: Frame) -> list[Signal]:
-        with self._lock:
-            last = self._read_at.get(frame.room_id)
-            if last is not None and 0 <= frame.stream_time - last < self.every_s:
-                return []
-            self._read_at[frame.room_id] = frame.stream_time
+    @classmethod
+    def from_registry(cls, registry: Any, settings: Any) -> "ScreenTextDetector":
+        from livewarden.detectors.ocr import TextReader
+
+        s = settings.detectors.screen_text
+        max_side = s.scan_max_side if settings.runtime.offline else s.live_max_side
+        return cls(TextReader(options={"max_side": max_side}), LanguageDetector.from_registry(registry, settings),
+                   s.every_s, s.min_confidence)
+
+    def open_room(self, room_id: str) -> "ScreenTextRoom":
+        return ScreenTextRoom(self)
+
+    def read(self, frame: Frame) -> list[Signal]:
         signals = []
         for ocr in self.reader.read(frame.image):
             if ocr.confidence < self.min_confidence or not any(c.isalnum() for c in ocr.text):
                 continue  # nothing to read ("__" from a noisy strip)
             line = TextLine(frame.room_id, frame.stream_time, "ocr", ocr.text, role="seller",
                             wall_time=frame.wall_time)
-            _, found = self.language.read(line, frame, [list(map(float, p)) for p in ocr.box])
-            signals += found
+            signals += self.language.read(line, frame, [list(map(float, p)) for p in ocr.box], detector=self.name)
         return signals
+
+
+class ScreenTextRoom(RoomDetector):
+    """One room: when its screen was last read."""
+
+    def __init__(self, detector: ScreenTextDetector):
+        self.detector = detector
+        self.read_at: float | None = None
+
+    def process(self, frame: Frame) -> list[Signal]:
+        if self.read_at is not None and 0 <= frame.stream_time - self.read_at < self.detector.every_s:
+            return []
+        self.read_at = frame.stream_time
+        return self.detector.read(frame)

@@ -23,7 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from livewarden.detectors.base import Detector, RoomDetector
+from livewarden.detectors.table import kinds_of
 from livewarden.errors import LivewardenError
+from livewarden.model import AudioChunk, Signal, TextLine
 
 MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
 
@@ -141,3 +144,39 @@ class SpeechTranscriber:
                 if text:
                     out.append(SpeechSegment(float(start_time + s.start), float(start_time + s.end), text, words))
         return out
+
+
+class SpeechDetector(Detector):
+    """What the seller says: each audio window transcribed, each segment read as a line from the seller's side."""
+
+    name = "speech"
+    kinds = kinds_of("speech")
+    reads = AudioChunk
+
+    def __init__(self, transcriber: SpeechTranscriber, language: Any):
+        self.transcriber, self.language = transcriber, language
+
+    @classmethod
+    def from_registry(cls, registry: Any, settings: Any) -> "SpeechDetector":
+        from livewarden.detectors.language import LanguageDetector
+
+        return cls(SpeechTranscriber(settings.detectors.speech.model_dir),
+                   LanguageDetector.from_registry(registry, settings))
+
+    def open_room(self, room_id: str) -> "SpeechRoom":
+        return SpeechRoom(self)
+
+
+class SpeechRoom(RoomDetector):
+    """One room's audio windows (the windowing itself is media.audio's)."""
+
+    def __init__(self, detector: SpeechDetector):
+        self.detector = detector
+
+    def process(self, chunk: AudioChunk) -> list[Signal]:
+        signals = []
+        for segment in self.detector.transcriber.transcribe(chunk.samples, chunk.stream_time, keep=chunk.keep):
+            if segment.text.strip():
+                line = TextLine(chunk.room_id, segment.start, "speech", segment.text.strip())
+                signals += self.detector.language.read(line, detector=self.detector.name)
+        return signals

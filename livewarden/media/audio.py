@@ -26,6 +26,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from livewarden.model import AudioChunk
+
 RATE = 16000
 
 
@@ -137,3 +139,11 @@ def load_audio(path_or_url: str | Path) -> np.ndarray:
     """A whole file as one 16 kHz mono float32 array (for offline use and benchmarks)."""
     parts = [s for _, s in read_audio(path_or_url, window_s=3600.0, overlap_s=0.0)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def audio_chunks(room_id: str, path_or_url: str | Path, window_s: float = 5.0,
+                 overlap_s: float = 1.0) -> Iterator[AudioChunk]:
+    """A room's audio as AudioChunks: overlapping windows, each knowing the span it owns (see owned_span)."""
+    for i, (start, samples) in enumerate(read_audio(path_or_url, window_s, overlap_s)):
+        keep = owned_span(start, samples.size / RATE, window_s, overlap_s, first=i == 0)
+        yield AudioChunk(room_id, start, samples, keep, RATE)

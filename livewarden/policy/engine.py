@@ -1,23 +1,30 @@
-"""The policy engine: the only place with rules and state across time.
+"""The policy engine: the only place with rules and state across time and rooms.
 
 Per (room, rule, subject) it keeps the recent qualifying hits on the stream
 clock and at most one open finding, so a flood of signals updates one alert
-instead of creating a thousand copies.
+instead of creating a thousand copies. Per room it keeps what was on camera
+(the timeline, which also says which product a stated price is for); across
+rooms, who is live where (presence). A room's state is dropped when the room
+ends (`close_room`). A signal delivered twice (an at-least-once bus) is
+counted once, by its key.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from livewarden.model import Finding, Signal
 from livewarden.policy.conditions import CONDITIONS
 from livewarden.policy.presence import Presence
+from livewarden.policy.prices import DERIVED, attribute_price
 from livewarden.policy.rules import Rule
+from livewarden.policy.timeline import Timeline
 from livewarden.registry.schema import Registry
 
 MAX_EVIDENCE_SIGNALS = 5
+REMEMBERED_KEYS = 4096  # signal keys kept to recognise a redelivery
 
 
 @dataclass
@@ -47,9 +54,47 @@ class Policy:
                 self._by_kind.setdefault(kind, []).append(rule)
         self._state: dict[tuple[str, str, str], _KeyState] = {}
         self.presence = Presence()  # cross-room state: who is live where
+        self.timeline = Timeline()  # per room: what was on camera, when
+        self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
+    @property
+    def kinds(self) -> set[str]:
+        """The signal kinds some rule reads (before the policy's own derivations, e.g. stated_price -> price)."""
+        read = set(self._by_kind)
+        return read | {source for source, derived in DERIVED.items() if derived in read}
+
+    def wants(self, signal: Signal) -> bool:
+        """Whether some rule may act on this signal (so its evidence is worth cutting); no state is read."""
+        kind = DERIVED.get(signal.kind, signal.kind)
+        return any(signal.confidence >= rule.min_confidence or kind != signal.kind
+                   for rule in self._by_kind.get(kind, ()))
+
+    def resolve(self, signal: Signal) -> Signal | None:
+        """The signal as the rules see it: a stated price is attributed to a product (None: to no product);
+        a redelivered signal (same key) is None."""
+        with self._lock:
+            if signal.key in self._seen:
+                return None
+            self._seen[signal.key] = None
+            if len(self._seen) > REMEMBERED_KEYS:
+                self._seen.popitem(last=False)
+        if signal.kind == "stated_price":
+            return attribute_price(self.registry, signal, self.timeline.seen(signal.room_id, "product",
+                                                                             signal.stream_time))
+        return signal
+
+    def close_room(self, room_id: str) -> None:
+        """The room ended: forget its hits, open findings and timeline (the store keeps the alerts)."""
+        with self._lock:
+            for key in [k for k in self._state if k[0] == room_id]:
+                del self._state[key]
+        self.timeline.forget(room_id)
+        self.presence.forget(room_id)
+
     def observe(self, signal: Signal) -> list[Update]:
+        """Updates to findings from one (resolved) signal."""
+        self.timeline.observe(signal)
         self.presence.record(signal)
         updates = []
         for rule in self._by_kind.get(signal.kind, ()):

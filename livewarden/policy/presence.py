@@ -27,6 +27,13 @@ class Presence:
         with self._lock:
             self._seen.setdefault((signal.kind, signal.subject), {})[signal.room_id] = signal.wall_time
 
+    def forget(self, room_id: str) -> None:
+        with self._lock:
+            for key in list(self._seen):
+                self._seen[key].pop(room_id, None)
+                if not self._seen[key]:
+                    del self._seen[key]
+
     def other_rooms(self, signal: Signal, now: float | None = None) -> list[str]:
         """Rooms other than the signal's where the same subject was seen within `window_s`."""
         now = signal.wall_time if now is None else now

@@ -67,9 +67,24 @@ def load_rules(path: str | Path | None = None) -> list[Rule]:
         rules = RuleSet.model_validate(doc.data or {}).rules
     except ValidationError as exc:
         raise RegistryError(doc.validation_problems(exc)) from None
-    seen: set[str] = set()
+    known = known_kinds()
+    problems, seen = [], set()
     for i, rule in enumerate(rules):
         if rule.id in seen:
-            raise RegistryError([doc.problem(("rules", i, "id"), f"duplicate rule id {rule.id!r}")])
+            problems.append(doc.problem(("rules", i, "id"), f"duplicate rule id {rule.id!r}"))
         seen.add(rule.id)
+        for kind in rule.signals:
+            if kind not in known:
+                problems.append(doc.problem(("rules", i, "signal"), f"no detector emits signals of kind {kind!r}; "
+                                                                    f"kinds: {', '.join(sorted(known))}"))
+    if problems:
+        raise RegistryError(problems)
     return rules
+
+
+def known_kinds() -> set[str]:
+    """Kinds a rule may read: what the detectors emit plus what the policy derives (stated_price -> price)."""
+    from livewarden.detectors.table import emitted_kinds
+    from livewarden.policy.prices import DERIVED
+
+    return emitted_kinds() | set(DERIVED.values())

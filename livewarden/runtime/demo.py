@@ -28,18 +28,14 @@ from rich.console import Console
 
 from livewarden.assets.marks import generate_mark
 from livewarden.assets.scenes import room_frames
-from livewarden.cases.store import CaseStore
-from livewarden.detectors.language import LanguageDetector
-from livewarden.detectors.marks import MarksDetector
-from livewarden.detectors.products import ProductsDetector
+from livewarden.config import load_settings
 from livewarden.media.chat import JsonlChatSource
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
-from livewarden.policy import Policy, load_rules
 from livewarden.registry import load_registry
+from livewarden.runtime.build import build_system
 from livewarden.runtime.live_view import print_alert_summary, run_live
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
 
 ASSETS_VERSION = "3"  # bump when the generated assets change, to regenerate cached copies
 FPS = 25
@@ -155,10 +151,9 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     registry = load_registry(registry_path)
     store_dir = workdir / "store"
     shutil.rmtree(store_dir, ignore_errors=True)  # each demo run starts with an empty case store
-    store = CaseStore.at(store_dir)
-    policy = Policy(registry, load_rules())
-    with console.status("indexing brand marks and the catalog…"):
-        detectors = [MarksDetector.from_registry(registry), ProductsDetector.from_registry(registry)]
+    settings = load_settings(overrides={"store.data_dir": store_dir, "runtime.realtime": True})
+    system = build_system(registry, settings, progress=console.status)
+    store = system.store
 
     server = None
     publishers = []
@@ -178,12 +173,13 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
                 publishers.append(start_publisher(room.source, url, loop=True,
                                                   on_start=lambda wall, r=room.id: clip_started.__setitem__(r, wall)))
                 rooms.append(room.model_copy(update={"source": url}))
-            registry = registry.model_copy(update={"rooms": rooms})
             console.print(f"streaming {len(rooms)} rooms through nginx-rtmp on 127.0.0.1:{server.port}")
         else:
-            console.print(f"playing {len(registry.rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
-        pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(realtime=True),
-                            language=LanguageDetector(registry))
+            rooms = list(registry.rooms)
+            console.print(f"playing {len(rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
+        pipeline = system.pipeline(rooms=[])
+        for room in rooms:
+            pipeline.add_room(room)
         if not server:  # files play from the pipeline's start
             clip_started.update({room.id: time.time() for room in registry.rooms})
         chat_thread = threading.Thread(

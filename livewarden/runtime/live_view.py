@@ -30,7 +30,7 @@ def rooms_table(pipeline: Pipeline) -> Table:
     table.add_column("drops", justify="right", no_wrap=True)
     table.add_column("analysed", justify="right", no_wrap=True)
     table.add_column("alerts", justify="right", no_wrap=True)
-    products = any(d.kind in ("product", "face") for d in pipeline.detectors)
+    products = any({"product", "face"} & set(d.kinds) for d in pipeline.detectors)
     chat = bool(pipeline.chat_sources)
     if chat:
         table.add_column("chat", justify="right", no_wrap=True)

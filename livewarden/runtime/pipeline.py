@@ -2,14 +2,15 @@
 
 One reader thread per room decodes and samples its stream (PyAV releases the
 GIL while decoding); a small pool of detector workers, one per core, takes
-the newest changed frame of whichever room is waiting, runs the detectors,
-feeds the policy and commits alerts to the store before telling anyone.
-A room whose stream fails is marked so in its status; the others go on.
-
-Text takes a shorter path: chat messages (from chat adapters, on their own
-threads) and speech segments (one listener thread per room, when speech is on)
-go straight through the language detector to the policy: matching a line
-costs microseconds. Chat keeps flowing while a room's video is down.
+the newest changed frame of whichever room is waiting and runs the room's
+detectors on it. Chat lines (from chat adapters, on their own threads) and
+audio windows (one listener thread per room, when speech is on) go through
+the same contract: each room has one RoomDetector per detector, for the items
+it reads. Every signal goes out on the bus (evidence cut first, so no frame
+travels); the decider on the other side runs the policy and commits alerts
+before anyone is told. A room whose stream fails is marked so in its status;
+the others go on. Rooms can be added and removed while running; a removed
+room's state is dropped everywhere.
 """
 
 from __future__ import annotations
@@ -20,23 +21,21 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING
 
-from livewarden.cases.store import Alert, CaseStore
-from livewarden.detectors.base import Detector
-from livewarden.detectors.language import LanguageDetector
+from livewarden.detectors.base import RoomDetector
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
-from livewarden.model import ChatMessage, Signal, TextLine
-from livewarden.policy.engine import Policy, Update
-from livewarden.registry.schema import Registry
+from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
+from livewarden.runtime.bus import ALERTS, OBSERVED, SIGNALS, AlertEvent
 from livewarden.runtime.slots import LatestFrames
-from livewarden.runtime.timeline import Timeline
 from livewarden.runtime.transcript import Transcript
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from livewarden.registry.schema import Room
+    from livewarden.runtime.build import System
 
-AlertCallback = Callable[[Alert, Update], None]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +44,8 @@ class RoomStatus:
 
     room_id: str
     source: VideoSource
+    detectors: dict[type, list[tuple[str, RoomDetector]]] = field(default_factory=dict)  # item type -> rooms
+    stop: threading.Event = field(default_factory=threading.Event)
     analysed: int = 0
     unchanged: int = 0
     detector_errors: int = 0
@@ -58,53 +59,110 @@ class RoomStatus:
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
     first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
     last_signals: list[Signal] = field(default_factory=list)  # what the detectors saw in the last analysed frame
+    threads: list[threading.Thread] = field(default_factory=list)
 
     @property
     def health(self) -> RoomHealth:
         return self.source.health
 
 
-@dataclass
-class PipelineOptions:
-    sample_fps: float = 2.0
-    workers: int = field(default_factory=lambda: max(1, os.cpu_count() or 1))
-    realtime: bool | None = None  # None: live URLs in real time, files as fast as possible
-    offline: bool = False  # True for scans: never drop a sampled frame
-    change_gate: bool = True
-    speech: bool = False  # transcribe each room's audio (one listener thread per room; ~0.1-0.3 s CPU per 4 s)
+class Decider:
+    """The policy's side of the bus: resolve, observe, commit, tell. Runs wherever the signals are consumed."""
+
+    def __init__(self, system: "System"):
+        self.policy, self.store, self.bus = system.policy, system.store, system.bus
+        self.bus.subscribe(SIGNALS, self.decide)
+
+    def decide(self, signal: Signal) -> None:
+        resolved = self.policy.resolve(signal)
+        if resolved is None:
+            return
+        self.bus.publish(OBSERVED, resolved)
+        for update in self.policy.observe(resolved):
+            alert = self.store.record(update)  # committed before anyone is told
+            self.bus.publish(ALERTS, AlertEvent(alert, update))
 
 
 class Pipeline:
-    def __init__(self, registry: Registry, detectors: list[Detector], policy: Policy, store: CaseStore,
-                 options: PipelineOptions | None = None, on_alert: AlertCallback | None = None,
-                 rooms: list[str] | None = None, language: LanguageDetector | None = None,
-                 transcriber=None):
-        self.registry = registry
-        self.detectors = detectors
-        self.policy = policy
-        self.store = store
-        self.options = options or PipelineOptions()
-        self.on_alert = on_alert
+    def __init__(self, system: "System", rooms: list[str] | None = None):
+        self.system = system
+        self.registry, self.policy, self.store, self.bus = system.registry, system.policy, system.store, system.bus
+        self.detectors = system.detectors
+        self.options = system.settings.runtime
         self.stop_event = threading.Event()
         self.slots = LatestFrames()
-        self.recent_alerts: deque[Alert] = deque(maxlen=200)
-        self.timeline = Timeline()  # what was on camera in each room, when
+        self.recent_alerts: deque = deque(maxlen=200)
         self.transcript = Transcript()  # what was said, shown and typed, with the flagged spans
-        self.language = language
-        if language is not None:
-            language.on_camera = lambda room_id, t: self.timeline.seen(room_id, "product", t)
-            language.on_line = self.transcript.record
-        self.transcriber = transcriber  # a SpeechTranscriber when options.speech
         self.chat_sources: list = []  # chat adapters started and stopped with the pipeline (see add_chat)
         self.started_wall = time.time()
+        self.started = False
         self._threads: list[threading.Thread] = []
-        wanted = set(rooms) if rooms else None
+        self._rooms_lock = threading.Lock()
         self.rooms: dict[str, RoomStatus] = {}
-        for room in registry.rooms:
+        self.decider = Decider(system)
+        self.bus.subscribe(OBSERVED, self.transcript.observe)
+        self.bus.subscribe(ALERTS, self._count_alert)
+        wanted = None if rooms is None else set(rooms)
+        for room in self.registry.rooms:
             if wanted is None or room.id in wanted:
-                source = VideoSource(room.id, room.source, sample_fps=self.options.sample_fps,
-                                     realtime=self.options.realtime)
-                self.rooms[room.id] = RoomStatus(room.id, source)
+                self.add_room(room)
+
+    @property
+    def timeline(self):
+        """What was on camera in each room, when (kept by the policy)."""
+        return self.policy.timeline
+
+    @property
+    def language(self):
+        return next((d for d in self.detectors if d.reads is TextLine), None)
+
+    @property
+    def speech(self) -> bool:
+        return any(d.reads is AudioChunk for d in self.detectors)
+
+    # -- rooms -----------------------------------------------------------------
+    def add_room(self, room: "Room") -> RoomStatus:
+        """Start watching a room (at once when the pipeline runs, else at start)."""
+        source = VideoSource(room.id, room.source, sample_fps=self.options.sample_fps, realtime=self.options.realtime)
+        status = RoomStatus(room.id, source)
+        for detector in self.detectors:
+            status.detectors.setdefault(detector.reads, []).append((detector.name, detector.open_room(room.id)))
+        with self._rooms_lock:
+            if room.id in self.rooms:
+                raise ValueError(f"room {room.id!r} is already watched")
+            self.rooms[room.id] = status
+        if self.started:
+            self._start_room(status)
+        return status
+
+    def remove_room(self, room_id: str, timeout: float = 10.0) -> None:
+        """Stop watching a room and drop its state everywhere (the store keeps its alerts)."""
+        with self._rooms_lock:
+            status = self.rooms.pop(room_id, None)
+        if status is None:
+            return
+        status.stop.set()
+        deadline = time.monotonic() + timeout
+        for t in status.threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+        self.slots.forget(room_id, max(0.0, deadline - time.monotonic()))
+        for rooms in status.detectors.values():
+            for _, room_detector in rooms:
+                room_detector.close()
+        self.policy.close_room(room_id)
+        self.transcript.forget(room_id)
+        self.system.spool.forget_room(room_id)
+
+    def _start_room(self, status: RoomStatus) -> None:
+        threads = [threading.Thread(target=self._read_room, args=(status,), name=f"room-{status.room_id}",
+                                    daemon=True)]
+        if AudioChunk in status.detectors:
+            status.listening = True
+            threads.append(threading.Thread(target=self._listen_room, args=(status,),
+                                            name=f"speech-{status.room_id}", daemon=True))
+        status.threads = threads
+        for t in threads:
+            t.start()
 
     # -- lifecycle -------------------------------------------------------------
     def add_chat(self, make_source) -> None:
@@ -112,20 +170,12 @@ class Pipeline:
         self.chat_sources.append(make_source(self.chat, lambda problem: log.warning("chat: %s", problem)))
 
     def start(self) -> "Pipeline":
-        for status in self.rooms.values():
-            t = threading.Thread(target=self._read_room, args=(status,), name=f"room-{status.room_id}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self.started = True
+        for status in list(self.rooms.values()):
+            self._start_room(status)
         for source in self.chat_sources:
             source.start()
-        if self.options.speech and self.transcriber is not None and self.language is not None:
-            for status in self.rooms.values():
-                status.listening = True
-                t = threading.Thread(target=self._listen_room, args=(status,), name=f"speech-{status.room_id}",
-                                     daemon=True)
-                t.start()
-                self._threads.append(t)
-        for i in range(self.options.workers):
+        for i in range(self.options.workers or max(1, os.cpu_count() or 1)):
             t = threading.Thread(target=self._work, name=f"detector-{i}", daemon=True)
             t.start()
             self._threads.append(t)
@@ -133,10 +183,12 @@ class Pipeline:
 
     def stop(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
+        for status in list(self.rooms.values()):
+            status.stop.set()
         for source in self.chat_sources:
             source.stop()
         deadline = time.monotonic() + timeout
-        for t in self._threads:
+        for t in self._threads + [t for s in list(self.rooms.values()) for t in s.threads]:
             t.join(max(0.0, deadline - time.monotonic()))
 
     def all_done(self) -> bool:
@@ -146,7 +198,7 @@ class Pipeline:
         """
         if self.chat_sources:
             return False
-        return all(s.done and not s.listening for s in self.rooms.values()) and self.slots.idle()  # idle: nothing pending or in analysis
+        return all(s.done and not s.listening for s in list(self.rooms.values())) and self.slots.idle()
 
     def run_until_done(self, poll: float = 0.1) -> None:
         while not self.all_done() and not self.stop_event.is_set():
@@ -156,16 +208,15 @@ class Pipeline:
     def _read_room(self, status: RoomStatus) -> None:
         gate = ChangeGate() if self.options.change_gate else None
         try:
-            for frame in status.source.frames(self.stop_event):
+            for frame in status.source.frames(status.stop):
                 status.last_stream_time = frame.stream_time
                 status.clock_offset = frame.stream_time - frame.wall_time
                 if gate is not None and not gate.changed(frame):
                     status.unchanged += 1
                     if status.last_signals:  # what was seen still stands at this frame's time
-                        self.slots.put(replace(frame, unchanged=True), block=self.options.offline,
-                                       stop=self.stop_event)
+                        self.slots.put(replace(frame, unchanged=True), block=self.options.offline, stop=status.stop)
                     continue
-                self.slots.put(frame, block=self.options.offline, stop=self.stop_event)
+                self.slots.put(frame, block=self.options.offline, stop=status.stop)
         except SourceError as exc:
             status.error = str(exc)
             log.warning("room %s: %s", status.room_id, exc)
@@ -181,52 +232,61 @@ class Pipeline:
             if frame is None:
                 continue
             try:
-                self._analyse(frame)
+                status = self.rooms.get(frame.room_id)
+                if status is not None and not status.stop.is_set():
+                    self._analyse(status, frame)
             finally:
                 self.slots.done(frame.room_id)
 
-    def _analyse(self, frame) -> None:
-        status = self.rooms[frame.room_id]
+    def _analyse(self, status: RoomStatus, frame: Frame) -> None:
         if frame.unchanged:  # the same picture: the last analysed frame's signals again, at this frame's time
             now = time.time()
-            self._emit(status, [replace(s, stream_time=frame.stream_time, frame=frame, wall_time=now,
-                                        evidence={**s.evidence, "unchanged": True}) for s in status.last_signals])
+            self._publish([replace(s, stream_time=frame.stream_time, frame=frame, wall_time=now,
+                                   evidence={**s.evidence, "unchanged": True}, evidence_refs=[])
+                           for s in status.last_signals])
             return
         status.analysed += 1
         seen: list[Signal] = []
-        for detector in self.detectors:
-            try:
-                signals = detector.detect(frame)
-            except Exception:
-                status.detector_errors += 1
-                log.exception("detector %s failed on room %s at %.2fs", detector.name, frame.room_id, frame.stream_time)
-                continue
+        for name, room_detector in status.detectors.get(Frame, ()):
+            signals = self._process(status, name, room_detector, frame)
             seen += signals
-            self._emit(status, signals)
+            self._publish(signals)
         status.last_signals = seen
         if status.first_analysed_wall is None:
             status.first_analysed_wall = time.time()
 
-    def _emit(self, status: RoomStatus, signals: list[Signal]) -> None:
-        """Signals -> timeline and policy -> committed alerts -> callbacks, in that order."""
-        for signal in signals:
-            self.timeline.observe(signal)
-            for update in self.policy.observe(signal):
-                alert = self.store.record(update)  # committed before anyone is told
-                if update.opened:
-                    status.alerts += 1
-                    self.recent_alerts.appendleft(alert)
-                if self.on_alert:
-                    self.on_alert(alert, update)
+    def _process(self, status: RoomStatus, name: str, room_detector: RoomDetector, item) -> list[Signal]:
+        try:
+            return room_detector.process(item)
+        except Exception:
+            status.detector_errors += 1
+            log.exception("detector %s failed on room %s at %.2fs", name, status.room_id, item.stream_time)
+            return []
 
-    # -- text ------------------------------------------------------------------
+    def _publish(self, signals: list[Signal]) -> None:
+        """Cut the evidence of what a rule may act on (the others travel without their frame), then publish."""
+        for signal in signals:
+            if self.policy.wants(signal):
+                self.system.spool.attach(signal)
+            else:
+                signal.frame = None
+            self.bus.publish(SIGNALS, signal)
+
+    def _count_alert(self, event: AlertEvent) -> None:
+        if event.update.opened:
+            status = self.rooms.get(event.alert.room_id)
+            if status is not None:
+                status.alerts += 1
+            self.recent_alerts.appendleft(event.alert)
+
+    # -- text and audio --------------------------------------------------------
     def read_text(self, line: TextLine) -> None:
-        """One line of chat or speech through the language detector and the policy (any thread)."""
+        """One line of chat through the room's readers of text (any thread)."""
         status = self.rooms.get(line.room_id)
-        if status is None or self.language is None:
+        if status is None:
             return
-        _, signals = self.language.read(line)  # (the transcript is told by the detector)
-        self._emit(status, signals)
+        for name, room_detector in status.detectors.get(TextLine, ()):
+            self._publish(self._process(status, name, room_detector, line))
 
     def chat(self, message: ChatMessage) -> None:
         """A chat adapter's callback: put the message on the room's stream clock and read it."""
@@ -241,33 +301,32 @@ class Pipeline:
                                 role=message.role, author=message.author, wall_time=message.time))
 
     def _listen_room(self, status: RoomStatus) -> None:
-        """Transcribe the room's audio in short windows; each segment is a line from the seller's side.
+        """The room's audio in overlapping windows, through its readers of audio (speech).
 
-        A live URL that fails or ends is opened again (backoff up to 10 s) until the pipeline stops; a file
-        ends when it ends. No audio, or a failure, never affects the room's video or chat.
+        A live URL that fails or ends is opened again (with backoff) until the room stops; a file ends when it
+        ends. No audio, or a failure, never affects the room's video or chat.
         """
-        from livewarden.media.audio import RATE, owned_span, read_audio
+        from livewarden.media.audio import audio_chunks
+        from livewarden.media.backoff import Backoff
 
-        window_s, overlap_s, backoff = 5.0, 1.0, 1.0
+        s = self.system.settings.detectors.speech
         live = "://" in status.source.url
+        backoff = Backoff(initial=1.0, maximum=10.0)
         try:
-            while not self.stop_event.is_set():
+            while not status.stop.is_set():
                 try:
-                    for i, (start, samples) in enumerate(read_audio(status.source.url, window_s, overlap_s)):
-                        if self.stop_event.is_set():
+                    for chunk in audio_chunks(status.room_id, status.source.url, s.window_s, s.overlap_s):
+                        if status.stop.is_set():
                             return
-                        backoff = 1.0
-                        keep = owned_span(start, samples.size / RATE, window_s, overlap_s, first=i == 0)
-                        for segment in self.transcriber.transcribe(samples, start, keep=keep):
-                            if segment.text.strip():
-                                status.speech_segments += 1
-                                self.read_text(TextLine(status.room_id, segment.start, "speech",
-                                                        segment.text.strip()))
+                        backoff.reset()
+                        for name, room_detector in status.detectors[AudioChunk]:
+                            signals = self._process(status, name, room_detector, chunk)
+                            status.speech_segments += sum(1 for x in signals if x.kind == "text_line")
+                            self._publish(signals)
                 except Exception as exc:  # no audio, or the stream failed
                     log.warning("room %s: speech: %s", status.room_id, exc)
-                if not live or self.stop_event.wait(backoff):
+                if not live or status.stop.wait(backoff.next()):
                     return
-                backoff = min(10.0, backoff * 2)
         finally:
             status.listening = False
 

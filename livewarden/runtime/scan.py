@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import av
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from livewarden.cases.store import CaseStore
 from livewarden.errors import InputError
-from livewarden.detectors.base import Detector
-from livewarden.detectors.language import LanguageDetector
-from livewarden.policy.engine import Policy
-from livewarden.registry.schema import Registry
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+from livewarden.model import AudioChunk
+from livewarden.runtime.build import System
 
 
 class ScanError(InputError):
@@ -48,22 +45,21 @@ def probe_clip(clip: Path) -> tuple[float, bool]:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
 
 
-def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Detector], policy: Policy,
-              store: CaseStore, out: Path, *, sample_fps: float = 2.0, console: Console | None = None,
-              language: LanguageDetector | None = None, transcriber=None) -> dict:
+def scan_clip(clip: Path, room_id: str, system: System, out: Path, *, console: Console | None = None) -> dict:
     """Run the pipeline over `clip` as room `room_id`; write and return the report.
 
-    With a language detector the report has a transcript (speech when a transcriber is given and the clip
-    has audio, on-screen text when the detectors include the screen-text one) with the flagged spans.
+    The system is built for an offline run (settings.runtime.offline: nothing dropped). The report has a
+    transcript when readers of words run (speech when the clip has audio, on-screen text, ...).
     """
     duration, audio = probe_clip(clip)
+    registry = system.registry
     room = registry.room(room_id)
-    scan_registry = registry.model_copy(update={"rooms": [room.model_copy(update={"source": str(clip.resolve())})]})
-    already = {a.id for a in store.alerts(room_id)}
-    speech = transcriber is not None and language is not None and audio
-    pipeline = Pipeline(scan_registry, detectors, policy, store,
-                        PipelineOptions(sample_fps=sample_fps, realtime=False, offline=True, speech=speech),
-                        language=language, transcriber=transcriber)
+    already = {a.id for a in system.store.alerts(room_id)}
+    speech = any(d.reads is AudioChunk for d in system.detectors)
+    if speech and not audio:
+        system = replace(system, detectors=[d for d in system.detectors if d.reads is not AudioChunk])
+    pipeline = system.pipeline(rooms=[])
+    pipeline.add_room(room.model_copy(update={"source": str(clip.resolve())}))
     status = pipeline.rooms[room_id]
     started = time.monotonic()
     pipeline.start()
@@ -83,7 +79,7 @@ def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Dete
     if status.error and status.analysed == 0:
         raise ScanError(status.error)
 
-    findings = [a.to_dict() for a in store.alerts(room_id) if a.id not in already]
+    findings = [a.to_dict() for a in system.store.alerts(room_id) if a.id not in already]
     report = {
         "clip": str(clip),
         "room": room_id,
@@ -91,10 +87,10 @@ def scan_clip(clip: Path, room_id: str, registry: Registry, detectors: list[Dete
         "duration_s": round(duration, 3),
         "on_camera": pipeline.timeline.spans(room_id),
         "transcript": pipeline.transcript.lines(room_id),
-        "speech": "transcribed" if speech else ("no audio stream" if transcriber is not None else "off"),
+        "speech": ("transcribed" if audio else "no audio stream") if speech else "off",
         "elapsed_s": round(elapsed, 3),
         "speed_x": round(duration / elapsed, 2) if elapsed > 0 else None,
-        "sample_fps": sample_fps,
+        "sample_fps": system.settings.runtime.sample_fps,
         "frames_decoded": status.health.frames_decoded,
         "frames_analysed": status.analysed,
         "frames_unchanged": status.unchanged,

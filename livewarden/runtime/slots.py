@@ -68,6 +68,15 @@ class LatestFrames:
             self._busy.discard(room)
             self._cond.notify_all()
 
+    def forget(self, room: str, timeout: float = 10.0) -> None:
+        """The room ended: drop its pending frame and counters, once its frame in analysis (if any) is done."""
+        with self._cond:
+            if room in self._pending:
+                del self._pending[room]
+                self._ready.remove(room)
+            self._cond.wait_for(lambda: room not in self._busy, timeout)
+            self.replaced.pop(room, None)
+
     def _next_free(self) -> str | None:
         return next((r for r in self._ready if r not in self._busy), None)
 

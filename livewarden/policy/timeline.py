@@ -45,6 +45,10 @@ class Timeline:
                     return
             spans.append(Span(signal.kind, signal.subject, t, t, 1, signal.confidence))
 
+    def forget(self, room_id: str) -> None:
+        with self._lock:
+            self._spans.pop(room_id, None)
+
     def spans(self, room_id: str) -> list[dict]:
         """Every span of the room, in order of first sighting."""
         with self._lock:

@@ -1,0 +1,104 @@
+"""(registry, settings) -> the running system: detectors, policy, store, bus, evidence spool.
+
+Every entry point builds through here (watch, scan, demo, the benchmarks, and
+next `serve` and a Ray worker), so a setting means the same everywhere and
+nothing is wired by hand twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from livewarden.cases.evidence import EvidenceSpool
+from livewarden.config import Settings
+from livewarden.detectors.base import Detector
+from livewarden.detectors.table import detector_class, wanted
+from livewarden.errors import LivewardenError
+from livewarden.policy.engine import Policy
+from livewarden.policy.rules import Rule, load_rules
+from livewarden.registry.schema import Registry
+from livewarden.runtime.bus import Bus, InProcessBus
+
+# what a run is doing while a detector builds its index ("indexing 120 catalog products…")
+Progress = Callable[[str], Any]
+BUILDING = {
+    "products": lambda r: f"indexing {len(r.products)} catalog products…",
+    "faces": lambda r: f"enrolling {len(r.persons)} protected persons…",
+    "marks": lambda r: f"indexing {sum(len(b.marks) for b in r.brands)} brand marks…",
+}
+
+
+class BuildError(LivewardenError):
+    """The system cannot be built from this registry and these settings; says why."""
+
+
+@dataclass
+class System:
+    """Everything a pipeline (or a worker, or the API) runs on."""
+
+    registry: Registry
+    settings: Settings
+    detectors: list[Detector]
+    policy: Policy
+    store: Any  # a cases repository
+    bus: Bus
+    spool: EvidenceSpool
+
+    @classmethod
+    def of(cls, registry: Registry, detectors: list[Detector], rules: list[Rule] | None = None, *,
+           data_dir: str | Path | None = None, store: Any = None, settings: Settings | None = None) -> "System":
+        """A system from parts already made (tests, benchmarks that bring their own detectors)."""
+        settings = settings or Settings()
+        if data_dir is not None:
+            settings = settings.with_overrides({"store.data_dir": Path(data_dir)})
+        return cls(registry, settings, detectors, Policy(registry, load_rules() if rules is None else rules),
+                   store if store is not None else open_store(settings), InProcessBus(), spool_for(settings))
+
+    def pipeline(self, rooms: list[str] | None = None):
+        from livewarden.runtime.pipeline import Pipeline
+
+        return Pipeline(self, rooms)
+
+
+def open_store(settings: Settings):
+    from livewarden.cases import CaseStore
+
+    s = settings.store
+    if s.url:
+        return CaseStore(s.url, Path(s.data_dir) / "evidence")
+    return CaseStore.at(s.data_dir)
+
+
+def spool_for(settings: Settings) -> EvidenceSpool:
+    return EvidenceSpool(Path(settings.store.data_dir) / "spool", every_s=settings.runtime.evidence_every_s,
+                         keep_s=settings.runtime.evidence_keep_s)
+
+
+def build_detectors(registry: Registry, settings: Settings, progress: Progress | None = None) -> list[Detector]:
+    """Every detector the settings enable and the registry has material for, in table order."""
+    detectors = []
+    for entry in wanted(registry, settings):
+        cls = detector_class(entry.name)
+        message = BUILDING.get(entry.name)
+        try:
+            if progress is not None and message is not None:
+                with progress(message(registry)):
+                    detectors.append(cls.from_registry(registry, settings))
+            else:
+                detectors.append(cls.from_registry(registry, settings))
+        except ValueError as exc:
+            raise BuildError(f"cannot build the {entry.name} detector: {exc}") from None
+    return detectors
+
+
+def build_system(registry: Registry, settings: Settings, progress: Progress | None = None) -> System:
+    """Rules first (cheap, and a bad file should not wait for the models), then detectors, store, bus."""
+    rules = load_rules(settings.policy.rules)
+    detectors = build_detectors(registry, settings, progress)
+    if not detectors:
+        raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "
+                         "protected persons, and language is off")
+    return System(registry, settings, detectors, Policy(registry, rules), open_store(settings), InProcessBus(),
+                  spool_for(settings))
