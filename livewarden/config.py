@@ -153,9 +153,16 @@ class RuntimeSettings(_Section):
     evidence_keep_s: float = Field(300.0, gt=0)  # spooled evidence no alert kept is removed after this long
 
 
+def _default_index_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "livewarden" / "index"
+
+
 class StoreSettings(_Section):
     data_dir: Path = Path("livewarden-data")  # the SQLite file and the evidence folder
     url: str | None = None  # any SQLAlchemy URL (postgresql+psycopg://...); default: SQLite under data_dir
+    # detectors' registry indexes (catalog embeddings, enrolled faces, mark features), keyed by what they were
+    # built from: shared by every run on this machine, so a second scan does not build them again
+    index_dir: Path = Field(default_factory=_default_index_dir)
 
 
 class PolicySettings(_Section):
