@@ -20,6 +20,7 @@ from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
 from livewarden.registry import RegistryError, load_registry
+from livewarden.testing.rooms import Rooms
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
 PACK = Path(__file__).parent / "fixtures" / "products" / "Oatly-Oat-Milk.jpg"
@@ -59,6 +60,12 @@ def detector(registry_path):
     return FacesDetector.from_registry(load_registry(registry_path))
 
 
+@pytest.fixture
+def rooms(detector) -> Rooms:
+    """The detector's rooms for one test (each room's state starts empty)."""
+    return Rooms(detector)
+
+
 def test_persons_load_and_unknown_references_are_reported(tmp_path: Path, registry_path: Path):
     reg = load_registry(registry_path)
     assert reg.person_authorized("own-room", "obama") and not reg.person_authorized("fake-room", "obama")
@@ -95,25 +102,25 @@ def room_with_face(photo: str, seed: int = 4):
         yield img
 
 
-def test_detector_names_the_protected_person_and_ignores_others(detector):
-    found = [s for i, img in enumerate(room_with_face("obama-live.jpg")) for s in detector.detect(Frame("r", i, img))]
+def test_detector_names_the_protected_person_and_ignores_others(rooms, detector):
+    found = [s for i, img in enumerate(room_with_face("obama-live.jpg")) for s in rooms.detect(Frame("r", i, img))]
     assert [s.subject for s in found] == ["obama"] * 3
     assert all(s.kind == "face" and 0.5 < s.confidence <= 1 and s.evidence["ref"] == "obama-enrol.jpg" for s in found)
     assert "descriptor" not in found[0].evidence  # no biometric template leaves the detector
     x0, y0, x1, y1 = found[0].evidence["bbox"]
     assert 700 < (x0 + x1) / 2 < 1100
     # the generated host is not a person, and a scene without a real face gives nothing
-    assert detector.detect(Frame("r", 9, generate_background(5, 1280, 720))) == []
+    assert rooms.detect(Frame("r", 9, generate_background(5, 1280, 720))) == []
 
 
-def test_a_face_taken_away_is_not_reported_until_the_next_location(detector):
+def test_a_face_taken_away_is_not_reported_until_the_next_location(rooms, detector):
     """Between locations (~2 s) tracks answer for a face; not when the picture where it was changed wholesale."""
     shown = list(room_with_face("obama-live.jpg", seed=6))
-    assert [s.subject for s in detector.detect(Frame("gone", 0.0, shown[0]))] == ["obama"]
-    assert [s.subject for s in detector.detect(Frame("gone", 0.5, shown[1]))] == ["obama"]  # still there: tracked
+    assert [s.subject for s in rooms.detect(Frame("gone", 0.0, shown[0]))] == ["obama"]
+    assert [s.subject for s in rooms.detect(Frame("gone", 0.5, shown[1]))] == ["obama"]  # still there: tracked
     empty = generate_background(6, 1280, 720)
     draw_host(empty, 1.0)
-    assert detector.detect(Frame("gone", 1.0, empty)) == []  # 1 s after it was located, and gone
+    assert rooms.detect(Frame("gone", 1.0, empty)) == []  # 1 s after it was located, and gone
 
 
 def face(room: str, t: float, person: str = "obama", conf: float = 0.8, wall: float | None = None) -> Signal:
@@ -156,12 +163,11 @@ def test_same_face_in_two_live_rooms_through_nginx_rtmp(registry_path: Path, tmp
     import time
 
     from livewarden.assets.scenes import room_frames
-    from livewarden.cases import CaseStore
     from livewarden.detectors.faces import FacesDetector
     from livewarden.media.clips import write_clip
     from livewarden.media.publish import start_publisher
     from livewarden.media.rtmp_server import RtmpServer
-    from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+    from livewarden.runtime.build import System
 
     ok, why = RtmpServer.available()
     if not ok:
@@ -171,13 +177,12 @@ def test_same_face_in_two_live_rooms_through_nginx_rtmp(registry_path: Path, tmp
         write_clip(tmp_path / f"{room}.mp4", room_frames(portrait, seconds=6, fps=25, mark_on=(0.0, 6.0), seed=seed,
                                                          scale=0.3), 25)
     registry = load_registry(registry_path)
-    store = CaseStore.at(tmp_path / "store")
     with RtmpServer() as server:
         publishers = [start_publisher(tmp_path / f"{r}.mp4", server.url(r), loop=True) for r in ("own-room", "fake-room")]
         live = registry.model_copy(update={"rooms": [r.model_copy(update={"source": server.url(r.id)})
                                                      for r in registry.rooms]})
-        pipeline = Pipeline(live, [FacesDetector.from_registry(live)], Policy(live, load_rules()), store,
-                            PipelineOptions(sample_fps=2.0))
+        system = System.of(live, [FacesDetector.from_registry(live)], data_dir=tmp_path / "store")
+        store, pipeline = system.store, system.pipeline()
         try:
             pipeline.start()
             deadline = time.monotonic() + 40
@@ -236,10 +241,11 @@ def test_a_tracked_face_is_located_every_two_seconds_and_described_every_four(re
             Counting.described += 1
             return super().describe(rgb, rect)
 
-    detector = FacesDetector.from_registry(load_registry(registry_path), Counting())
+    detector = FacesDetector.from_registry(load_registry(registry_path), embedder=Counting())
     Counting.searched, Counting.described = [], 0
     image = next(room_with_face("obama-live.jpg"))
-    subjects = [[s.subject for s in detector.detect(Frame("room", i * 0.5, image))] for i in range(20)]
+    room = detector.open_room("room")
+    subjects = [[s.subject for s in room.process(Frame("room", i * 0.5, image))] for i in range(20)]
     assert subjects == [["obama"]] * 20
     full = [px for shape, px in Counting.searched if shape == image.shape[:2]]
     regions = [px for shape, px in Counting.searched if shape != image.shape[:2]]
@@ -275,8 +281,8 @@ def test_faces_are_located_from_several_threads_at_once():
     assert not errors and len(found) == 360 and min(found) >= 1
 
 
-def test_a_known_face_keeps_its_name_while_it_is_described_again(detector):
+def test_a_known_face_keeps_its_name_while_it_is_described_again(rooms, detector):
     """Re-descriptions run in the child process without holding up the worker; the name never drops out."""
     image = next(room_with_face("obama-live.jpg"))
-    names = [[s.subject for s in detector.detect(Frame("steady-room", i * 0.5, image))] for i in range(24)]
+    names = [[s.subject for s in rooms.detect(Frame("steady-room", i * 0.5, image))] for i in range(24)]
     assert names == [["obama"]] * 24  # 12 s: described at 0 s, again after 8 s, named in every frame

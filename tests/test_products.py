@@ -26,6 +26,7 @@ from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
 from livewarden.registry import RegistryError, load_registry
+from livewarden.testing.rooms import Rooms
 
 from .conftest import DATA
 
@@ -72,6 +73,12 @@ def detector(catalog_dir):
     from livewarden.detectors.products import ProductsDetector
 
     return ProductsDetector.from_registry(load_registry(catalog_dir / "registry.yaml"))
+
+
+@pytest.fixture
+def rooms(detector) -> Rooms:
+    """The detector's rooms for one test (each room's state starts empty)."""
+    return Rooms(detector)
 
 
 def test_catalog_csv_is_imported_with_listings(catalog_dir: Path):
@@ -180,9 +187,9 @@ def held_up(pack: str | np.ndarray, angle: float = 0.0, seed: int = 9):
 
 @pytest.mark.parametrize("pack, expected", [("Tropicana-Apple-Juice.jpg", "tropicana-apple"),
                                             ("Alpro-Blueberry-Soyghurt.jpg", "alpro-blueberry")])
-def test_detector_recognises_a_pack_held_up_in_a_generated_room(detector, pack: str, expected: str):
+def test_detector_recognises_a_pack_held_up_in_a_generated_room(rooms, detector, pack: str, expected: str):
     room = f"room-{expected}"
-    found = [s for i, img in enumerate(held_up(pack)) for s in detector.detect(Frame(room, i * 0.5, img))]
+    found = [s for i, img in enumerate(held_up(pack)) for s in rooms.detect(Frame(room, i * 0.5, img))]
     products = [s.subject for s in found if s.kind == "product"]
     # most frames name it (the policy wants 3 hits in 5 s anyway) and no frame names another product
     assert len(products) >= 2 and set(products) == {expected}
@@ -190,27 +197,27 @@ def test_detector_recognises_a_pack_held_up_in_a_generated_room(detector, pack: 
     assert x0 < 800 < x1 and y0 < 380 < y1  # the box is around the pack
 
 
-def test_a_white_card_with_a_logo_is_not_taken_for_a_white_pack(detector):
+def test_a_white_card_with_a_logo_is_not_taken_for_a_white_pack(rooms, detector):
     """The demo found this: a brand card looks like a pack shot to the embedding; local features say no."""
     from livewarden.assets.marks import generate_mark
     from livewarden.assets.scenes import product_card
 
     card = product_card(generate_mark("NOVA", 11))
-    found = [s for i, img in enumerate(held_up(card)) for s in detector.detect(Frame("room-card", i * 0.5, img))]
+    found = [s for i, img in enumerate(held_up(card)) for s in rooms.detect(Frame("room-card", i * 0.5, img))]
     assert [s for s in found if s.kind == "product"] == []
 
 
-def test_static_scene_costs_nothing_and_signals_nothing(detector):
+def test_static_scene_costs_nothing_and_signals_nothing(rooms, detector):
     bg = generate_background(3, 1280, 720)
     frames = [Frame("static-room", i * 0.5, bg.copy()) for i in range(4)]
-    assert all(detector.proposals(f) == [] for f in frames)
-    assert [s for f in frames for s in detector.detect(f)] == []
+    assert all(rooms.room(f.room_id).proposals(f) == [] for f in frames)
+    assert [s for f in frames for s in rooms.detect(f)] == []
 
 
-def test_a_product_missing_from_the_catalog_is_not_called_a_catalog_product(detector):
+def test_a_product_missing_from_the_catalog_is_not_called_a_catalog_product(rooms, detector):
     """Bravo orange juice is not in the catalog: at most an unknown_product signal, never a product id."""
     found = [s for i, img in enumerate(held_up("Bravo-Orange-Juice.jpg"))
-             for s in detector.detect(Frame("room-bravo", i * 0.5, img))]
+             for s in rooms.detect(Frame("room-bravo", i * 0.5, img))]
     assert [s for s in found if s.kind == "product"] == []
     assert all(s.kind == "unknown_product" and s.subject == "unknown" for s in found)
 
@@ -318,11 +325,12 @@ def real_room(detector, room: str, clip: str, pack: str | None = None, where: tu
     """
     carton = cut_out(pack) if pack else None
     out = []
+    state = detector.open_room(room)
     for i, (t, image) in enumerate(real_frames(clip)):
         centre = None
         if carton is not None and SHOWN[0] <= t < SHOWN[1]:
             image, centre = hold_up(image, carton, t, where)
-        out.append((t, centre, detector.detect(Frame(room, t, image, index=i))))
+        out.append((t, centre, state.process(Frame(room, t, image, index=i))))
     return out
 
 
@@ -405,7 +413,7 @@ def test_a_catalogued_pack_as_bright_as_the_wall_is_recognised_in_real_footage(d
     assert len(named(room)) >= 5 and set(named(room)) == {"bravo-orange"}
 
 
-def test_a_pack_already_on_camera_when_watching_starts_is_found_and_kept_while_it_stands(detector):
+def test_a_pack_already_on_camera_when_watching_starts_is_found_and_kept_while_it_stands(rooms, detector):
     """The background model sees only what changes: a pack up before the first frame, or one that never moves,
     is found by the sweep of the whole frame, reported while its place is unchanged, and dropped once taken away."""
     pack = cv2.imread(str(FIXTURES / "Tropicana-Apple-Juice.jpg"))
@@ -414,7 +422,7 @@ def test_a_pack_already_on_camera_when_watching_starts_is_found_and_kept_while_i
     frames = [standing.copy() for _ in range(5)] + [bg.copy() for _ in range(3)]
     for k, img in enumerate(frames):
         draw_host(img, k * 0.5)  # the host keeps moving: changed regions that are not products
-    found = [[s.subject for s in detector.detect(Frame("room-standing", k * 0.5, img)) if s.kind == "product"]
+    found = [[s.subject for s in rooms.detect(Frame("room-standing", k * 0.5, img)) if s.kind == "product"]
              for k, img in enumerate(frames)]
     assert found[:5] == [["tropicana-apple"]] * 5  # from the first frame on, every frame while it stands
     assert found[5:] == [[]] * 3  # taken away: no longer reported
