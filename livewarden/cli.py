@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.markup import escape
 
-from livewarden.errors import LivewardenError, ProblemsError
+from livewarden.errors import InputError, LivewardenError, ProblemsError
 from livewarden.registry import load_registry
 
 app = typer.Typer(help="livewarden: real-time trust & safety for livestream shopping.", no_args_is_help=True,
@@ -47,8 +47,8 @@ def _errors():
         for p in exc.problems:
             err_console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    except LivewardenError as exc:
-        raise _fail(f"{exc}", code=2) from None
+    except LivewardenError as exc:  # an input named on the command line cannot be used: 1; anything else: 2
+        raise _fail(f"{exc}", code=1 if isinstance(exc, InputError) else 2) from None
 
 
 def _settings(path: Optional[Path], overrides: dict):

@@ -21,9 +21,9 @@ from livewarden.detectors.marks import MarksDetector
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
-from livewarden.policy import Policy, load_rules
-from livewarden.registry import load_registry
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+from livewarden.config import Settings
+from livewarden.registry import Registry, load_registry
+from livewarden.runtime.build import System
 
 from .conftest import write_registry
 
@@ -54,9 +54,10 @@ def rooms(tmp_path_factory) -> Path:
     return registry
 
 
-def build(registry_path: Path, data_dir: Path):
-    registry = load_registry(registry_path)
-    return registry, [MarksDetector.from_registry(registry)], Policy(registry, load_rules()), CaseStore.at(data_dir)
+def build(registry: Registry, data_dir: Path, **runtime) -> System:
+    """The system with the marks detector, runtime settings as given (sample_fps=4.0, offline=True, ...)."""
+    settings = Settings().with_overrides({f"runtime.{k}": v for k, v in runtime.items()})
+    return System.of(registry, [MarksDetector.from_registry(registry)], data_dir=data_dir, settings=settings)
 
 
 @pytest.mark.rtmp
@@ -64,13 +65,14 @@ def test_live_rooms_through_nginx_rtmp(rooms: Path, tmp_path: Path):
     ok, why = RtmpServer.available()
     if not ok:
         pytest.skip(why)
-    registry, detectors, policy, store = build(rooms, tmp_path)
+    registry = load_registry(rooms)
     with RtmpServer() as server:
         publishers = [start_publisher(registry.room(r).source, server.url(r), loop=True) for r in ("official", "deals")]
         live_rooms = [registry.room(r).model_copy(update={"source": server.url(r)}) for r in ("official", "deals")]
         dead = registry.room("deals").model_copy(update={"id": "dead", "source": server.url("nobody-publishes")})
         live = registry.model_copy(update={"rooms": live_rooms + [dead]})
-        pipeline = Pipeline(live, detectors, policy, store, PipelineOptions(sample_fps=4.0))
+        system = build(live, tmp_path, sample_fps=4.0)
+        store, pipeline = system.store, system.pipeline()
         try:
             pipeline.start()
             deadline = time.monotonic() + 40
@@ -111,9 +113,10 @@ def test_a_card_held_still_keeps_counting_as_seen_while_the_gate_skips_its_frame
     still, _ = place_mark(generate_background(4), product_card(generate_mark("NOVA", 11)), center=(900, 380), scale=0.24)
     clip = tmp_path / "still.mp4"
     write_clip(clip, (still.copy() for _ in range(FPS * 5)), FPS)
-    registry, detectors, policy, store = build(rooms, tmp_path / "store")
+    registry = load_registry(rooms)
     registry = registry.model_copy(update={"rooms": [registry.room("deals").model_copy(update={"source": str(clip)})]})
-    pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(sample_fps=2.0, offline=True)).start()
+    system = build(registry, tmp_path / "store", sample_fps=2.0, offline=True)
+    store, pipeline = system.store, system.pipeline().start()
     pipeline.run_until_done()
     pipeline.stop()
     status = pipeline.rooms["deals"]
