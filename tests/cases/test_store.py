@@ -1,26 +1,35 @@
-"""The case store on a real SQLite file: evidence before commit, updates not copies, audit chain."""
+"""The case repository, SQL (a real SQLite file) and memory: evidence before commit, updates not copies,
+plain records, the audit chain."""
 
+import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import update as sql_update
 
-from livewarden.cases import AuditEntry, CaseStore
+from livewarden.cases import AlertRecord, AuditRecord, CaseStore
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy
 from livewarden.policy.rules import Rule
 from livewarden.registry import load_registry
+from tests.cases.support import reopen, tamper
 
 POLY = [[600, 200], [900, 220], [880, 480], [610, 460]]
+ALERT_COLUMNS = ["id", "room_id", "rule", "subject", "severity", "status", "shadow", "message", "first_stream_time",
+                 "last_stream_time", "confidence", "hits", "first_signal_wall_time", "opened_at", "updated_at",
+                 "evidence", "signals"]
+
+
+def make_rule(**kw) -> Rule:
+    return Rule(**{"id": "unauthorized_brand", "signal": "mark", "when": "seller_not_authorized", "hits": 2,
+                   "window_s": 3, "instant_confidence": 0.9, "severity": "red_flag", "review_below": 0.7,
+                   "close_after_s": 10, **kw})
 
 
 @pytest.fixture
-def setup(two_brand_registry: Path, tmp_path: Path):
-    registry = load_registry(two_brand_registry)
-    rule = Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorized", hits=2, window_s=3,
-                instant_confidence=0.9, severity="red_flag", review_below=0.7, close_after_s=10)
-    return Policy(registry, [rule]), CaseStore.at(tmp_path / "data")
+def setup(two_brand_registry: Path, repo):
+    return Policy(load_registry(two_brand_registry), [make_rule()]), repo
 
 
 def signal_at(t: float, conf: float) -> Signal:
@@ -37,8 +46,7 @@ def record_all(policy, store, signals):
 def test_alert_is_committed_with_evidence_files(setup):
     policy, store = setup
     [alert] = record_all(policy, store, [signal_at(1.0, 0.95)])
-    reopened = CaseStore.at(Path(store.evidence_dir).parent)  # a second connection sees the committed row
-    [row] = reopened.alerts()
+    [row] = reopen(store).alerts()  # a second connection sees the committed row
     assert (row.id, row.room_id, row.rule, row.subject, row.status) == (alert.id, "deals", "unauthorized_brand", "nova", "open")
     crop, full = row.evidence
     assert Path(crop).is_file() and Path(full).is_file()
@@ -73,9 +81,71 @@ def test_audit_chain_detects_tampering(setup):
     assert store.verify_audit() == (True, None)
     entries = store.audit_entries()
     assert len(entries) == 3
-    with store.engine.begin() as conn:
-        conn.execute(sql_update(AuditEntry).where(AuditEntry.id == entries[1].id).values(at=entries[1].at - 3600))
+    tamper(store, entries[1].id, at=entries[1].at - 3600)
     assert store.verify_audit() == (False, entries[1].id)
+
+
+def test_a_log_cut_short_at_its_end_no_longer_matches_its_head(setup):
+    policy, store = setup
+    record_all(policy, store, [signal_at(0.0, 0.95), signal_at(60.0, 0.95)])
+    tamper(store, store.audit_entries()[-1].id)  # the chain of what is left still verifies on its own
+    assert store.verify_audit() == (False, None)
+
+
+def test_records_are_plain_frozen_dataclasses(setup):
+    policy, store = setup
+    [alert] = record_all(policy, store, [signal_at(1.0, 0.95)])
+    assert type(alert) is AlertRecord and type(store.audit_entries()[0]) is AuditRecord
+    assert list(alert.to_dict()) == ALERT_COLUMNS
+    assert alert.to_dict()["signals"][0]["subject"] == "nova" and alert.to_dict()["shadow"] is False
+    assert store.alert(alert.id) == alert and store.alert(alert.id + 99) is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        alert.status = "closed"
+
+
+def test_shadow_alerts_are_recorded_and_can_be_left_out(two_brand_registry: Path, repo):
+    policy = Policy(load_registry(two_brand_registry), [make_rule(shadow=True)])
+    [alert] = record_all(policy, repo, [signal_at(1.0, 0.95)])
+    assert alert.shadow and repo.alerts() == [alert]
+    assert repo.alerts(include_shadow=False) == [] and repo.alerts("deals") == [alert] and repo.alerts("x") == []
+    assert [e.action for e in repo.audit_entries()] == ["alert_shadowed"]
+
+
+def test_append_audit_continues_the_chain(setup):
+    policy, store = setup
+    record_all(policy, store, [signal_at(1.0, 0.95)])
+    entry = store.append_audit("moderator:ana", "case_note", 1, {"note": "seen"})
+    first, last = store.audit_entries()
+    assert last == entry and (entry.actor, entry.action, entry.alert_id, entry.detail) == (
+        "moderator:ana", "case_note", 1, {"note": "seen"})
+    assert entry.prev_hash == first.hash and store.verify_audit() == (True, None)
+
+
+def test_a_failed_record_leaves_nothing_behind(setup, monkeypatch):
+    policy, store = setup
+    [first] = record_all(policy, store, [signal_at(0.0, 0.95)])
+    [update] = policy.observe(signal_at(60.0, 0.95))  # would close `first` and open a new alert
+    with monkeypatch.context() as m:
+        m.setattr(type(store), "_keep_evidence", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+        with pytest.raises(OSError):
+            store.record(update)
+    assert store.alerts() == [first] and len(store.audit_entries()) == 1  # not closed, nothing appended
+    update.finding.alert_id = None
+    store.record(update)
+    assert [a.status for a in store.alerts()] == ["closed", "open"] and store.verify_audit() == (True, None)
+
+
+def test_threads_appending_at_once_keep_one_chain(repo):
+    def append(n):
+        for i in range(40):
+            repo.append_audit(f"thread-{n}", "note", None, {"i": i})
+
+    threads = [threading.Thread(target=append, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(repo.audit_entries()) == 160 and repo.verify_audit() == (True, None)
 
 
 def test_several_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Path):
@@ -91,3 +161,4 @@ def test_several_processes_opening_a_new_store_at_once_all_succeed(tmp_path: Pat
                  for _ in range(12)]
         errors = [p.communicate(timeout=60)[1] for p in procs]
         assert all(p.returncode == 0 for p in procs), "\n".join(errors)
+        assert CaseStore.at(data).verify_audit() == (True, None)

@@ -1,0 +1,60 @@
+"""Engines for the case database, as the repository and the migrations open it.
+
+SQLite: WAL, so readers (console, API) read while a room thread writes; and we take over BEGIN from the
+driver, which otherwise begins only at the first INSERT/UPDATE and so lets a transaction read before it holds
+the write lock. A read transaction is a plain (deferred) BEGIN: one snapshot, no lock. A write transaction
+(an engine from `writer`) is BEGIN IMMEDIATE: it holds the database's write lock before its first read, so
+two processes cannot both read the same audit chain head and append after it.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+
+from sqlalchemy import Engine, create_engine, event
+
+_WRITE = "livewarden_write"
+
+
+def engine(url: str) -> Engine:
+    if not url.startswith("sqlite"):
+        return create_engine(url)
+    sqlite = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(sqlite, "connect", _sqlite_connect)
+    event.listen(sqlite, "begin", _sqlite_begin)
+    return sqlite
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine (pool, events) whose transactions are write transactions."""
+    return engine.execution_options(**{_WRITE: True})
+
+
+def _sqlite_begin(connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if connection.get_execution_options().get(_WRITE) else "BEGIN")
+
+
+def _sqlite_connect(dbapi_conn, _record) -> None:
+    """WAL, NORMAL sync (durable in WAL), and no BEGIN from the driver (see the module's docstring).
+
+    Switching a new file to WAL needs it to ourselves; when another process is mid-way through creating the
+    tables, SQLite answers "database is locked" at once (it does not wait, to avoid a deadlock), so look again.
+    """
+    dbapi_conn.isolation_level = None
+    cur = dbapi_conn.cursor()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if cur.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                    cur.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05))
+        cur.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cur.close()
