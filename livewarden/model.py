@@ -6,6 +6,7 @@ They are dataclasses with no behaviour so every layer can be tested on its own.
 from __future__ import annotations
 
 import time
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,8 +100,14 @@ class Signal:
 
     @property
     def key(self) -> str:
-        """The idempotency key: the same sighting delivered twice has the same key (at-least-once buses)."""
-        return f"{self.room_id}|{self.detector}|{self.kind}|{self.subject}|{self.stream_time:.3f}"
+        """The idempotency key: the same sighting delivered twice has the same key (at-least-once buses).
+
+        Frames of a room never share a stream time; lines of chat may (two viewers in the same millisecond), so
+        who wrote what is part of the key.
+        """
+        words = self.evidence.get("text")
+        said = f"|{self.evidence.get('author', '')}|{zlib.crc32(words.encode()):08x}" if words else ""
+        return f"{self.room_id}|{self.detector}|{self.kind}|{self.subject}|{self.stream_time:.3f}{said}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

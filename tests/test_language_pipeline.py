@@ -24,11 +24,12 @@ from livewarden.cases import CaseStore
 from livewarden.cli import app
 from livewarden.detectors.language import LanguageDetector
 from livewarden.media.chat import JsonlChatSource
-from livewarden.media.chat_http import HttpChatIngest
+from livewarden.media.chat.http import HttpChatIngest
 from livewarden.model import TextLine
-from livewarden.policy import Policy, load_rules
+from livewarden.config import Settings
+from livewarden.policy.prices import attribute_price
 from livewarden.registry import load_registry
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+from livewarden.runtime.build import System
 
 from .conftest import DATA
 
@@ -76,12 +77,16 @@ def wait_for(predicate, timeout: float = 10.0):
     return predicate()
 
 
+def chat_system(registry, data_dir: Path, *detectors, **runtime) -> System:
+    """Chat (and whatever readers are given) only: the language detector, live timing unless told otherwise."""
+    settings = Settings().with_overrides({f"runtime.{k}": v for k, v in {"realtime": True, **runtime}.items()})
+    return System.of(registry, [LanguageDetector(registry), *detectors], data_dir=data_dir, settings=settings)
+
+
 def test_chat_from_a_file_and_over_http_raises_language_and_price_alerts_while_video_is_down(tmp_path: Path):
     registry = load_registry(write_shop(tmp_path))
-    store = CaseStore.at(tmp_path / "data")
-    language = LanguageDetector(registry)
-    pipeline = Pipeline(registry, [], Policy(registry, load_rules()), store,
-                        PipelineOptions(realtime=True), language=language)
+    system = chat_system(registry, tmp_path / "data")
+    store, pipeline = system.store, system.pipeline()
     feed = tmp_path / "chat.jsonl"
     feed.write_text("")
     pipeline.add_chat(lambda on_message, on_error: JsonlChatSource(feed, on_message, on_error, follow=True))
@@ -137,13 +142,14 @@ def test_chat_from_a_file_and_over_http_raises_language_and_price_alerts_while_v
 
 def test_a_price_is_compared_with_the_product_on_camera_then_named_then_cheapest_listed(tmp_path: Path):
     registry = load_registry(write_shop(tmp_path))
+    """The detector hears a price; the policy decides which product it is for (`attribute_price`)."""
     on_camera: list[str] = []
-    language = LanguageDetector(registry, on_camera=lambda room, t: list(on_camera))
+    language = LanguageDetector(registry)
 
     def price(text: str, room: str = "deals") -> dict | None:
-        _, signals = language.read(TextLine(room, 1.0, "speech", text))
-        found = [s for s in signals if s.kind == "price"]
-        return found[0].evidence | {"product": found[0].subject} if found else None
+        [stated] = [s for s in language.read(TextLine(room, 1.0, "speech", text)) if s.kind == "stated_price"]
+        found = attribute_price(registry, stated, list(on_camera))
+        return found.evidence | {"product": found.subject} if found else None
 
     assert price("just $99 today")["product"] == "nova-earbuds"  # the cheapest listed: $99 is 0.77 of its MSRP
     assert price("the Koru Leather Tote for $99")["product"] == "koru-bag"  # named
@@ -159,7 +165,7 @@ def test_a_line_typed_while_a_product_was_on_camera_finds_it_after_later_frames_
     """Chat arrives late: frames after the line's stream time may already have been analysed (the demo's
     price line was compared with the cheapest listed product instead of the juice held up)."""
     from livewarden.model import Signal
-    from livewarden.runtime.timeline import Timeline
+    from livewarden.policy.timeline import Timeline
 
     timeline = Timeline(gap_s=3.0)
     for t in (1.0, 2.0, 3.0, 4.0, 5.0):
@@ -173,10 +179,10 @@ def test_viewer_lines_never_accuse_the_seller(tmp_path: Path):
     registry = load_registry(write_shop(tmp_path))
     language = LanguageDetector(registry)
     for text in ("selling AAA replica too, DM me", "is this a replica?", "hàng fake à?", "这是高仿吗"):
-        _, signals = language.read(TextLine("deals", 1.0, "chat", text, role="viewer"))
-        assert [s.kind for s in signals] == ["fake_concern"], text
-    _, signals = language.read(TextLine("deals", 1.0, "chat", "hello, what size is this?", role="viewer"))
-    assert signals == []
+        signals = language.read(TextLine("deals", 1.0, "chat", text, role="viewer"))
+        assert [s.kind for s in signals] == ["text_line", "fake_concern"], text
+    signals = language.read(TextLine("deals", 1.0, "chat", "hello, what size is this?", role="viewer"))
+    assert [s.kind for s in signals] == ["text_line"]
 
 
 def card_clip(path: Path, text: str, seconds: float = 6.0, fps: int = 10) -> None:
@@ -245,9 +251,8 @@ def test_captions_for_chinese_and_vietnamese_speech_come_in_over_the_chat_feeds(
     from livewarden.media.chat import ChatFormatError, parse_message
 
     registry = load_registry(write_shop(tmp_path))
-    store = CaseStore.at(tmp_path / "data")
-    pipeline = Pipeline(registry, [], Policy(registry, load_rules()), store, PipelineOptions(realtime=True),
-                        language=LanguageDetector(registry))
+    system = chat_system(registry, tmp_path / "data")
+    store, pipeline = system.store, system.pipeline()
     pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error))
     pipeline.start()
     try:
@@ -286,22 +291,24 @@ def test_screen_text_is_read_at_most_once_a_second_per_room(tmp_path: Path):
     with av.open(str(tmp_path / "card.mp4")) as container:
         image = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)][30]  # the card is up at 3 s
     detector = ScreenTextDetector(CountingReader(), LanguageDetector(registry))
-    signals = [s for room in ("deals", "outlet") for i in range(9)
-               for s in detector.detect(Frame(room, 3.0 + i * 0.25, image))]
+    rooms = {room: detector.open_room(room) for room in ("deals", "outlet")}
+    signals = [s for room in rooms for i in range(9)
+               for s in rooms[room].process(Frame(room, 3.0 + i * 0.25, image)) if s.kind != "text_line"]
     assert CountingReader.reads == 6  # 2 s of frames at 4 fps: read at 0, 1 and 2 s in each room
     assert {s.room_id for s in signals} == {"deals", "outlet"} and {s.kind for s in signals} == {"counterfeit_talk"}
     assert all(s.evidence["source"] == "ocr" and s.evidence["polygon"] for s in signals)
 
 
 def test_a_card_still_on_screen_is_one_transcript_line_even_with_speech_in_between():
-    from livewarden.detectors.text import LanguageMatcher
+    from livewarden.registry.schema import Registry
     from livewarden.runtime.transcript import Transcript
 
-    matcher, transcript = LanguageMatcher(), Transcript()
+    language, transcript = LanguageDetector(Registry()), Transcript()
     for t, source, text in [(1.0, "ocr", "REPLICA 1:1 $25"), (1.5, "speech", "hello everyone"),
                             (2.0, "ocr", "REPLICA 1:1 $25"), (3.0, "ocr", "REPLICA 1:1 $25"),
                             (9.0, "ocr", "REPLICA 1:1 $25")]:  # back after 6 s off screen: a new line
-        transcript.record(TextLine("r", t, source, text), matcher.assess(text))
+        for signal in language.read(TextLine("r", t, source, text)):
+            transcript.observe(signal)
     lines = transcript.lines("r")
     assert [(x["time"], x["source"], x.get("until")) for x in lines] == [
         (1.0, "ocr", 3.0), (1.5, "speech", None), (9.0, "ocr", None)]
@@ -315,7 +322,7 @@ def test_watch_takes_chat_from_a_file_a_websocket_and_http_on_the_command_line(t
     import subprocess
     import sys
 
-    from tests.test_chat import ChatServer, free_port
+    from tests.media.chat.conftest import ChatServer, free_port
 
     registry = write_shop(tmp_path)
     feed = tmp_path / "chat.jsonl"
@@ -359,7 +366,7 @@ def _post(port: int, body: str) -> int | None:
 def test_live_speech_is_transcribed_from_a_room_streamed_through_nginx_rtmp(tmp_path: Path):
     """`watch --speech`'s path: a room with real speech (AAC) pushed through a real nginx-rtmp server; a
     listener per room transcribes 5 s windows onto the room's stream clock."""
-    from livewarden.detectors.speech import SpeechTranscriber
+    from livewarden.detectors.speech import SpeechDetector, SpeechTranscriber
     from livewarden.media.publish import start_publisher
     from livewarden.media.rtmp_server import RtmpServer
 
@@ -373,13 +380,12 @@ def test_live_speech_is_transcribed_from_a_room_streamed_through_nginx_rtmp(tmp_
     clip = tmp_path / "room.mp4"
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(tmp_path / "silent.mp4"), "-i", str(SPEECH),
                     "-c:v", "copy", "-c:a", "aac", "-shortest", str(clip)], check=True)
-    store = CaseStore.at(tmp_path / "store")
     with RtmpServer() as server:
         thread, stop = start_publisher(clip, server.url("deals"))
         live = registry.model_copy(update={"rooms": [registry.room("deals").model_copy(
             update={"source": server.url("deals")})]})
-        pipeline = Pipeline(live, [], Policy(live, load_rules()), store, PipelineOptions(speech=True),
-                            language=LanguageDetector(live), transcriber=SpeechTranscriber())
+        speech = SpeechDetector(SpeechTranscriber(), LanguageDetector(live))
+        pipeline = chat_system(live, tmp_path / "store", speech, realtime=None).pipeline()
         try:
             pipeline.start()
             heard = wait_for(lambda: " ".join(t["text"] for t in pipeline.transcript.lines("deals")

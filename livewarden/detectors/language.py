@@ -29,14 +29,23 @@ MAX_TEXT_CHARS = 500  # the line kept as evidence
 SELLER_ROLES = ("seller", "moderator")
 
 
-@lru_cache(maxsize=8)
 def matcher_for(lexicon: tuple[Path, ...] = ()) -> LanguageMatcher:
-    """The matcher over the packaged lexicon plus these files (built once per set: the readers of words share it)."""
+    """The matcher over the packaged lexicon plus these files or folders.
+
+    Built once per set of files as they are now (the readers of words in one run share it; an edited file is
+    read again).
+    """
     missing = [str(p) for p in lexicon if not Path(p).exists()]
     if missing:
         from livewarden.errors import InputError
 
         raise InputError(f"lexicon not found: {', '.join(missing)}")
+    files = sorted(f for p in map(Path, lexicon) for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    return _matcher(tuple(lexicon), tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+
+
+@lru_cache(maxsize=8)
+def _matcher(lexicon: tuple[Path, ...], _fingerprint: tuple) -> LanguageMatcher:
     return LanguageMatcher(Lexicon.load(list(lexicon)))
 
 
