@@ -5,7 +5,7 @@
 A real HTTP ingest endpoint (uvicorn) feeds a real pipeline with a SQLite case
 store on disk. Each room gets ordinary chat from viewers and the seller, and
 now and then a seller's line offering fakes; for every offer the time from the
-POST being sent to the alert being committed (the on_alert callback runs after
+POST being sent to the alert being committed (the alerts subscriber runs after
 the commit) is recorded. Offers go to a fresh room each time, so each one opens
 a new alert (the costly path: evidence file + insert + audit entry).
 Baseline, same run: a GET /health round trip on the same connection (HTTP and the
@@ -31,12 +31,11 @@ import httpx
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from livewarden.cases import CaseStore  # noqa: E402
-from livewarden.detectors.language import LanguageDetector  # noqa: E402
+from livewarden.config import load_settings  # noqa: E402
 from livewarden.media.chat.http import HttpChatIngest  # noqa: E402
-from livewarden.policy import Policy, load_rules  # noqa: E402
 from livewarden.registry.schema import Registry, Room, Seller  # noqa: E402
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions  # noqa: E402
+from livewarden.runtime.build import build_system  # noqa: E402
+from livewarden.runtime.bus import ALERTS, AlertEvent  # noqa: E402
 
 ORDINARY = ["hi from Hanoi!", "how much is shipping?", "size M còn không shop?", "这个颜色好看", "link pls",
             "giá bao nhiêu vậy", "is this the new model?", "主播好漂亮", "ship COD được không", "love it"]
@@ -66,15 +65,15 @@ def main() -> int:
     latency: list[float] = []
     lock = threading.Lock()
 
-    def on_alert(alert, update) -> None:
-        if update.opened and alert.rule == "counterfeit_language":
+    def on_alert(event: AlertEvent) -> None:
+        if event.update.opened and event.alert.rule == "counterfeit_language":
             with lock:
-                latency.append(time.perf_counter() - sent[alert.room_id])
+                latency.append(time.perf_counter() - sent[event.alert.room_id])
 
     with tempfile.TemporaryDirectory() as tmp:
-        store = CaseStore.at(tmp)
-        pipeline = Pipeline(registry, [], Policy(registry, load_rules()), store, PipelineOptions(realtime=True),
-                            on_alert=on_alert, language=LanguageDetector(registry))
+        system = build_system(registry, load_settings(overrides={"store.data_dir": tmp, "runtime.realtime": True}))
+        system.bus.subscribe(ALERTS, on_alert)
+        pipeline = system.pipeline()
         pipeline.add_chat(lambda on_message, on_error: HttpChatIngest(on_message, on_error))
         pipeline.start()
         url = pipeline.chat_sources[0].url + "/chat"

@@ -62,14 +62,13 @@ import numpy as np
 from rig import FACES, PACKS, the_mark, trial_rules, with_pack, with_portrait, write_registry
 
 from livewarden.assets.scenes import room_frames
-from livewarden.cases import CaseStore
-from livewarden.detectors.marks import MarksDetector
+from livewarden.config import load_settings
 from livewarden.media.clips import write_clip
 from livewarden.media.publish import start_publisher
 from livewarden.media.rtmp_server import RtmpServer
 from livewarden.media.sources import RoomHealth, VideoSource
-from livewarden.policy import Policy
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+from livewarden.runtime.build import build_system
+from livewarden.runtime.bus import ALERTS, AlertEvent
 
 log = logging.getLogger("streams_per_core")
 
@@ -94,26 +93,28 @@ class PerRoomWatcher:
     own small queue drops the oldest frame when the thread falls behind (counted in its health).
     """
 
-    def __init__(self, registry, detectors, policy, store, on_alert, sample_fps: float | None):
+    def __init__(self, system, on_alert, sample_fps: float | None):
         self.stop_event = threading.Event()
-        self.detectors, self.policy, self.store, self.on_alert = detectors, policy, store, on_alert
+        self.detectors, self.policy, self.store, self.on_alert = system.detectors, system.policy, system.store, on_alert
+        registry = system.registry
         self.sources = {r.id: VideoSource(r.id, r.source, sample_fps=sample_fps) for r in registry.rooms}
         self.first_analysed: dict[str, float] = {}
         self.errors = 0
         self.threads = [threading.Thread(target=self._run, args=(s,), daemon=True) for s in self.sources.values()]
 
     def _run(self, source: VideoSource) -> None:
+        rooms = [(d.name, d.open_room(source.room_id)) for d in self.detectors]
         for frame in source.frames(self.stop_event):
-            for detector in self.detectors:
+            for name, room in rooms:
                 try:
-                    signals = detector.detect(frame)
+                    signals = room.process(frame)
                 except Exception:
                     self.errors += 1
-                    log.exception("detector %s failed", detector.name)
+                    log.exception("detector %s failed", name)
                     continue
                 for signal in signals:
                     for update in self.policy.observe(signal):
-                        self.on_alert(self.store.record(update), update)
+                        self.on_alert(AlertEvent(self.store.record(update), update))
             self.first_analysed.setdefault(source.room_id, time.time())
 
     def start(self) -> "PerRoomWatcher":
@@ -139,9 +140,9 @@ class PerRoomWatcher:
 class PipelineWatcher:
     """livewarden's in-process pipeline behind the same few questions the baselines answer."""
 
-    def __init__(self, registry, detectors, policy, store, on_alert):
-        self.pipeline = Pipeline(registry, detectors, policy, store, PipelineOptions(sample_fps=SAMPLE_FPS),
-                                 on_alert=on_alert)
+    def __init__(self, system, on_alert):
+        system.bus.subscribe(ALERTS, on_alert)
+        self.pipeline = system.pipeline()
         self.rooms = self.pipeline.rooms
 
     def start(self) -> "PipelineWatcher":
@@ -227,10 +228,10 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
     opened: dict[tuple[str, str], list[float]] = {}
     lock = threading.Lock()
 
-    def on_alert(alert, update) -> None:
-        if update.opened:
+    def on_alert(event: AlertEvent) -> None:
+        if event.update.opened:
             with lock:
-                opened.setdefault((alert.rule, alert.room_id), []).append(time.time())
+                opened.setdefault((event.alert.rule, event.alert.room_id), []).append(time.time())
 
     with RtmpServer() as server:
         rooms = [f"room{i:02d}" for i in range(n)]
@@ -242,23 +243,14 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
         registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms},
                                   products=products, persons=faces)
         # the baselines search every frame in full: keypoint reuse (refresh_s > 0) is livewarden's
-        detectors = [MarksDetector.from_registry(registry) if mode == "livewarden"
-                     else MarksDetector.from_registry(registry, refresh_s=0.0)]
-        if products:
-            from livewarden.detectors.products import ProductsDetector
-
-            detectors.append(ProductsDetector.from_registry(registry))
-        if faces:
-            from livewarden.detectors.faces import FacesDetector
-
-            detectors.append(FacesDetector.from_registry(registry))
-        policy = Policy(registry, trial_rules(1.5))
-        store = CaseStore.at(workdir / f"{mode}-{n}" / "store")
+        settings = load_settings(overrides={"runtime.sample_fps": SAMPLE_FPS,
+                                            "store.data_dir": workdir / f"{mode}-{n}" / "store",
+                                            "detectors.marks.refresh_s": None if mode == "livewarden" else 0.0})
+        system = build_system(registry, settings, rules=trial_rules(1.5))
         if mode == "livewarden":
-            watcher = PipelineWatcher(registry, detectors, policy, store, on_alert)
+            watcher = PipelineWatcher(system, on_alert)
         else:
-            watcher = PerRoomWatcher(registry, detectors, policy, store, on_alert,
-                                     None if mode == "naive" else SAMPLE_FPS)
+            watcher = PerRoomWatcher(system, on_alert, None if mode == "naive" else SAMPLE_FPS)
         began = time.time()
         watcher.start()
         startup_end = began + STARTUP_S

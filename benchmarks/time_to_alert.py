@@ -33,13 +33,12 @@ import numpy as np
 from rig import percentiles, the_mark, trial_rules, write_registry
 
 from livewarden.assets.scenes import room_frames
-from livewarden.cases import CaseStore
-from livewarden.detectors.marks import MarksDetector
+from livewarden.config import load_settings
 from livewarden.media.publish import FramePublisher
 from livewarden.media.rtmp_server import RtmpServer
 from livewarden.media.sources import VideoSource
-from livewarden.policy import Policy
-from livewarden.runtime.pipeline import Pipeline, PipelineOptions
+from livewarden.runtime.build import build_system
+from livewarden.runtime.bus import ALERTS, AlertEvent
 
 FPS = 30
 SIZE = (1280, 720)
@@ -100,9 +99,9 @@ def run(sample_fps: float, trials: int, off: list, on: list, workdir: Path) -> d
         committed: dict[int, tuple[float, float]] = {}
         alerted = threading.Event()
 
-        def on_alert(alert, update) -> None:
-            if update.opened and stage.mark_on and stage.trial not in committed:
-                committed[stage.trial] = (time.time(), update.signal.frame.wall_time)
+        def on_alert(event: AlertEvent) -> None:
+            if event.update.opened and stage.mark_on and stage.trial not in committed:
+                committed[stage.trial] = (time.time(), event.update.signal.wall_time)  # (the frame's arrival)
                 alerted.set()
 
         threads = [threading.Thread(target=publish, args=(url, stage, off, on), daemon=True)]
@@ -110,9 +109,11 @@ def run(sample_fps: float, trials: int, off: list, on: list, workdir: Path) -> d
         time.sleep(1.0)  # publisher connected before anyone subscribes
         threads.append(threading.Thread(target=watch_raw, args=(url, stage), daemon=True))
         threads[1].start()
-        pipeline = Pipeline(registry, [MarksDetector.from_registry(registry)], Policy(registry, trial_rules(1.0)),
-                            CaseStore.at(workdir / f"store-{sample_fps:g}"),
-                            PipelineOptions(sample_fps=sample_fps), on_alert=on_alert).start()
+        settings = load_settings(overrides={"runtime.sample_fps": sample_fps,
+                                            "store.data_dir": workdir / f"store-{sample_fps:g}"})
+        system = build_system(registry, settings, rules=trial_rules(1.0))
+        system.bus.subscribe(ALERTS, on_alert)
+        pipeline = system.pipeline().start()
         try:
             deadline = time.monotonic() + 15
             while pipeline.rooms["room"].health.state != "live" and time.monotonic() < deadline:

@@ -93,9 +93,13 @@ def build_detectors(registry: Registry, settings: Settings, progress: Progress |
     return detectors
 
 
-def build_system(registry: Registry, settings: Settings, progress: Progress | None = None) -> System:
-    """Rules first (cheap, and a bad file should not wait for the models), then detectors, store, bus."""
-    rules = load_rules(settings.policy.rules)
+def build_system(registry: Registry, settings: Settings, progress: Progress | None = None,
+                 rules: list[Rule] | None = None) -> System:
+    """Rules first (cheap, and a bad file should not wait for the models), then detectors, store, bus.
+
+    `rules` replaces the rules file (benchmarks bring their own thresholds).
+    """
+    rules = load_rules(settings.policy.rules) if rules is None else rules
     detectors = build_detectors(registry, settings, progress)
     if not detectors:
         raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "

@@ -264,8 +264,14 @@ class Pipeline:
             return []
 
     def _publish(self, signals: list[Signal]) -> None:
-        """Cut the evidence of what a rule may act on (the others travel without their frame), then publish."""
+        """Cut the evidence of what a rule may act on (the others travel without their frame), then publish.
+
+        A signal's wall time is when its item arrived (the frame left the decoder): what latency is measured
+        from, and what cross-room presence compares.
+        """
         for signal in signals:
+            if signal.frame is not None:
+                signal.wall_time = signal.frame.wall_time
             if self.policy.wants(signal):
                 self.system.spool.attach(signal)
             else:
