@@ -18,11 +18,13 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livewarden.cases.audit import GENESIS, entry_hash, verify_chain
 from livewarden.cases.evidence import cut_evidence, keep_evidence
-from livewarden.policy.engine import Update
+
+if TYPE_CHECKING:  # an annotation only: a console reading alerts need not load the policy
+    from livewarden.policy.engine import Update
 
 
 @dataclass(frozen=True)

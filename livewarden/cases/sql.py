@@ -63,7 +63,7 @@ class _AuditEntry(_Base):
 class _AuditHead(_Base):
     __tablename__ = "audit_head"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # the one row is 1
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the one row is 1
     last_hash: Mapped[str] = mapped_column(String(64))
     entries: Mapped[int] = mapped_column(Integer)
 

@@ -125,8 +125,12 @@ def test_a_failed_record_leaves_nothing_behind(setup, monkeypatch):
     policy, store = setup
     [first] = record_all(policy, store, [signal_at(0.0, 0.95)])
     [update] = policy.observe(signal_at(60.0, 0.95))  # would close `first` and open a new alert
+
+    def disk_full(*_):
+        raise OSError("disk full")
+
     with monkeypatch.context() as m:
-        m.setattr(type(store), "_keep_evidence", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+        m.setattr(store, "_keep_evidence", disk_full)
         with pytest.raises(OSError):
             store.record(update)
     assert store.alerts() == [first] and len(store.audit_entries()) == 1  # not closed, nothing appended

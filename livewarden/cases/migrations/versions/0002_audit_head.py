@@ -22,7 +22,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "audit_head",
-        sa.Column("id", sa.Integer, primary_key=True),  # always 1
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),  # always 1
         sa.Column("last_hash", sa.String(64), nullable=False),
         sa.Column("entries", sa.Integer, nullable=False),
     )
