@@ -1,0 +1,129 @@
+"""room_churn_memory: rooms that come and go for half an hour; resident memory must stay flat.
+
+8 live rooms (720p H.264 through a real nginx-rtmp server, each published by its own ffmpeg process) are
+watched by one pipeline with the marks and products detectors at 2 fps. Every `--swap-s` seconds one of the 8
+slots ends: its stream stops, its room is removed from the pipeline (its detector states, policy state,
+timeline, transcript and evidence spool entries dropped), and a room with a new id starts in its place, so
+each room lives about a minute (8 rooms x 7.5 s) and ~240 rooms pass through 30 minutes.
+Printed: RSS of this process (the pipeline; the publishers are other processes) at the start (after the
+first full minute, once models and first allocations are in) and every `--report-min` minutes, plus rooms
+opened/closed and alerts. Baseline in the same run: the RSS right after start-up; the verdict is the growth
+from minute 1 to the end, against a bound of 5% (a leak of per-room state would grow with every room).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+from rig import PACKS, the_mark, trial_rules, with_pack, write_registry
+
+from livewarden.assets.scenes import room_frames
+from livewarden.config import load_settings
+from livewarden.media.clips import write_clip
+from livewarden.media.rtmp_server import RtmpServer
+from livewarden.runtime.build import build_system
+
+FPS = 30
+LOOP_S = 10.2
+MARK_ON = (4.1, 8.1)
+PACK_ON = (0.3, 3.7)
+PACK = PACKS / "Tropicana-Apple-Juice.jpg"
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def publish(clip: Path, url: str) -> subprocess.Popen:
+    return subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-c", "copy",
+                             "-f", "flv", url], stdin=subprocess.DEVNULL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=30.0)
+    ap.add_argument("--rooms", type=int, default=8)
+    ap.add_argument("--swap-s", type=float, default=7.5, help="one slot ends and a new room starts this often")
+    ap.add_argument("--report-min", type=float, default=10.0)
+    args = ap.parse_args()
+    ok, why = RtmpServer.available()
+    if not ok:
+        raise SystemExit(f"room_churn_memory needs nginx with the RTMP module: {why}")
+    total = args.rooms + int(args.minutes * 60 / args.swap_s) + 1
+    print(f"room_churn_memory: {args.rooms} live rooms, one replaced every {args.swap_s:g}s for {args.minutes:g} min "
+          f"(~{total} rooms), marks + products at 2 fps, {os.cpu_count()} cores", flush=True)
+    with tempfile.TemporaryDirectory() as tmp, RtmpServer() as server:
+        tmp = Path(tmp)
+        clip = tmp / "room.mp4"
+        frames = with_pack(room_frames(the_mark(), seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9),
+                           cv2.imread(str(PACK)), PACK_ON, FPS)
+        write_clip(clip, frames, FPS)
+        names = [f"room{i:04d}" for i in range(total)]
+        registry = write_registry(tmp / "registry", {n: server.url(n) for n in names}, products=True)
+        settings = load_settings(overrides={"store.data_dir": tmp / "store", "runtime.sample_fps": 2.0})
+        system = build_system(registry, settings, rules=trial_rules(1.5))
+        pipeline = system.pipeline(rooms=[])
+        pipeline.start()
+        live: dict[str, subprocess.Popen] = {}
+        opened = closed = 0
+
+        def open_room(name: str) -> None:
+            nonlocal opened
+            live[name] = publish(clip, server.url(name))
+            time.sleep(0.5)  # the publisher is on before the room subscribes
+            pipeline.add_room(registry.room(name))
+            opened += 1
+
+        def close_room(name: str) -> None:
+            nonlocal closed
+            live.pop(name).terminate()
+            pipeline.remove_room(name)
+            closed += 1
+
+        queue = iter(names)
+        for _ in range(args.rooms):
+            open_room(next(queue))
+        started = time.monotonic()
+        next_swap, next_report, baseline = started + args.swap_s, started + 60.0, None
+        end = started + args.minutes * 60
+        try:
+            while time.monotonic() < end:
+                now = time.monotonic()
+                if now >= next_swap:
+                    close_room(next(iter(live)))  # the oldest
+                    open_room(next(queue))
+                    next_swap += args.swap_s
+                if now >= next_report:
+                    minute = (now - started) / 60
+                    mb = rss_mb()
+                    baseline = baseline or mb
+                    print(f"  {minute:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}, "
+                          f"watched now {len(pipeline.rooms)}, alerts {len(system.store.alerts())}, "
+                          f"detector errors {sum(s.detector_errors for s in pipeline.rooms.values())}", flush=True)
+                    next_report = (started + 60 * args.report_min * (int(minute / args.report_min) + 1)
+                                   if minute >= 1.0 else started + 60 * args.report_min)
+                time.sleep(0.2)
+            mb = rss_mb()
+            print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}", flush=True)
+        finally:
+            pipeline.stop()
+            for proc in live.values():
+                proc.terminate()
+    growth = (mb - baseline) / baseline if baseline else float("nan")
+    print(f"  growth from minute 1 to the end: {mb - baseline:+.1f} MB ({growth:+.1%}); bound 5%: "
+          f"{'flat' if growth <= 0.05 else 'NOT flat'}")
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
