@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from livewarden.cases.audit import GENESIS, entry_hash, verify_chain
-from livewarden.cases.evidence import cut_evidence, keep_evidence
 
 if TYPE_CHECKING:  # an annotation only: a console reading alerts need not load the policy
     from livewarden.policy.engine import Update
@@ -187,6 +186,8 @@ class CaseRepository(abc.ABC):
 
     def _keep_evidence(self, alert_id: int, update: Update) -> list[str]:
         """Keep the files of the alert's best signal under its room, named by the alert, before the commit."""
+        from livewarden.cases.evidence import cut_evidence, keep_evidence  # here: a reader need not load OpenCV
+
         finding = update.finding
         best = finding.signals[0] if finding.signals else update.signal
         stem = f"{alert_id:06d}_{_safe(finding.rule)}_{_safe(finding.subject)}"
