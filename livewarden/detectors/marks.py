@@ -23,6 +23,7 @@ import numpy as np
 from livewarden.config import MarksSettings
 from livewarden.detectors.base import Detector, RoomDetector, tunables as base_tunables
 from livewarden.detectors.confidence import calibrated
+from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
 from livewarden.detectors.keypoint_reuse import TILE, Features, RoomKeypoints, in_tiles
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
@@ -30,6 +31,7 @@ from livewarden.model import Frame, Signal
 DEFAULTS: dict[str, Any] = MarksSettings().model_dump(exclude={"enabled"})  # the values and why: config.py
 _CROP_MARGIN = 48  # px around a changed crop, so ORB's border cut and coarse pyramid levels still see its edges
 _LSH_SEED = 20240611
+FEATURES_VERSION = "orb references v1 (pad 32, scale 1.2, edge 19, patch 31, fast 12)"  # for the index cache
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,16 @@ class _Ref:
     area: float
 
 
-def _read(image: np.ndarray | Path | str, brand: str) -> tuple[np.ndarray, str]:
+def _content(image: np.ndarray | Path | str, brand: str) -> tuple[bytes, str]:
+    """A reference's content (what its cache key is made of) and file name ("" for an array)."""
     if isinstance(image, np.ndarray):
         if image.ndim not in (2, 3) or image.size == 0:
             raise ValueError(f"mark of brand {brand!r}: not an image array (shape {image.shape})")
-        return image, ""
-    path = Path(image)
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise ValueError(f"mark of brand {brand!r}: cannot read image file {path}")
-    return img, path.name
+        return content(image), ""
+    try:
+        return content(image), Path(image).name
+    except OSError:
+        raise ValueError(f"mark of brand {brand!r}: cannot read image file {image}") from None
 
 
 def _gray(image: np.ndarray) -> np.ndarray:
@@ -91,8 +93,11 @@ class MarksDetector(Detector):
     kinds = kinds_of("marks")
 
     def __init__(self, marks: Sequence[tuple[str, np.ndarray | Path | str]], *, strict: bool = True,
-                 **tunables: Any):
-        """`strict=False` skips references with too few features (listed in `skipped`) instead of failing."""
+                 cache: IndexCache | None = None, **tunables: Any):
+        """`strict=False` skips references with too few features (listed in `skipped`) instead of failing.
+
+        With a `cache`, a reference described before (same content and ref_* settings) is not described again.
+        """
         unknown = set(tunables) - set(DEFAULTS)
         if unknown:
             raise TypeError(f"unknown MarksDetector settings: {sorted(unknown)}")
@@ -106,30 +111,24 @@ class MarksDetector(Detector):
         descs: list[np.ndarray] = []
         points: list[np.ndarray] = []
         owners: list[np.ndarray] = []
-        # More pyramid levels than for frames: a 300 px reference must still match a 50 px mark.
-        orb = self._orb(s["ref_features"], s["ref_levels"])
+        version = f"{FEATURES_VERSION}; {versions('opencv-python-headless')}"
+        affects = {k: s[k] for k in ("ref_size", "ref_features", "ref_levels")}
         for i, (brand, image) in enumerate(marks):
-            img, fname = _read(image, brand)
-            gray = _gray(img)
-            f = s["ref_size"] / max(gray.shape)
-            gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
-            # A margin so that keypoints near the mark's edge survive ORB's border cut.
-            pad = 32
-            border = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
-            gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
-            where = f"mark of brand {brand!r}" + (f" ({fname})" if fname else f" (#{i})")
-            kps, d = orb.detectAndCompute(gray, None)
-            if d is None or len(kps) < s["min_inliers"] * 2:
-                problem = f"{where}: only {0 if d is None else len(kps)} features, too few to recognise it"
+            data, fname = _content(image, brand)
+            found = fetch(cache, "marks", version, affects, data, lambda: self._describe(image, data, brand), fname)
+            n = len(found["points"])
+            if n < s["min_inliers"] * 2:
+                where = f"mark of brand {brand!r}" + (f" ({fname})" if fname else f" (#{i})")
+                problem = f"{where}: only {n} features, too few to recognise it"
                 if strict:
                     raise ValueError(problem)
                 self.skipped.append(problem)
                 continue
-            outline = _content_outline(gray)
+            outline = found["outline"]
             refs.append(_Ref(brand, fname or str(i), outline, float(cv2.contourArea(outline))))
-            descs.append(d)
-            points.append(np.float32([k.pt for k in kps]))
-            owners.append(np.full(len(kps), len(refs) - 1, np.int32))
+            descs.append(found["descriptors"])
+            points.append(found["points"])
+            owners.append(np.full(n, len(refs) - 1, np.int32))
 
         if not refs:
             raise ValueError("no reference has enough features to be recognised: " + "; ".join(self.skipped))
@@ -146,10 +145,31 @@ class MarksDetector(Detector):
     def from_registry(cls, registry: Any, settings: Any = None, **tunables: Any) -> MarksDetector:
         """Index every mark file of every brand in the registry."""
         tunables = {**base_tunables(settings, "marks"), **tunables}
-        return cls([(b.id, Path(m)) for b in registry.brands for m in b.marks], **tunables)
+        return cls([(b.id, Path(m)) for b in registry.brands for m in b.marks], cache=for_settings(settings),
+                   **tunables)
 
     def open_room(self, room_id: str) -> "MarksRoom":
         return MarksRoom(self, RoomKeypoints(refresh_s=self.settings["refresh_s"]))
+
+    def _describe(self, image: np.ndarray | Path | str, data: bytes, brand: str) -> dict[str, np.ndarray]:
+        """One reference's features (what the index cache keeps): keypoints' points, descriptors, content outline."""
+        s = self.settings
+        img = image if isinstance(image, np.ndarray) else decode(data)
+        if img is None:
+            raise ValueError(f"mark of brand {brand!r}: cannot read image file {image}")
+        gray = _gray(img)
+        f = s["ref_size"] / max(gray.shape)
+        gray = cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_CUBIC)
+        # A margin so that keypoints near the mark's edge survive ORB's border cut.
+        pad = 32
+        border = int(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))
+        gray = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=border)
+        # More pyramid levels than for frames: a 300 px reference must still match a 50 px mark.
+        kps, d = self._orb(s["ref_features"], s["ref_levels"]).detectAndCompute(gray, None)
+        if d is None:
+            kps, d = (), np.zeros((0, 32), np.uint8)
+        return {"points": np.float32([k.pt for k in kps]).reshape(-1, 2), "descriptors": d,
+                "outline": _content_outline(gray)}
 
     @staticmethod
     def _orb(n: int, levels: int) -> cv2.ORB:

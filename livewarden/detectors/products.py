@@ -38,6 +38,7 @@ from livewarden.detectors.base import Detector, RoomDetector, tunables as base_t
 from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.embedder import Embedder
 from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
+from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
 DEFAULTS: dict[str, Any] = ProductsSettings().model_dump(exclude={"enabled"})  # the values and why: config.py
 RANKED = 3  # products (best first) per crop that the decision looks at
+VIEWS_VERSION = "held-up views v1 (index_backdrop, scale 0.4, +-6 deg, tilt 8, margin 8%)"  # for the index cache
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,13 @@ def decide(ranked: Sequence[ProductMatch], confirmed: Mapping[str, MarkMatch],
     return None
 
 
-def build_verifier(originals: Sequence[tuple[str, np.ndarray]]) -> MarksDetector | None:
+def build_verifier(originals: Sequence[tuple[str, np.ndarray]],
+                   cache: IndexCache | None = None) -> MarksDetector | None:
     """The marks machinery with pack shots as the "marks" (brand = product id); None if no pack has features."""
     from livewarden.detectors.marks import MarksDetector
 
     try:
-        return MarksDetector(list(originals), strict=False)
+        return MarksDetector(list(originals), strict=False, cache=cache)
     except ValueError:
         return None  # nothing in the catalog has printed features (e.g. all produce)
 
@@ -111,6 +114,17 @@ def confirmations(verifier: MarksDetector | None, crop: np.ndarray) -> dict[str,
     for m in verifier.match_image(crop):  # best first
         found.setdefault(m.brand, m)
     return found
+
+
+def _image(image: np.ndarray | Path | str) -> tuple[np.ndarray | None, bytes]:
+    """A reference as pixels (None when unreadable) and its content, which its cache key is made of."""
+    if isinstance(image, np.ndarray):
+        return image, content(image)
+    try:
+        data = content(image)
+    except OSError:
+        return None, b""
+    return decode(data), data
 
 
 def held_views(image: np.ndarray, views: int = 2) -> list[np.ndarray]:
@@ -136,27 +150,34 @@ def held_views(image: np.ndarray, views: int = 2) -> list[np.ndarray]:
 
 
 class ProductIndex:
-    """Every catalog reference image (and its held-up views) embedded once, in one faiss inner-product index."""
+    """Every catalog reference image (and its held-up views) embedded once, in one faiss inner-product index.
+
+    With a `cache`, each image's block of vectors (the image and its views, embedded as one batch, so a
+    block does not depend on its neighbours) is kept under the image's content: a catalog embedded before
+    is not embedded again, and one added product costs one block.
+    """
 
     def __init__(self, embedder: Embedder, references: list[tuple[str, str, np.ndarray | Path | str]],
-                 held_up_views: int = 2):
+                 held_up_views: int = 2, cache: IndexCache | None = None):
         if not references:
             raise ValueError("the catalog has no product images to index")
         self.embedder = embedder
-        images, self.rows = [], []
+        blocks, self.rows = [], []
         self.originals: list[tuple[str, np.ndarray]] = []  # (product, image) as registered, for verification
         self.row_reference: list[int] = []  # which of `references` each row (image or held-up view) comes from
+        version = f"{VIEWS_VERSION}; {embedder.version}; {versions(*embedder.packages)}"
         for r, (product, brand, image) in enumerate(references):
-            img = image if isinstance(image, np.ndarray) else cv2.imread(str(image), cv2.IMREAD_COLOR)
+            img, data = _image(image)
             if img is None:
                 raise ValueError(f"product {product!r}: cannot read image {image}")
             name = "" if isinstance(image, np.ndarray) else Path(image).name
             self.originals.append((product, img))
-            for view in [img] + held_views(img, held_up_views):
-                images.append(view)
-                self.rows.append((product, brand, name))
-                self.row_reference.append(r)
-        self.vectors = embedder.vectors(images)
+            block = fetch(cache, "products", version, {"held_up_views": held_up_views}, data,
+                          lambda: {"vectors": embedder.vectors([img] + held_views(img, held_up_views))}, name)
+            blocks.append(block["vectors"])
+            self.rows += [(product, brand, name)] * len(block["vectors"])
+            self.row_reference += [r] * len(block["vectors"])
+        self.vectors = np.ascontiguousarray(np.concatenate(blocks), np.float32)
         self._build()
 
     def _build(self) -> None:
@@ -185,9 +206,10 @@ class ProductIndex:
         return out
 
     @classmethod
-    def from_registry(cls, registry: Any, embedder: Embedder | None = None) -> "ProductIndex":
-        embedder = embedder or Embedder()
-        return cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images])
+    def from_registry(cls, registry: Any, embedder: Embedder | None = None,
+                      cache: IndexCache | None = None) -> "ProductIndex":
+        embedder = embedder or Embedder()  # the model loads on the first image the cache does not hold
+        return cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images], cache=cache)
 
     def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ProductMatch]]:
         """Best `k` products (not images) per query vector, most similar first."""
@@ -217,7 +239,7 @@ class ProductsDetector(Detector):
     name = "products"
     kinds = kinds_of("products")
 
-    def __init__(self, index: ProductIndex, **tunables: Any):
+    def __init__(self, index: ProductIndex, cache: IndexCache | None = None, **tunables: Any):
         unknown = set(tunables) - set(DEFAULTS)
         if unknown:
             raise ValueError(f"unknown products setting(s): {', '.join(sorted(unknown))}")
@@ -225,14 +247,15 @@ class ProductsDetector(Detector):
         self.index = index
         self.embedder = index.embedder
         # the marks machinery, with pack shots as the "marks": confirms a candidate geometrically
-        self.verifier = build_verifier(index.originals)
+        self.verifier = build_verifier(index.originals, cache)
         self.brands = {product: brand for product, brand, _ in index.rows}
 
     @classmethod
     def from_registry(cls, registry: Any, settings: Any = None, embedder: Embedder | None = None,
                       **tunables: Any) -> "ProductsDetector":
         tunables = {**base_tunables(settings, "products"), **tunables}
-        return cls(ProductIndex.from_registry(registry, embedder), **tunables)
+        cache = for_settings(settings)
+        return cls(ProductIndex.from_registry(registry, embedder, cache), cache, **tunables)
 
     def open_room(self, room_id: str) -> "ProductsRoom":
         return ProductsRoom(self)
