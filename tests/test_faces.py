@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from livewarden.assets.marks import generate_background, place_mark
-from livewarden.assets.scenes import draw_host
+from livewarden.assets.marks import generate_background
+from livewarden.assets.scenes import draw_host, shown_large
 from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
@@ -94,12 +94,7 @@ def test_enrollment_rejects_photos_without_exactly_one_face(tmp_path: Path):
 
 def room_with_face(photo: str, seed: int = 4):
     """A generated room where a real portrait is shown large, as a face on camera would be."""
-    bg = generate_background(seed, 1280, 720)
-    for k in range(3):
-        img = bg.copy()
-        draw_host(img, k * 0.5)
-        img, _ = place_mark(img, cv2.imread(str(FACES / photo)), center=(900, 360), scale=0.3, angle_deg=0, tilt=0)
-        yield img
+    return shown_large(cv2.imread(str(FACES / photo)), seed)
 
 
 def test_detector_names_the_protected_person_and_ignores_others(rooms, detector):

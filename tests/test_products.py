@@ -21,6 +21,7 @@ import yaml
 from typer.testing import CliRunner
 
 from livewarden.assets.marks import generate_background, place_mark
+from livewarden.assets import scenes
 from livewarden.assets.scenes import draw_host
 from livewarden.cli import app
 from livewarden.model import Frame, Signal
@@ -172,17 +173,7 @@ def test_product_rules(catalog_dir: Path):
 
 def held_up(pack: str | np.ndarray, angle: float = 0.0, seed: int = 9):
     """A generated room: first the empty scene, then the host holds the real pack shot (or any card) up."""
-    card = pack if isinstance(pack, np.ndarray) else cv2.imread(str(FIXTURES / pack))
-    bg = generate_background(seed, 1280, 720)
-    scene = bg.copy()
-    draw_host(scene, 0.0)
-    yield scene
-    for k in range(1, 4):
-        img = bg.copy()
-        draw_host(img, k * 0.5)
-        img, _ = place_mark(img, card, center=(880 + 10 * k, 380), scale=0.22,
-                            angle_deg=angle, tilt=8)
-        yield img
+    return scenes.held_up(pack if isinstance(pack, np.ndarray) else cv2.imread(str(FIXTURES / pack)), angle, seed)
 
 
 @pytest.mark.parametrize("pack, expected", [("Tropicana-Apple-Juice.jpg", "tropicana-apple"),

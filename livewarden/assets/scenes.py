@@ -54,3 +54,27 @@ def room_frames(mark: np.ndarray | None, *, seconds: float, fps: int = 25, size:
             image, _ = place_mark(image, card, center=(w * (0.74 + 0.02 * math.sin(t)), h * 0.55),
                                   scale=scale, angle_deg=8 * math.sin(t * 0.9), tilt=15 * math.sin(t * 0.6))
         yield image
+
+
+def held_up(card: np.ndarray, angle: float = 0.0, seed: int = 9, frames: int = 4) -> Iterator[np.ndarray]:
+    """First the empty scene (a background model's first look), then the host holds `card` (a real pack shot,
+    a printed card) up, turning a little."""
+    bg = generate_background(seed, 1280, 720)
+    scene = bg.copy()
+    draw_host(scene, 0.0)
+    yield scene
+    for k in range(1, frames):
+        img = bg.copy()
+        draw_host(img, k * 0.5)
+        img, _ = place_mark(img, card, center=(880 + 10 * k, 380), scale=0.22, angle_deg=angle, tilt=8)
+        yield img
+
+
+def shown_large(portrait: np.ndarray, seed: int = 4, frames: int = 3) -> Iterator[np.ndarray]:
+    """A room where a real portrait is shown large, as a face on camera would be."""
+    bg = generate_background(seed, 1280, 720)
+    for k in range(frames):
+        img = bg.copy()
+        draw_host(img, k * 0.5)
+        img, _ = place_mark(img, portrait, center=(900, 360), scale=0.3, angle_deg=0, tilt=0)
+        yield img

@@ -68,7 +68,10 @@ class LanguageDetector(Detector):
 
     def read(self, line: TextLine, frame: Frame | None = None, polygon: list[list[float]] | None = None,
              detector: str | None = None) -> list[Signal]:
-        """The signals one line gives; `frame` and `polygon` when it was read off the screen."""
+        """The signals one line gives; `frame` and `polygon` when it was read off the screen. An empty line
+        gives none."""
+        if not line.text.strip():
+            return []
         assessment = self.matcher.assess(line.text)
         base = {"source": line.source, "role": line.role, "author": line.author,
                 "text": line.text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}

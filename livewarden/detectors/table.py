@@ -26,8 +26,9 @@ class Entry:
     needs: Callable[[Any], bool] = _always  # the registry has material for it
 
 
-# the language kinds, emitted by every reader of words (chat, on-screen text, speech)
-WORDS = ("counterfeit_talk", "fake_concern", "stated_price", "text_line")
+# the language kinds: every reader of words gives lines, offers and prices; only chat has viewers (concern)
+SELLER_WORDS = ("counterfeit_talk", "stated_price", "text_line")
+WORDS = SELLER_WORDS + ("fake_concern",)
 
 TABLE: tuple[Entry, ...] = (
     Entry("marks", "livewarden.detectors.marks:MarksDetector", ("mark",), lambda r: any(b.marks for b in r.brands)),
@@ -35,8 +36,8 @@ TABLE: tuple[Entry, ...] = (
           lambda r: bool(r.products)),
     Entry("faces", "livewarden.detectors.faces:FacesDetector", ("face",), lambda r: bool(r.persons)),
     Entry("language", "livewarden.detectors.language:LanguageDetector", WORDS),
-    Entry("screen_text", "livewarden.detectors.screen_text:ScreenTextDetector", WORDS),
-    Entry("speech", "livewarden.detectors.speech:SpeechDetector", WORDS),
+    Entry("screen_text", "livewarden.detectors.screen_text:ScreenTextDetector", SELLER_WORDS),
+    Entry("speech", "livewarden.detectors.speech:SpeechDetector", SELLER_WORDS),
 )
 BY_NAME = {e.name: e for e in TABLE}
 
