@@ -351,6 +351,9 @@ class MarksRoom(RoomDetector):
             for m in self.detector.match_room_frame(self.keypoints, frame.image, frame.stream_time)
         ]
 
+    def close(self) -> None:
+        self.keypoints = RoomKeypoints(refresh_s=self.keypoints.refresh_s)
+
     @property
     def searches(self) -> tuple[int, int]:
         """(full, partial) searches made for this room so far."""
