@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -55,7 +56,13 @@ def main() -> None:
     ap.add_argument("--rooms", type=int, default=8)
     ap.add_argument("--swap-s", type=float, default=7.5, help="one slot ends and a new room starts this often")
     ap.add_argument("--report-min", type=float, default=10.0)
+    ap.add_argument("--trace", action="store_true", help="tracemalloc: print where Python memory grew since minute 1")
     args = ap.parse_args()
+    if args.trace:
+        import tracemalloc
+
+        tracemalloc.start(8)
+    first_snapshot = None
     ok, why = RtmpServer.available()
     if not ok:
         raise SystemExit(f"room_churn_memory needs nginx with the RTMP module: {why}")
@@ -107,6 +114,9 @@ def main() -> None:
                     minute = (now - started) / 60
                     mb = rss_mb()
                     baseline = baseline or mb
+                    if args.trace and first_snapshot is None:
+                        first_snapshot = tracemalloc.take_snapshot()
+                    print(f"  threads alive: {threading.active_count()}", flush=True)
                     print(f"  {minute:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}, "
                           f"watched now {len(pipeline.rooms)}, alerts {len(system.store.alerts())}, "
                           f"detector errors {sum(s.detector_errors for s in pipeline.rooms.values())}", flush=True)
@@ -115,6 +125,11 @@ def main() -> None:
                 time.sleep(0.2)
             mb = rss_mb()
             print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}", flush=True)
+            if args.trace and first_snapshot is not None:
+                for stat in tracemalloc.take_snapshot().compare_to(first_snapshot, "traceback")[:8]:
+                    print(f"  grew {stat.size_diff / 1e6:+.2f} MB in {stat.count_diff:+d} blocks at:")
+                    for line in stat.traceback.format()[-8:]:
+                        print("     ", line)
         finally:
             pipeline.stop()
             for proc in live.values():

@@ -14,10 +14,13 @@ from rich.markup import escape
 
 from livewarden.errors import InputError, LivewardenError, ProblemsError
 
+# no locals in tracebacks: they would print URLs, keys and secrets
 app = typer.Typer(help="livewarden: real-time trust & safety for livestream shopping.", no_args_is_help=True,
-                  add_completion=False)
+                  add_completion=False, pretty_exceptions_show_locals=False)
 registry_app = typer.Typer(help="Work with registry files.", no_args_is_help=True)
 app.add_typer(registry_app, name="registry")
+db_app = typer.Typer(help="The case store's database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -58,6 +61,42 @@ def _settings(path: Optional[Path], overrides: dict):
 
 
 SETTINGS_HELP = "settings YAML (see README 'Settings'); LIVEWARDEN_* variables and these options override it"
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+    url: Optional[str] = typer.Option(None, help="a SQLAlchemy URL (postgresql+psycopg://...) instead of SQLite"),
+) -> None:
+    """Bring the store's schema to this version (an embedded SQLite store also upgrades itself when opened)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from livewarden.cases.migrate import upgrade
+    from livewarden.runtime.build import store_url
+
+    with _errors():
+        cfg = _settings(settings, {"store.data_dir": data_dir, "store.url": url})
+        if not cfg.store.url:
+            Path(cfg.store.data_dir).mkdir(parents=True, exist_ok=True)
+        target = store_url(cfg)
+    where = redact_url(target)
+    try:
+        before, after = upgrade(target)
+    except (ImportError, SQLAlchemyError) as exc:
+        reason = str(exc).splitlines()[0].replace(target, where)
+        raise _fail("cannot upgrade the store:", f"{where}: {type(exc).__name__}: {reason}") from None
+    if before == after:
+        console.print(f"[green]up to date[/green] {where}: schema {after}", soft_wrap=True)
+    else:
+        console.print(f"[green]upgraded[/green] {where}: schema {before or '(empty)'} -> {after}", soft_wrap=True)
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password (it is printed)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 @registry_app.command("check")

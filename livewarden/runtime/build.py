@@ -62,6 +62,11 @@ class System:
         return Pipeline(self, rooms)
 
 
+def store_url(settings: Settings) -> str:
+    """The store's database: the configured URL, or the embedded SQLite file under data_dir."""
+    return settings.store.url or f"sqlite:///{Path(settings.store.data_dir) / 'livewarden.db'}"
+
+
 def open_store(settings: Settings):
     from livewarden.cases import CaseStore
 
