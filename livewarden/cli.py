@@ -211,13 +211,14 @@ def scan(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Analyse a recorded clip faster than real time; write a JSON report with findings, evidence and transcript."""
-    from livewarden.registry import load_registry
-    from livewarden.runtime.build import build_system
     from livewarden.runtime.scan import probe_clip, scan_clip
 
     _setup_logging(verbose)
     with _errors():
         probe_clip(clip)  # a file that is not a video is refused before any model loads
+        from livewarden.registry import load_registry  # imported after the probe: a refusal needs neither
+        from livewarden.runtime.build import build_system
+
         reg = load_registry(registry)
         if reg.room(room) is None:
             raise _fail("unknown room:", f"{room!r} is not in {registry}; rooms there: "
