@@ -8,7 +8,8 @@ model builds them all again. Entries are plain `.npz` files (arrays, plus the ke
 for a person looking at the folder), loaded with `allow_pickle=False`. Each is written to a temporary file
 and renamed into place, so a reader sees a whole entry or none; two processes building the same entry
 both write it and the last rename wins. An entry that cannot be read is built again, with a warning; a
-folder that cannot be written to only costs the saving.
+folder that cannot be written to only costs the saving. Entries are readable by their owner only (face
+descriptors are biometric data); nothing is evicted, and deleting the folder is always safe.
 """
 
 from __future__ import annotations

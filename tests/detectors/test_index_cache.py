@@ -250,3 +250,4 @@ def test_the_faces_registry_error_still_names_each_file_on_a_cached_run(tmp_path
     assert len(described) == 1  # biden's restored photo, once: obama's was kept from the runs that failed
     for gallery, refs in cached:
         assert gallery.dtype == np.float32 and np.array_equal(gallery, fresh[0]) and refs == fresh[1]
+    assert all(e.stat().st_mode & 0o077 == 0 for e in (tmp_path / "index" / "faces").iterdir())  # owner only
