@@ -18,7 +18,6 @@ from types import SimpleNamespace
 import cv2
 import numpy as np
 import pytest
-
 import yaml
 
 from livewarden.assets.marks import generate_mark
@@ -86,7 +85,7 @@ def test_a_cached_catalog_is_bit_identical_and_embeds_nothing(tmp_path, embedder
     cache, refs = IndexCache(tmp_path / "index"), catalog(tmp_path / "a")
     fresh = ProductIndex(embedder, refs)
     first = ProductIndex(embedder, refs, cache=cache)
-    assert len(embedded) == 2 * len(refs)  # one batch per image (itself and its held-up views)
+    assert len(embedded) == 2 * len(refs)  # fresh, then into the cache: one batch per image and its views
     embedded.clear()
     again = ProductIndex(embedder, refs, cache=cache)
     moved = ProductIndex(embedder, catalog(tmp_path / "b"), cache=cache)  # same bytes elsewhere: content, not path
@@ -132,48 +131,51 @@ def test_one_changed_or_added_image_is_the_only_one_embedded_again(tmp_path, emb
 
 
 def test_one_changed_mark_is_the_only_one_described_again(tmp_path, monkeypatch):
-    marks = []
-    for i in range(5):
-        marks.append(tmp_path / f"m{i}.png")
-        cv2.imwrite(str(marks[-1]), generate_mark(f"M{i}", i))
-    settings = Settings().with_overrides({"store.index_dir": tmp_path / "index"})
+    marks = [(f"b{i}", tmp_path / f"m{i}.png") for i in range(5)]
+    for i, (_, path) in enumerate(marks):
+        cv2.imwrite(str(path), generate_mark(f"M{i}", i))
+    cache = IndexCache(tmp_path / "index")
     described: list[str] = []
     real = MarksDetector._describe
     monkeypatch.setattr(MarksDetector, "_describe",
                         lambda self, image, data, brand: described.append(brand) or real(self, image, data, brand))
-    build = lambda: MarksDetector([(f"b{i}", m) for i, m in enumerate(marks)], cache=IndexCache(tmp_path / "index"))
-    first = build()
+    first = MarksDetector(marks, cache=cache)
     assert len(described) == 5
-    cv2.imwrite(str(marks[3]), generate_mark("M3", 99))
+    cv2.imwrite(str(marks[3][1]), generate_mark("M3", 99))
     described.clear()
-    second = build()
+    second = MarksDetector(marks, cache=cache)
     assert described == ["b3"]
-    assert_same(features(second), features(MarksDetector([(f"b{i}", m) for i, m in enumerate(marks)])))
+    assert_same(features(second), features(MarksDetector(marks)))
     assert not np.array_equal(features(first)[0], features(second)[0])
     # a setting that changes the features builds every mark again; one that does not, none
     described.clear()
-    MarksDetector([(f"b{i}", m) for i, m in enumerate(marks)], cache=IndexCache(tmp_path / "index"), ref_features=500)
-    MarksDetector([(f"b{i}", m) for i, m in enumerate(marks)], cache=IndexCache(tmp_path / "index"), min_inliers=10)
+    MarksDetector(marks, cache=cache, ref_features=500)
+    MarksDetector(marks, cache=cache, min_inliers=10)
     assert len(described) == 5
     described.clear()  # a run builds through from_registry, with the cache its settings name
-    brands = [SimpleNamespace(id=f"b{i}", marks=[m]) for i, m in enumerate(marks)]
-    assert_same(features(MarksDetector.from_registry(SimpleNamespace(brands=brands), settings)), features(second))
+    registry = SimpleNamespace(brands=[SimpleNamespace(id=brand, marks=[path]) for brand, path in marks])
+    settings = Settings().with_overrides({"store.index_dir": tmp_path / "index"})
+    assert_same(features(MarksDetector.from_registry(registry, settings)), features(second))
     assert described == []
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty", "pickled"])
+DAMAGE = {
+    "truncated": lambda entry: entry.write_bytes(entry.read_bytes()[: entry.stat().st_size // 2]),
+    "garbage": lambda entry: entry.write_bytes(b"\x00not a zip" * 100),
+    "empty": lambda entry: entry.write_bytes(b""),
+    "pickled": lambda entry: np.savez(entry, points=np.array([object()], dtype=object)),  # refused: no pickle
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE)
 def test_a_corrupt_entry_is_built_again_with_a_warning(tmp_path, caplog, damage):
     marks = [("nova", generate_mark("NOVA", 11)), ("koru", generate_mark("KORU", 23))]
     cache = IndexCache(tmp_path / "index")
     good = features(MarksDetector(marks, cache=cache))
     entry = sorted((tmp_path / "index" / "marks").glob("*.npz"))[0]
-    data = entry.read_bytes()
-    entry.write_bytes({"truncated": data[: len(data) // 2], "garbage": b"\x00not a zip" * 100, "empty": b""}.get(damage, b""))
-    if damage == "pickled":
-        np.savez(entry, points=np.array([object()], dtype=object))
+    DAMAGE[damage](entry)
     with caplog.at_level(logging.WARNING, logger="livewarden.detectors.index_cache"):
-        again = features(MarksDetector(marks, cache=cache))
-    assert_same(again, good)
+        assert_same(features(MarksDetector(marks, cache=cache)), good)
     assert str(entry) in caplog.text and "building it again" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="livewarden.detectors.index_cache"):
