@@ -25,10 +25,10 @@ from pathlib import Path
 import cv2
 from rig import PACKS, the_mark, trial_rules, with_pack, write_registry
 
-from livewarden.assets.scenes import room_frames
+from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
-from livewarden.media.clips import write_clip
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.clips import write_clip
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.runtime.build import build_system
 
 FPS = 30

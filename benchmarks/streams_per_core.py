@@ -61,11 +61,11 @@ import cv2
 import numpy as np
 from rig import FACES, PACKS, the_mark, trial_rules, with_pack, with_portrait, write_registry
 
-from livewarden.assets.scenes import room_frames
+from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
-from livewarden.media.clips import write_clip
-from livewarden.media.publish import start_publisher
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.clips import write_clip
+from livewarden.testing.publish import start_publisher
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.media.sources import RoomHealth, VideoSource
 from livewarden.runtime.build import build_system
 from livewarden.runtime.bus import ALERTS, AlertEvent

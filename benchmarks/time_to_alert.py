@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 from rig import percentiles, the_mark, trial_rules, write_registry
 
-from livewarden.assets.scenes import room_frames
+from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
-from livewarden.media.publish import FramePublisher
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.publish import FramePublisher
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.media.sources import VideoSource
 from livewarden.runtime.build import build_system
 from livewarden.runtime.bus import ALERTS, AlertEvent

@@ -325,7 +325,7 @@ def demo(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Stream two sample rooms and watch alerts appear: one seller is authorized for the brand, one is not."""
-    from livewarden.runtime.demo import run_demo
+    from livewarden.testing.demo import run_demo
 
     _setup_logging(verbose)
     with _errors():  # a registry problem only if the generated assets were tampered with

@@ -27,12 +27,12 @@ import yaml
 from rich.console import Console
 
 from livewarden.assets.marks import generate_mark
-from livewarden.assets.scenes import room_frames
+from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.media.chat import JsonlChatSource
-from livewarden.media.clips import write_clip
-from livewarden.media.publish import start_publisher
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.clips import write_clip
+from livewarden.testing.publish import start_publisher
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.registry import load_registry
 from livewarden.runtime.build import build_system
 from livewarden.runtime.live_view import print_alert_summary, run_live

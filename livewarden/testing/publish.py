@@ -16,7 +16,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from livewarden.media.clips import x264_options
+from livewarden.testing.clips import x264_options
 
 # flush after every packet: without it the muxer may hold a packet in its buffer
 _OUT_OPTIONS = {"flush_packets": "1"}

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from livewarden.assets.marks import generate_mark, place_mark, generate_background
-from livewarden.assets.scenes import draw_host, held_up, product_card, shown_large
+from livewarden.testing.scenes import draw_host, held_up, product_card, shown_large
 from livewarden.config import Settings
 from livewarden.detectors.table import TABLE, BY_NAME
 from livewarden.errors import RegistryError

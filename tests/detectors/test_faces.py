@@ -15,15 +15,15 @@ import yaml
 from typer.testing import CliRunner
 
 from livewarden.assets.marks import generate_background
-from livewarden.assets.scenes import draw_host, shown_large
+from livewarden.testing.scenes import draw_host, shown_large
 from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
 from livewarden.registry import RegistryError, load_registry
 from livewarden.testing.rooms import Rooms
 
-FACES = Path(__file__).parent / "fixtures" / "faces"
-PACK = Path(__file__).parent / "fixtures" / "products" / "Oatly-Oat-Milk.jpg"
+FACES = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+PACK = Path(__file__).resolve().parents[1] / "fixtures" / "products" / "Oatly-Oat-Milk.jpg"
 
 
 def write_persons(d: Path, persons: list[dict]) -> Path:
@@ -157,11 +157,11 @@ def test_same_face_in_two_live_rooms_through_nginx_rtmp(registry_path: Path, tmp
     """Two rooms stream the same real face at once through a real nginx-rtmp server: only the fake is flagged."""
     import time
 
-    from livewarden.assets.scenes import room_frames
+    from livewarden.testing.scenes import room_frames
     from livewarden.detectors.faces import FacesDetector
-    from livewarden.media.clips import write_clip
-    from livewarden.media.publish import start_publisher
-    from livewarden.media.rtmp_server import RtmpServer
+    from livewarden.testing.clips import write_clip
+    from livewarden.testing.publish import start_publisher
+    from livewarden.testing.rtmp_server import RtmpServer
     from livewarden.runtime.build import System
 
     ok, why = RtmpServer.available()
@@ -201,8 +201,8 @@ def test_same_face_in_two_live_rooms_through_nginx_rtmp(registry_path: Path, tmp
 def test_scan_lists_the_persons_seen_in_a_clip(registry_path: Path, tmp_path: Path):
     import json
 
-    from livewarden.assets.scenes import room_frames
-    from livewarden.media.clips import write_clip
+    from livewarden.testing.scenes import room_frames
+    from livewarden.testing.clips import write_clip
 
     portrait = cv2.imread(str(FACES / "obama-live.jpg"))
     clip = tmp_path / "fake.mp4"

@@ -165,7 +165,7 @@ def test_concurrent_rooms_match_sequential(detector, marks):
 
 def test_card_in_a_generated_room_is_found_whenever_it_is_on_screen(detector, rooms, marks):
     """The demo's and benchmarks' rooms: a swaying host holds the card up from 2 s to 6 s (sampled at 4 fps)."""
-    from livewarden.assets.scenes import room_frames
+    from livewarden.testing.scenes import room_frames
 
     fps, on = 4, (2.0, 6.0)
     for i, image in enumerate(room_frames(marks["nova"], seconds=8, fps=fps, mark_on=on, seed=9)):
@@ -180,7 +180,7 @@ def live(image: np.ndarray, t: float, room: str) -> Frame:
 
 def test_a_live_room_is_searched_again_only_where_it_changed_and_finds_the_same_cards(detector, rooms, marks):
     """Between full searches only changed tiles are searched; the verdicts equal a full search of every frame."""
-    from livewarden.assets.scenes import room_frames
+    from livewarden.testing.scenes import room_frames
 
     fps, on = 2, (3.0, 9.0)
     for i, image in enumerate(room_frames(marks["nova"], seconds=12, fps=fps, mark_on=on, seed=11)):

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from livewarden.detectors.ocr import OcrLine, TextReader, fold, merge_readings
 
-from .conftest import DATA
+from ..conftest import DATA
 
 CLIP = DATA / "video" / "dev" / "liveportrait_driving_d3.mp4"
 LATIN_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")

@@ -21,17 +21,17 @@ import yaml
 from typer.testing import CliRunner
 
 from livewarden.assets.marks import generate_background, place_mark
-from livewarden.assets import scenes
-from livewarden.assets.scenes import draw_host
+from livewarden.testing import scenes
+from livewarden.testing.scenes import draw_host
 from livewarden.cli import app
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy, load_rules
 from livewarden.registry import RegistryError, load_registry
 from livewarden.testing.rooms import Rooms
 
-from .conftest import DATA
+from ..conftest import DATA
 
-FIXTURES = Path(__file__).parent / "fixtures" / "products"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "products"
 CATALOG = [  # id, brand, name, image, msrp
     ("oatly-oat-milk", "oatly", "Oatly Oat Milk 1 l", "Oatly-Oat-Milk.jpg", "2.49"),
     ("tropicana-apple", "tropicana", "Tropicana Apple Juice 1 l", "Tropicana-Apple-Juice.jpg", "3.10"),
@@ -191,7 +191,7 @@ def test_detector_recognises_a_pack_held_up_in_a_generated_room(rooms, detector,
 def test_a_white_card_with_a_logo_is_not_taken_for_a_white_pack(rooms, detector):
     """The demo found this: a brand card looks like a pack shot to the embedding; local features say no."""
     from livewarden.assets.marks import generate_mark
-    from livewarden.assets.scenes import product_card
+    from livewarden.testing.scenes import product_card
 
     card = product_card(generate_mark("NOVA", 11))
     found = [s for i, img in enumerate(held_up(card)) for s in rooms.detect(Frame("room-card", i * 0.5, img))]
@@ -217,8 +217,8 @@ def test_scan_reports_an_unlisted_product_shown_in_a_room(tmp_path: Path):
     """End to end: a recorded room that lists oat milk holds up apple juice for 4 s; `scan` must say so."""
     import json
 
-    from livewarden.assets.scenes import room_frames
-    from livewarden.media.clips import write_clip
+    from livewarden.testing.scenes import room_frames
+    from livewarden.testing.clips import write_clip
 
     registry = write_catalog(tmp_path)
     pack = cv2.imread(str(FIXTURES / "Tropicana-Apple-Juice.jpg"))

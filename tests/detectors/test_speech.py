@@ -13,7 +13,7 @@ import pytest
 from livewarden.detectors.speech import SpeechModelMissing, SpeechSegment, SpeechTranscriber
 from livewarden.media.audio import RATE, AudioWindows, load_audio, owned_span, read_audio
 
-from .conftest import DATA
+from ..conftest import DATA
 
 JFK = DATA / "speech" / "dev" / "en_jfk.flac"
 

@@ -15,9 +15,9 @@ import av
 import numpy as np
 import pytest
 
-from livewarden.media.clips import pattern_frames, write_clip
-from livewarden.media.publish import FramePublisher, start_publisher
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.clips import pattern_frames, write_clip
+from livewarden.testing.publish import FramePublisher, start_publisher
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import SourceError, VideoSource, redact
 from livewarden.model import Frame

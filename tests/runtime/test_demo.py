@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from livewarden.cli import app
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.rtmp_server import RtmpServer
 
 
 @pytest.fixture(scope="module")

@@ -31,9 +31,9 @@ from livewarden.policy.prices import attribute_price
 from livewarden.registry import load_registry
 from livewarden.runtime.build import System
 
-from .conftest import DATA
+from ..conftest import DATA
 
-PACKS = Path(__file__).parent / "fixtures" / "products"
+PACKS = Path(__file__).resolve().parents[1] / "fixtures" / "products"
 SPEECH = DATA / "speech" / "dev" / "en_jfk.flac"
 
 
@@ -187,7 +187,7 @@ def test_viewer_lines_never_accuse_the_seller(tmp_path: Path):
 
 def card_clip(path: Path, text: str, seconds: float = 6.0, fps: int = 10) -> None:
     """A plain room with a card held up from 1 s to 5 s (text drawn as a seller would write it)."""
-    from livewarden.media.clips import write_clip
+    from livewarden.testing.clips import write_clip
 
     rng = np.random.default_rng(3)
     base = np.full((720, 1280, 3), (70, 90, 110), np.uint8)
@@ -367,8 +367,8 @@ def test_live_speech_is_transcribed_from_a_room_streamed_through_nginx_rtmp(tmp_
     """`watch --speech`'s path: a room with real speech (AAC) pushed through a real nginx-rtmp server; a
     listener per room transcribes 5 s windows onto the room's stream clock."""
     from livewarden.detectors.speech import SpeechDetector, SpeechTranscriber
-    from livewarden.media.publish import start_publisher
-    from livewarden.media.rtmp_server import RtmpServer
+    from livewarden.testing.publish import start_publisher
+    from livewarden.testing.rtmp_server import RtmpServer
 
     ok, why = RtmpServer.available()
     if not ok:

@@ -14,18 +14,18 @@ import pytest
 from typer.testing import CliRunner
 
 from livewarden.assets.marks import generate_mark
-from livewarden.assets.scenes import room_frames
+from livewarden.testing.scenes import room_frames
 from livewarden.cases import CaseStore
 from livewarden.cli import app
 from livewarden.detectors.marks import MarksDetector
-from livewarden.media.clips import write_clip
-from livewarden.media.publish import start_publisher
-from livewarden.media.rtmp_server import RtmpServer
+from livewarden.testing.clips import write_clip
+from livewarden.testing.publish import start_publisher
+from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.config import Settings
 from livewarden.registry import Registry, load_registry
 from livewarden.runtime.build import System
 
-from .conftest import write_registry
+from ..conftest import write_registry
 
 FPS = 25
 MARK_ON = (2.0, 6.0)
@@ -108,7 +108,7 @@ def test_a_card_held_still_keeps_counting_as_seen_while_the_gate_skips_its_frame
     import cv2
 
     from livewarden.assets.marks import generate_background, place_mark
-    from livewarden.assets.scenes import product_card
+    from livewarden.testing.scenes import product_card
 
     still, _ = place_mark(generate_background(4), product_card(generate_mark("NOVA", 11)), center=(900, 380), scale=0.24)
     clip = tmp_path / "still.mp4"
