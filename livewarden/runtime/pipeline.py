@@ -28,6 +28,7 @@ from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
 from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
 from livewarden.runtime.bus import ALERTS, OBSERVED, SIGNALS, AlertEvent
+from livewarden.runtime.memory import keep_memory_flat
 from livewarden.runtime.slots import LatestFrames
 from livewarden.runtime.transcript import Transcript
 
@@ -170,6 +171,7 @@ class Pipeline:
         self.chat_sources.append(make_source(self.chat, lambda problem: log.warning("chat: %s", problem)))
 
     def start(self) -> "Pipeline":
+        keep_memory_flat()
         self.started = True
         for status in list(self.rooms.values()):
             self._start_room(status)
