@@ -65,10 +65,14 @@ class Policy:
         return read | {source for source, derived in DERIVED.items() if derived in read}
 
     def wants(self, signal: Signal) -> bool:
-        """Whether some rule may act on this signal (so its evidence is worth cutting); no state is read."""
-        kind = DERIVED.get(signal.kind, signal.kind)
-        return any(signal.confidence >= rule.min_confidence or kind != signal.kind
-                   for rule in self._by_kind.get(kind, ()))
+        """Whether some rule may act on this signal (so its evidence is worth cutting); no state is read.
+
+        A kind the policy derives from (a stated price) is wanted whenever its derived kind is read: its
+        confidence is only known once it is attributed.
+        """
+        if signal.kind in DERIVED:
+            return DERIVED[signal.kind] in self._by_kind
+        return any(signal.confidence >= rule.min_confidence for rule in self._by_kind.get(signal.kind, ()))
 
     def resolve(self, signal: Signal) -> Signal | None:
         """The signal as the rules see it: a stated price is attributed to a product (None: to no product);

@@ -117,10 +117,6 @@ class Pipeline:
     def language(self):
         return next((d for d in self.detectors if d.reads is TextLine), None)
 
-    @property
-    def speech(self) -> bool:
-        return any(d.reads is AudioChunk for d in self.detectors)
-
     # -- rooms -----------------------------------------------------------------
     def add_room(self, room: "Room") -> RoomStatus:
         """Start watching a room (at once when the pipeline runs, else at start)."""
