@@ -9,6 +9,7 @@ distance (dlib's own operating point is 0.6). Nothing here logs a descriptor.
 
 from __future__ import annotations
 
+import logging
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from typing import Any
 
 import cv2
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 SMALL_IMAGE_PX = 500  # below this (long side), look again at 2x: dlib's HOG window is 80 px
 CHIP_SIZE, CHIP_PADDING = 150, 0.25  # dlib's aligned face chip, as compute_face_descriptor makes it
@@ -50,9 +53,12 @@ class FaceEmbedder:
 
     dlib's descriptor holds the GIL for ~60 ms, which would freeze every room's
     reader thread meanwhile; with `isolated=True` it runs in one child process
-    (the aligned 150x150 chip goes there, the 128 numbers come back). The models
-    (and the child) are loaded on first use, not here: a run whose gallery comes
-    from the index cache and whose frames show no face never pays for them.
+    (the aligned 150x150 chip goes there, the 128 numbers come back; the same
+    numbers as here). Nothing is loaded until it is needed: a run whose gallery
+    comes from the index cache and whose frames show no face never loads the
+    models. The child is started by the first description and takes ~1 s to come
+    up; until it is ready, descriptions are computed here (the model loads in 60 ms),
+    so the first face is named without waiting for it.
     """
 
     # what a descriptor depends on, for the index cache (with max_side; the child gives the same numbers)
@@ -63,29 +69,46 @@ class FaceEmbedder:
         self.max_side, self.isolated = max_side, isolated
         self._local = threading.local()  # dlib's detector keeps scratch state: one per thread, never shared
         self._lock = threading.Lock()
-        self._encoder: Any = None  # the descriptor model, here or (isolated) in the child process
-        self._pool: Any = None
+        self._encoder: Any = None  # the descriptor model in this process
+        self._pool: Any = None  # isolated: the child process, with its own copy of the model
+        self._child_up: Future | None = None  # the child's first description: done when it is ready
 
-    def _start(self) -> None:
-        """Make sure the descriptor model is loaded (here, or in the child), by whichever thread needs it first."""
-        if self._encoder is None and self._pool is None:
+    @property
+    def encoder(self) -> Any:
+        """The descriptor model in this process, loaded by whichever thread needs it first."""
+        if self._encoder is None:
             with self._lock:
-                if self._encoder is None and self._pool is None:
-                    self._encoder, self._pool = self._load()
+                if self._encoder is None:
+                    import dlib
+                    import face_recognition_models as models
 
-    def _load(self) -> tuple[Any, Any]:
-        import dlib
-        import face_recognition_models as models
+                    self._encoder = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        return self._encoder
 
+    def _child(self) -> Any:
+        """The child process if it is ready, else None (the first call starts it)."""
         if not self.isolated:
-            return dlib.face_recognition_model_v1(models.face_recognition_model_location()), None
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+            return None
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker, initargs=(models.face_recognition_model_location(),))
-        pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8)).result()  # errors surface here
-        return None, pool
+                import face_recognition_models as models
+
+                self._pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_init_worker,
+                                                 initargs=(models.face_recognition_model_location(),))
+                self._child_up = self._pool.submit(_describe_chip, np.zeros((CHIP_SIZE, CHIP_SIZE, 3), np.uint8))
+        if not self._child_up.done():
+            return None
+        try:
+            self._child_up.result()
+        except Exception as exc:  # it could not start: describe here from now on
+            log.warning("face descriptor process did not start (%s); faces are described in this process", exc)
+            self.isolated = False
+            return None
+        return self._pool
 
     @property
     def detector(self) -> Any:
@@ -128,23 +151,21 @@ class FaceEmbedder:
     def describe_later(self, rgb: np.ndarray, rect: Any) -> Future:
         """The descriptor as a Future: the caller goes on (another room's frame) while the child works.
 
-        Without a child process it is computed here and the Future is already done.
+        Described here (the Future already done) without a child, or while it is starting.
         """
-        self._start()
-        if self._pool is None:
+        child = self._child()
+        if child is None:
             done: Future = Future()
-            done.set_result(self.describe(rgb, rect))
+            done.set_result(np.asarray(self.encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0),
+                                       np.float32))
             return done
         import dlib
 
         shape = self.shapes(rgb, rect)
-        return self._pool.submit(_describe_chip, dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
+        return child.submit(_describe_chip, dlib.get_face_chip(rgb, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
     def describe(self, rgb: np.ndarray, rect: Any) -> np.ndarray:
         """The 128-d descriptor of one located face (the costly part: ~60 ms on one core)."""
-        self._start()
-        if self._pool is None:
-            return np.asarray(self._encoder.compute_face_descriptor(rgb, self.shapes(rgb, rect), 0), np.float32)
         return self.describe_later(rgb, rect).result()
 
     @staticmethod
