@@ -11,6 +11,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 from rich.console import Console
@@ -18,7 +19,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from livewarden.errors import InputError
 from livewarden.model import AudioChunk
-from livewarden.runtime.build import System
+
+if TYPE_CHECKING:
+    from livewarden.runtime.build import System
 
 
 class ScanError(InputError):
@@ -45,7 +48,7 @@ def probe_clip(clip: Path) -> tuple[float, bool]:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
 
 
-def scan_clip(clip: Path, room_id: str, system: System, out: Path, *, console: Console | None = None) -> dict:
+def scan_clip(clip: Path, room_id: str, system: "System", out: Path, *, console: Console | None = None) -> dict:
     """Run the pipeline over `clip` as room `room_id`; write and return the report.
 
     The system is built for an offline run (settings.runtime.offline: nothing dropped). The report has a
