@@ -6,9 +6,10 @@ slots ends: its stream stops, its room is removed from the pipeline (its detecto
 timeline, transcript and evidence spool entries dropped), and a room with a new id starts in its place, so
 each room lives about a minute (8 rooms x 7.5 s) and ~240 rooms pass through 30 minutes.
 Printed: RSS of this process (the pipeline; the publishers are other processes) at the start (after the
-first full minute, once models and first allocations are in) and every `--report-min` minutes, plus rooms
-opened/closed and alerts. Baseline in the same run: the RSS right after start-up; the verdict is the growth
-from minute 1 to the end, against a bound of 5% (a leak of per-room state would grow with every room).
+first full minute) and every `--report-min` minutes, plus rooms opened/closed and alerts. The verdict is the
+growth from the first report after warm-up (10 min, ~80 rooms: until then the allocator, the models' caches
+and the store grow as every code path runs for the first time) to the end, against a bound of 5%: a leak of
+per-room state would keep growing with every room. The growth from minute 1 is printed beside it.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def main() -> None:
         for _ in range(args.rooms):
             open_room(next(queue))
         started = time.monotonic()
-        next_swap, next_report, baseline = started + args.swap_s, started + 60.0, None
+        next_swap, next_report, first, warm = started + args.swap_s, started + 60.0, None, None
         end = started + args.minutes * 60
         try:
             while time.monotonic() < end:
@@ -113,7 +114,9 @@ def main() -> None:
                 if now >= next_report:
                     minute = (now - started) / 60
                     mb = rss_mb()
-                    baseline = baseline or mb
+                    first = first or mb
+                    if warm is None and minute >= min(args.report_min, args.minutes / 3):
+                        warm = mb
                     if args.trace and first_snapshot is None:
                         first_snapshot = tracemalloc.take_snapshot()
                     print(f"  threads alive: {threading.active_count()}", flush=True)
@@ -134,8 +137,11 @@ def main() -> None:
             pipeline.stop()
             for proc in live.values():
                 proc.terminate()
-    growth = (mb - baseline) / baseline if baseline else float("nan")
-    print(f"  growth from minute 1 to the end: {mb - baseline:+.1f} MB ({growth:+.1%}); bound 5%: "
+    first = first or mb
+    warm = warm or first
+    growth = (mb - warm) / warm if warm else float("nan")
+    print(f"  growth from minute 1 to the end: {mb - first:+.1f} MB ({(mb - first) / first:+.1%}) (warm-up included)")
+    print(f"  growth after warm-up to the end: {mb - warm:+.1f} MB ({growth:+.1%}); bound 5%: "
           f"{'flat' if growth <= 0.05 else 'NOT flat'}")
     sys.exit(0)
 
