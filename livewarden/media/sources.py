@@ -22,7 +22,6 @@ import collections
 import dataclasses
 import os
 import queue
-import random
 import re
 import threading
 import time
@@ -34,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 import av
 
 from livewarden.errors import LivewardenError
+from livewarden.media.backoff import Backoff
 from livewarden.model import Frame
 
 NETWORK_SCHEMES = {"rtmp", "rtmps", "rtmpt", "rtsp", "rtsps", "http", "https", "srt", "udp", "tcp"}
@@ -255,7 +255,7 @@ class VideoSource:
 
     def _reader(self, stop: threading.Event, halt: threading.Event, q: queue.Queue) -> None:
         halted = lambda: stop.is_set() or halt.is_set()  # noqa: E731
-        backoff = 0.5
+        backoff = Backoff(0.5, self.max_backoff, jitter=0.25)
         try:
             while not halted():
                 try:
@@ -270,9 +270,8 @@ class VideoSource:
                         return
                     self._set(state="reconnecting", fps_in=0.0, fps_sampled=0.0,
                               reconnects=self.health.reconnects + 1)
-                    if self._sleep(backoff, halted):
+                    if self._sleep(backoff.next(), halted):
                         return
-                    backoff = min(backoff * 2, self.max_backoff)
                     continue
                 try:
                     got = self._session(container, q, halted)
@@ -287,12 +286,11 @@ class VideoSource:
                     self._set(state="ended", fps_in=0.0, fps_sampled=0.0)
                     return
                 if got:
-                    backoff = 0.5
+                    backoff.reset()
                 self._set(state="reconnecting", fps_in=0.0, fps_sampled=0.0,
                           reconnects=self.health.reconnects + 1)
-                if self._sleep(backoff, halted):
+                if self._sleep(backoff.next(), halted):
                     return
-                backoff = min(backoff * 2, self.max_backoff)
         except Exception as exc:  # a bug must end this room, not hang its consumer
             self._set(state="failed")
             self._put(q, SourceError(f"room {self.room_id}: reader crashed on {self.safe_url}: {self._error(exc)}"),
@@ -306,8 +304,8 @@ class VideoSource:
                 pass
 
     def _sleep(self, delay: float, halted) -> bool:
-        """Backoff with ±25 % jitter; True if halted meanwhile."""
-        end = time.monotonic() + delay * random.uniform(0.75, 1.25)
+        """Wait `delay` seconds unless halted first; True if halted."""
+        end = time.monotonic() + delay
         while time.monotonic() < end:
             if halted():
                 return True
