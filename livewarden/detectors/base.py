@@ -51,6 +51,10 @@ class Detector(ABC):
     def open_room(self, room_id: str) -> RoomDetector:
         """A fresh state for one room."""
 
+    def warm(self) -> None:
+        """Load now what the first item would load (models): a live room must not wait for it. Scans skip this,
+        so a run whose index is cached and that never needs a model never pays for it."""
+
 
 def tunables(settings: Any, name: str) -> dict[str, Any]:
     """The detector's own settings section as keyword arguments (defaults when `settings` is None)."""

@@ -120,6 +120,12 @@ class FaceEmbedder:
             return None
         return self._pool
 
+    def warm(self) -> None:
+        """Load the models and start the child process now rather than at the first face."""
+        _frontal_face_detector()
+        self.encoder  # noqa: B018  (loads it)
+        self._child()
+
     @property
     def detector(self) -> Any:
         """This thread's HOG detector (dlib's scanner is not safe to share: two threads at once corrupt its heap).

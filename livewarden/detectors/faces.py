@@ -131,6 +131,9 @@ class FacesDetector(Detector):
     def open_room(self, room_id: str) -> "FacesRoom":
         return FacesRoom(self, room_id)
 
+    def warm(self) -> None:
+        self.embedder.warm()
+
     def confidence(self, distance: float) -> float:
         return calibrated(distance, self.settings["match_distance"], self.settings["strong_distance"])
 

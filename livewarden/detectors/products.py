@@ -260,6 +260,9 @@ class ProductsDetector(Detector):
     def open_room(self, room_id: str) -> "ProductsRoom":
         return ProductsRoom(self)
 
+    def warm(self) -> None:
+        self.embedder.embed([np.zeros((64, 64, 3), np.uint8)])  # the network loaded and its first pass run
+
     def crop(self, image: np.ndarray, box: tuple[int, int, int, int]) -> tuple[np.ndarray, list[int]]:
         h, w = image.shape[:2]
         x0, y0, x1, y1 = box

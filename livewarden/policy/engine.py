@@ -65,14 +65,24 @@ class Policy:
         return read | {source for source, derived in DERIVED.items() if derived in read}
 
     def wants(self, signal: Signal) -> bool:
-        """Whether some rule may act on this signal (so its evidence is worth cutting); no state is read.
+        """Whether this signal's evidence may be kept: some rule would act on it, and it could open an alert.
 
-        A kind the policy derives from (a stated price) is wanted whenever its derived kind is read: its
-        confidence is only known once it is attributed.
+        Evidence is kept when an alert opens; while one is open for (room, rule, subject) its updates keep
+        none, so the worker need not cut any. A kind the policy derives from (a stated price) is wanted whenever
+        its derived kind is read: its subject and confidence are only known once it is attributed. (Read
+        without the lock: a stale answer costs one cut too many or too few for a signal that opens nothing.)
         """
         if signal.kind in DERIVED:
             return DERIVED[signal.kind] in self._by_kind
-        return any(signal.confidence >= rule.min_confidence for rule in self._by_kind.get(signal.kind, ()))
+        for rule in self._by_kind.get(signal.kind, ()):
+            if signal.confidence < rule.min_confidence or not CONDITIONS[rule.when](self.registry, signal,
+                                                                                    self.presence):
+                continue
+            state = self._state.get((signal.room_id, rule.id, signal.subject))
+            finding = state.open if state is not None else None
+            if finding is None or signal.stream_time - finding.last_time > rule.close_after_s:
+                return True
+        return False
 
     def resolve(self, signal: Signal) -> Signal | None:
         """The signal as the rules see it: a stated price is attributed to a product (None: to no product);

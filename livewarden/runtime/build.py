@@ -106,6 +106,9 @@ def build_system(registry: Registry, settings: Settings, progress: Progress | No
     """
     rules = load_rules(settings.policy.rules) if rules is None else rules
     detectors = build_detectors(registry, settings, progress)
+    if not settings.runtime.offline:  # live rooms must not wait for a model at their first candidate
+        for detector in detectors:
+            detector.warm()
     if not detectors:
         raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "
                          "protected persons, and language is off")
