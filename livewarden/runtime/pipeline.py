@@ -28,7 +28,7 @@ from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
 from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
 from livewarden.runtime.bus import ALERTS, OBSERVED, SIGNALS, AlertEvent
-from livewarden.runtime.memory import keep_memory_flat
+from livewarden.runtime.memory import give_back_freed_memory, keep_memory_flat
 from livewarden.runtime.slots import LatestFrames
 from livewarden.runtime.transcript import Transcript
 
@@ -149,6 +149,7 @@ class Pipeline:
         self.policy.close_room(room_id)
         self.transcript.forget(room_id)
         self.system.spool.forget_room(room_id)
+        give_back_freed_memory()
 
     def _start_room(self, status: RoomStatus) -> None:
         threads = [threading.Thread(target=self._read_room, args=(status,), name=f"room-{status.room_id}",
