@@ -22,6 +22,7 @@ from livewarden.testing.clips import write_clip
 from livewarden.testing.publish import start_publisher
 from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.config import Settings
+from livewarden.model import Frame
 from livewarden.registry import Registry, load_registry
 from livewarden.runtime.build import System
 
@@ -182,3 +183,28 @@ def test_watch_runs_until_ctrl_c_and_stops_cleanly(rooms: Path, tmp_path: Path):
     assert proc.returncode == 0, output
     assert "1 alert(s)" in output and "deals unauthorized_brand nova" in output, output
     assert "Traceback" not in output
+
+
+def test_a_room_removed_while_running_leaves_nothing_behind_and_can_come_back(rooms: Path, tmp_path: Path):
+    """Rooms come and go (serve, Ray workers): removing one drops its state in the pipeline, the detectors'
+    rooms, the policy and the evidence spool; the store keeps its alerts; the same id can be watched again."""
+    registry = load_registry(rooms)
+    system = build(registry, tmp_path / "store", sample_fps=2.0)
+    pipeline = system.pipeline(rooms=[]).start()
+    try:
+        for attempt in range(2):
+            status = pipeline.add_room(registry.room("deals"))
+            [(_, marks_room)] = status.detectors[Frame]
+            deadline = time.monotonic() + 30
+            while not (status.done and pipeline.slots.idle()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert status.done and status.analysed > 5
+            assert any(k[0] == "deals" for k in system.policy._state)  # the policy held the room's hits
+            pipeline.remove_room("deals")
+            assert "deals" not in pipeline.rooms and "deals" not in pipeline.slots.replaced
+            assert not any(k[0] == "deals" for k in system.policy._state)
+            assert not any(k[0] == "deals" for k in system.spool._last)
+            assert marks_room.keypoints.gray is None  # the detector's room was closed
+            assert len([a for a in system.store.alerts("deals") if a.rule == "unauthorized_brand"]) == attempt + 1
+    finally:
+        pipeline.stop()
