@@ -102,12 +102,14 @@ class Signal:
     def key(self) -> str:
         """The idempotency key: the same sighting delivered twice has the same key (at-least-once buses).
 
-        Frames of a room never share a stream time; lines of chat may (two viewers in the same millisecond), so
-        who wrote what is part of the key.
+        The wall time is when the item arrived (a stream that restarts begins its clock at 0 again, so stream
+        times repeat); lines of chat may share it (two viewers in the same millisecond), so who wrote what is
+        part of the key too.
         """
         words = self.evidence.get("text")
         said = f"|{self.evidence.get('author', '')}|{zlib.crc32(words.encode()):08x}" if words else ""
-        return f"{self.room_id}|{self.detector}|{self.kind}|{self.subject}|{self.stream_time:.3f}{said}"
+        return (f"{self.room_id}|{self.detector}|{self.kind}|{self.subject}|{self.stream_time:.3f}"
+                f"|{self.wall_time:.3f}{said}")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -103,6 +103,8 @@ class Policy:
         with self._lock:
             for key in [k for k in self._state if k[0] == room_id]:
                 del self._state[key]
+            for key in [k for k in self._seen if k.startswith(room_id + "|")]:
+                del self._seen[key]
         self.timeline.forget(room_id)
         self.presence.forget(room_id)
 
