@@ -70,10 +70,9 @@ def store_url(settings: Settings) -> str:
 def open_store(settings: Settings):
     from livewarden.cases import CaseStore
 
-    s = settings.store
-    if s.url:
-        return CaseStore(s.url, Path(s.data_dir) / "evidence")
-    return CaseStore.at(s.data_dir)
+    data_dir = Path(settings.store.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)  # the evidence folder (and, embedded, the SQLite file) go here
+    return CaseStore(store_url(settings), data_dir / "evidence")
 
 
 def spool_for(settings: Settings) -> EvidenceSpool:
