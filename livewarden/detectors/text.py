@@ -41,7 +41,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Literal
+from typing import Iterable, Iterator, Literal
 
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -288,9 +288,6 @@ class LanguageMatcher:
                     patterns.append(plain.rekey(plain.key.replace("i", "l")))  # "REPLlCA" to "repllca"
                 if _PLURAL_Y.search(plain.key):  # "designer copy": "designer copies"
                     patterns.append(plain.rekey(plain.key[:-1] + "ies", prefix=True))
-                if plain.key.isascii():  # a vowel starred out: "superf*ke", "r*plica"
-                    patterns += [plain.rekey(plain.key[:i] + "*" + plain.key[i + 1:])
-                                 for i, c in enumerate(plain.key) if c in "aeiou" and 0 < i]
             for v in t.initials:
                 patterns.append(_pattern(v, term=t, needs_han=True))
                 if len(v) == 2 and v.isascii() and v.isalpha():  # "gf" also said letter by letter: "g f 的"
@@ -340,31 +337,30 @@ class LanguageMatcher:
         text, terms, negations = n.text, [], []
         switched_off: set[int] = set()  # id() of negations whose `unless` phrase is in the line
         han = marked = None
-        for last, entries in self._automaton.iter(text):
-            for p in entries:
-                start, end = last + 1 - len(p.key), last + 1
-                if p.word_start and start > 0 and _is_word(text[start - 1]):
+        for start, p in self._keys_in(text):
+            end = start + len(p.key)
+            if p.word_start and start > 0 and _is_word(text[start - 1]):
+                continue
+            if p.word_end and end < len(text) and _is_word(text[end]):
+                plural = text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
+                if not plural:
                     continue
-                if p.word_end and end < len(text) and _is_word(text[end]):
-                    plural = text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
-                    if not plural:
-                        continue
-                    end += 1
-                if p.needs_han:
-                    han = bool(_HAN.search(text)) if han is None else han
-                    if not han:
-                        continue
-                if p.at_end and not _CLAUSE_OR_END.match(text, end):
+                end += 1
+            if p.needs_han:
+                han = bool(_HAN.search(text)) if han is None else han
+                if not han:
                     continue
-                if not n.original.isascii():
-                    if p.term and marked is None:
-                        marked = _marked(n.original)
-                    if not _same_tones(n, start, p.variant, strict=not p.term, marked=bool(p.term and marked)):
-                        continue
-                if p.unless:
-                    switched_off.add(id(p.unless))
-                else:
-                    (terms if p.term else negations).append(_Found(start, end, p))
+            if p.at_end and not _CLAUSE_OR_END.match(text, end):
+                continue
+            if not n.original.isascii():
+                if p.term and marked is None:
+                    marked = _marked(n.original)
+                if not _same_tones(n, start, p.variant, strict=not p.term, marked=bool(p.term and marked)):
+                    continue
+            if p.unless:
+                switched_off.add(id(p.unless))
+            else:
+                (terms if p.term else negations).append(_Found(start, end, p))
         if switched_off:
             negations = [g for g in negations if id(g.pattern.negation) not in switched_off]
         # a hit inside a longer hit ("fake" in "super fake") is that longer hit
@@ -372,6 +368,21 @@ class LanguageMatcher:
                  if not any(g.start <= f.start and f.end <= g.end and g.end - g.start > f.end - f.start for g in terms)]
         unique = {(f.start, f.end, f.pattern.term.lang, f.pattern.term.id): f for f in terms}
         return sorted(unique.values(), key=lambda f: (f.start, f.end)), negations
+
+    def _keys_in(self, text: str) -> Iterator[tuple[int, _Pattern]]:
+        """(start, pattern) of every key in `text`, and of the words behind a vowel starred out ("superf*ke",
+        "r*plica"): the star is filled with each vowel in turn here, at scan time, rather than every starred
+        spelling being a key of its own (52k of them made building the matcher take three times as long)."""
+        for last, entries in self._automaton.iter(text):
+            for p in entries:
+                yield last + 1 - len(p.key), p
+        for star in (i for i, c in enumerate(text) if c == "*"):
+            for vowel in "aeiou":
+                for last, entries in self._automaton.iter(text[:star] + vowel + text[star + 1:]):
+                    for p in entries:
+                        start = last + 1 - len(p.key)
+                        if start < star <= last and p.term and not p.needs_han and p.key.isascii():
+                            yield start, p
 
     def _hit(self, n: Normalized, f: _Found, negations: list[_Found]) -> TermHit:
         term = f.pattern.term

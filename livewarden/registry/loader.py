@@ -137,6 +137,6 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
                 for j, image in enumerate(getattr(item, attr)):
                     if not image.is_file():
                         add((section, i, attr, j), f"{what} image not found: {image}")
-                    elif cv2.imread(str(image)) is None:
+                    elif not cv2.haveImageReader(str(image)):  # the file's signature: the indexes decode it
                         add((section, i, attr, j), f"{what} image cannot be read as an image: {image}")
     return problems
