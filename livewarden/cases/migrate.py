@@ -11,17 +11,20 @@ from __future__ import annotations
 import time
 from functools import cache
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
+
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import OperationalError
 
 from livewarden.cases import db
 from livewarden.errors import LivewardenError
 
+if TYPE_CHECKING:  # Alembic is imported only to migrate: opening a store at HEAD does without it (0.1 s)
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 SCRIPTS = "livewarden.cases:migrations"
+HEAD = "0002"  # the newest revision in SCRIPTS (a test holds them equal)
 _PG_LOCK = 0x6C77_6462  # "lwdb": one `upgrade` at a time on PostgreSQL (SQLite: the write lock does it)
 
 
@@ -49,7 +52,7 @@ def current(url: str) -> str | None:
 
 def head() -> str:
     """The newest revision this livewarden knows."""
-    return _scripts().get_current_head()
+    return HEAD
 
 
 def ensure(engine: Engine, attempts: int = 10) -> None:
@@ -77,6 +80,8 @@ def ensure(engine: Engine, attempts: int = 10) -> None:
 
 def _upgrade(engine: Engine) -> tuple[str | None, str]:
     """Run the migrations in one write transaction: all of them or none, and one upgrader at a time."""
+    from alembic import command
+
     with db.writer(engine).connect() as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
@@ -89,10 +94,15 @@ def _upgrade(engine: Engine) -> tuple[str | None, str]:
 
 
 def _revision(connection: Connection) -> str | None:
-    return MigrationContext.configure(connection).get_current_revision()
+    """The revision recorded in the database (Alembic's version table; None before the first migration)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _config(connection: Connection | None = None) -> Config:
+def _config(connection: Connection | None = None) -> "Config":
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", SCRIPTS)
     config.attributes["connection"] = connection
@@ -100,5 +110,7 @@ def _config(connection: Connection | None = None) -> Config:
 
 
 @cache
-def _scripts() -> ScriptDirectory:
+def _scripts() -> "ScriptDirectory":
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())

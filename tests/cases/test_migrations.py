@@ -116,3 +116,8 @@ def test_the_first_revision_makes_exactly_the_schema_create_all_made(tmp_path: P
     legacy_store(tmp_path / "old")
     migrate.upgrade(f"sqlite:///{tmp_path / 'new.db'}")
     assert schema(tmp_path / "new.db") == schema(tmp_path / "old" / "livewarden.db")
+
+
+def test_head_is_the_newest_migration_script():
+    """`migrate.HEAD` spares opening a store an Alembic import; a new migration script must move it."""
+    assert migrate.HEAD == migrate._scripts().get_current_head()
