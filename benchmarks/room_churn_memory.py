@@ -31,6 +31,7 @@ from livewarden.config import load_settings
 from livewarden.testing.clips import write_clip
 from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.runtime.build import build_system
+from livewarden.runtime.memory import malloc_usage
 
 FPS = 30
 LOOP_S = 10.2
@@ -119,7 +120,10 @@ def main() -> None:
                         warm = mb
                     if args.trace and first_snapshot is None:
                         first_snapshot = tracemalloc.take_snapshot()
-                    print(f"  threads alive: {threading.active_count()}", flush=True)
+                    heap = malloc_usage()
+                    print(f"  threads alive: {threading.active_count()}"
+                          + ("; malloc: " + ", ".join(f"{k} {v:.1f}" for k, v in heap.items()) if heap else ""),
+                          flush=True)
                     print(f"  {minute:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}, "
                           f"watched now {len(pipeline.rooms)}, alerts {len(system.store.alerts())}, "
                           f"detector errors {sum(s.detector_errors for s in pipeline.rooms.values())}", flush=True)

@@ -24,18 +24,18 @@ if TYPE_CHECKING:  # Alembic is imported only to migrate: opening a store at HEA
     from alembic.script import ScriptDirectory
 
 SCRIPTS = "livewarden.cases:migrations"
-HEAD = "0002"  # the newest revision in SCRIPTS (a test holds them equal)
+HEAD = "0003"  # the newest revision in SCRIPTS (a test holds them equal)
 _PG_LOCK = 0x6C77_6462  # "lwdb": one `upgrade` at a time on PostgreSQL (SQLite: the write lock does it)
 
 
-def upgrade(url: str) -> tuple[str | None, str]:
-    """Bring the database at `url` to the newest schema -> (revision before, revision after).
+def upgrade(url: str, to: str = "head") -> tuple[str | None, str]:
+    """Bring the database at `url` to the newest schema (or to revision `to`) -> (revision before, revision after).
 
     The revision before is None for an empty database (and the first revision for a pre-migration store).
     """
     engine = db.engine(url)
     try:
-        return _upgrade(engine)
+        return _upgrade(engine, to)
     finally:
         engine.dispose()
 
@@ -78,7 +78,7 @@ def ensure(engine: Engine, attempts: int = 10) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
-def _upgrade(engine: Engine) -> tuple[str | None, str]:
+def _upgrade(engine: Engine, to: str = "head") -> tuple[str | None, str]:
     """Run the migrations in one write transaction: all of them or none, and one upgrader at a time."""
     from alembic import command
 
@@ -89,7 +89,7 @@ def _upgrade(engine: Engine) -> tuple[str | None, str]:
         if before is None and inspect(connection).has_table("alerts"):
             before = _scripts().get_base()
             command.stamp(_config(connection), before)
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), to)
         return before, _revision(connection)
 
 

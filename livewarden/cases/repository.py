@@ -18,7 +18,7 @@ import time
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from livewarden.cases.audit import GENESIS, entry_hash, verify_chain
 
@@ -45,6 +45,11 @@ class AlertRecord:
     updated_at: float
     evidence: list[str]  # paths of the kept files
     signals: list[dict[str, Any]]  # Signal.to_dict() of the best few
+    platform: str = "default"  # the scope: who may see it (see livewarden.cases.scope)
+    seller: str | None = None
+    brand: str | None = None
+    person: str | None = None
+    case_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +102,12 @@ class CaseRepository(abc.ABC):
     def __init__(self, evidence_dir: str | Path):
         self.evidence_dir = Path(evidence_dir)
         self.evidence_dir.mkdir(parents=True, exist_ok=True)
+        # (room, subject) -> the alert's scope (platform, seller, brand, person); the builder sets it from the
+        # registry (livewarden.cases.scope.alert_scope)
+        self.scope: Callable[[str, str], dict[str, Any]] = lambda room_id, subject: {}
+        # called inside the transaction that opens, updates or closes an alert (the platform writes its case,
+        # event and webhook outbox rows there, so they commit with the alert or not at all)
+        self.hooks: list[Callable[[Transaction, AlertRecord, str], None]] = []
 
     # -- what a backend provides
 
@@ -134,15 +145,17 @@ class CaseRepository(abc.ABC):
                 for stale in tx.open_alerts(finding.room_id, finding.rule, finding.subject):
                     tx.change_alert(stale.id, status="closed", updated_at=now)
                     self._append(tx, now, actor, "alert_closed", stale.id, {"reason": "no hit within close_after_s"})
+                    self._run_hooks(tx, stale.id, "closed")
                 alert_id = tx.add_alert(
                     room_id=finding.room_id, rule=finding.rule, subject=finding.subject,
                     severity=finding.severity, status="open", shadow=finding.shadow, message=finding.message,
                     first_stream_time=finding.first_time, last_stream_time=finding.last_time,
                     confidence=finding.confidence, hits=finding.hits,
                     first_signal_wall_time=finding.first_signal_wall_time, opened_at=now, updated_at=now,
-                    evidence=[], signals=signals,
+                    evidence=[], signals=signals, **self.scope(finding.room_id, finding.subject),
                 )
                 tx.change_alert(alert_id, evidence=self._keep_evidence(alert_id, update))
+                what = "opened"
                 self._append(tx, now, actor, "alert_shadowed" if finding.shadow else "alert_opened", alert_id,
                              {"room": finding.room_id, "rule": finding.rule, "subject": finding.subject,
                               "severity": finding.severity, "stream_time": finding.first_time})
@@ -155,9 +168,17 @@ class CaseRepository(abc.ABC):
                                 hits=finding.hits, severity=finding.severity, updated_at=now, signals=signals)
                 if before.severity != finding.severity:
                     self._append(tx, now, actor, "severity_changed", alert_id, {"severity": finding.severity})
+                what = "updated"
+            self._run_hooks(tx, alert_id, what)
             alert = tx.alert(alert_id)
         finding.alert_id = alert.id
         return alert
+
+    def _run_hooks(self, tx: Transaction, alert_id: int, what: str) -> None:
+        if self.hooks:
+            alert = tx.alert(alert_id)
+            for hook in self.hooks:
+                hook(tx, alert, what)
 
     def append_audit(self, actor: str, action: str, alert_id: int | None = None,
                      detail: dict[str, Any] | None = None) -> AuditRecord:

@@ -14,61 +14,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, Integer, String, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from livewarden.cases import db, migrate
+from livewarden.cases.schema import AlertRow as _Alert, AuditHeadRow as _AuditHead, AuditRow as _AuditEntry
 from livewarden.cases.repository import AlertRecord, AuditRecord, CaseRepository, Transaction
 
 
-class _Base(DeclarativeBase):
-    pass
-
-
-class _Alert(_Base):
-    __tablename__ = "alerts"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    room_id: Mapped[str] = mapped_column(String(64), index=True)
-    rule: Mapped[str] = mapped_column(String(64), index=True)
-    subject: Mapped[str] = mapped_column(String(128))
-    severity: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    shadow: Mapped[bool] = mapped_column(Boolean)
-    message: Mapped[str] = mapped_column(String(512))
-    first_stream_time: Mapped[float] = mapped_column(Float)
-    last_stream_time: Mapped[float] = mapped_column(Float)
-    confidence: Mapped[float] = mapped_column(Float)
-    hits: Mapped[int] = mapped_column(Integer)
-    first_signal_wall_time: Mapped[float] = mapped_column(Float)
-    opened_at: Mapped[float] = mapped_column(Float)
-    updated_at: Mapped[float] = mapped_column(Float)
-    evidence: Mapped[list] = mapped_column(JSON)
-    signals: Mapped[list] = mapped_column(JSON)
-
-
-class _AuditEntry(_Base):
-    __tablename__ = "audit_log"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[float] = mapped_column(Float)
-    actor: Mapped[str] = mapped_column(String(64))
-    action: Mapped[str] = mapped_column(String(64))
-    alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    detail: Mapped[dict] = mapped_column(JSON)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class _AuditHead(_Base):
-    __tablename__ = "audit_head"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)  # the one row is 1
-    last_hash: Mapped[str] = mapped_column(String(64))
-    entries: Mapped[int] = mapped_column(Integer)
-
-
-def _record(row: _Base, cls: type) -> Any:
+def _record(row: Any, cls: type) -> Any:
     return cls(**{c.name: getattr(row, c.name) for c in row.__table__.columns})
 
 
@@ -106,7 +60,7 @@ class _SqlTransaction(Transaction):
     def set_chain_head(self, last_hash: str, entries: int) -> None:
         self.head.last_hash, self.head.entries = last_hash, entries
 
-    def _add(self, row: _Base) -> int:
+    def _add(self, row: Any) -> int:
         self.session.add(row)
         self.session.flush()  # assigns the id
         return row.id

@@ -71,6 +71,7 @@ class Room(_Strict):
     seller: str
     source: str
     title: str = ""
+    platform: str = Field("default", pattern=ID_PATTERN)  # whose platform the room is on (its moderators see it)
     listings: list[Listing] = Field(default_factory=list)
 
 

@@ -46,6 +46,11 @@ class System:
     bus: Bus
     spool: EvidenceSpool
 
+    def __post_init__(self) -> None:
+        from livewarden.cases.scope import alert_scope
+
+        self.store.scope = alert_scope(self.registry)  # every alert carries who may see it
+
     @classmethod
     def of(cls, registry: Registry, detectors: list[Detector], rules: list[Rule] | None = None, *,
            data_dir: str | Path | None = None, store: Any = None, settings: Settings | None = None) -> "System":

@@ -51,6 +51,25 @@ def keep_memory_flat() -> bool:
     return ok
 
 
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def malloc_usage() -> dict[str, float] | None:
+    """What malloc holds, in MB (glibc >= 2.33): in use, freed but kept in its heaps, and mmapped blocks.
+
+    Tells a leak (in use grows) from fragmentation (kept grows) when resident memory grows.
+    """
+    libc = _glibc()
+    if libc is None or not hasattr(libc, "mallinfo2"):
+        return None
+    libc.mallinfo2.restype = _Mallinfo2
+    m = libc.mallinfo2()
+    return {"in_use_mb": m.uordblks / 2**20, "kept_free_mb": m.fordblks / 2**20, "mmapped_mb": m.hblkhd / 2**20}
+
+
 def give_back_freed_memory() -> None:
     """Hand the memory freed in every arena back to the system (after a room ended)."""
     libc = _glibc()

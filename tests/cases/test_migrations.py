@@ -87,7 +87,7 @@ def test_a_store_made_before_migrations_is_upgraded_in_place(tmp_path: Path):
     assert migrate.current(url) is None
 
     store = CaseStore.at(data)  # the repository upgrades an embedded store at open
-    assert migrate.current(url) == migrate.head() == "0002"
+    assert migrate.current(url) == migrate.head() == "0003"
     a1, a2 = store.alerts()
     assert (a1.id, a1.status, a2.id, a2.status, a2.evidence) == (1, "closed", 2, "open", ["evidence/deals/000002_crop.jpg"])
     entries = store.audit_entries()
@@ -107,14 +107,14 @@ def test_a_store_made_before_migrations_is_upgraded_in_place(tmp_path: Path):
 def test_upgrade_reports_where_it_started(tmp_path: Path):
     legacy_store(tmp_path / "old")
     old, new = f"sqlite:///{tmp_path / 'old' / 'livewarden.db'}", f"sqlite:///{tmp_path / 'new.db'}"
-    assert migrate.upgrade(old) == ("0001", "0002")
-    assert migrate.upgrade(new) == (None, "0002")
-    assert migrate.upgrade(new) == ("0002", "0002")
+    assert migrate.upgrade(old) == ("0001", "0003")
+    assert migrate.upgrade(new) == (None, "0003")
+    assert migrate.upgrade(new) == ("0003", "0003")
 
 
 def test_the_first_revision_makes_exactly_the_schema_create_all_made(tmp_path: Path):
     legacy_store(tmp_path / "old")
-    migrate.upgrade(f"sqlite:///{tmp_path / 'new.db'}")
+    migrate.upgrade(f"sqlite:///{tmp_path / 'new.db'}", to="0001")
     assert schema(tmp_path / "new.db") == schema(tmp_path / "old" / "livewarden.db")
 
 

@@ -18,7 +18,7 @@ from tests.cases.support import reopen, tamper
 POLY = [[600, 200], [900, 220], [880, 480], [610, 460]]
 ALERT_COLUMNS = ["id", "room_id", "rule", "subject", "severity", "status", "shadow", "message", "first_stream_time",
                  "last_stream_time", "confidence", "hits", "first_signal_wall_time", "opened_at", "updated_at",
-                 "evidence", "signals"]
+                 "evidence", "signals", "platform", "seller", "brand", "person", "case_id"]
 
 
 def make_rule(**kw) -> Rule:
