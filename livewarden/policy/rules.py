@@ -16,6 +16,9 @@ from livewarden.policy.conditions import CONDITIONS
 from livewarden.registry.located import RegistryError, read_yaml
 
 
+AUTO_ACTIONS = ("warn_seller", "pause_room", "end_room", "remove_listing")  # what a rule may do on its own
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -30,7 +33,15 @@ class Rule(BaseModel):
     review_below: float = Field(0.0, ge=0, le=1)
     close_after_s: float = Field(30.0, gt=0)
     shadow: bool = False
+    auto_action: str | None = None  # a red flag: the platform acts at once (recorded as automated); never if shadow
     message: str = "{rule}: {subject}"
+
+    @field_validator("auto_action")
+    @classmethod
+    def _auto_action(cls, v: str | None) -> str | None:
+        if v is not None and v not in AUTO_ACTIONS:
+            raise ValueError(f"must be one of {', '.join(AUTO_ACTIONS)}")
+        return v
 
     @field_validator("severity")
     @classmethod

@@ -1,0 +1,275 @@
+"""The platform's side of cases: alerts grouped into cases, the review queue, actions with their statement of
+reasons, red-flag automation, the event log, and the timeline that answers "when did you know, what did you
+do?".
+
+It sits on the SQL repository (SQLite or PostgreSQL) and writes through its transactions, so a case action,
+its audit entry, its event and its webhook outbox rows commit together or not at all. Every read takes the
+caller (`Principal`) and is limited to what the caller may see in the query; an object the caller may not
+see is "not found", as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from livewarden.cases.events import append_event, event_json
+from livewarden.cases.repository import AlertRecord, Transaction
+from livewarden.cases.schema import ActionRow, AlertRow, CaseRow, EventRow, NoticeRow
+from livewarden.cases.scope import PLATFORM_ROLES, SCOPE_FIELDS, Principal
+from livewarden.errors import LivewardenError
+from livewarden.policy.rules import AUTO_ACTIONS  # noqa: F401  (what a rule may do on its own)
+
+ACTIONS = ("dismiss", "confirm", "warn_seller", "pause_room", "end_room", "remove_listing", "suspend_seller",
+           "reopen")
+# DSA Art. 17(3)(a): the type of restriction each action imposes (None: no restriction)
+RESTRICTION = {"dismiss": None, "confirm": None, "reopen": None, "warn_seller": "warning to the seller",
+               "pause_room": "suspension of the live broadcast", "end_room": "termination of the live broadcast",
+               "remove_listing": "removal of the listing", "suspend_seller": "suspension of the seller's account"}
+CASE_STATUS = {"dismiss": "dismissed", "confirm": "confirmed", "reopen": "open"}  # otherwise "actioned"
+REDRESS = ("internal complaint (appeal) through livewarden, out-of-court dispute settlement, judicial redress")
+UPDATE_EVENT_EVERY_S = 10.0  # an alert updated at every hit announces it at most this often
+
+
+class NotFound(LivewardenError):
+    """No such object, or not one the caller may see."""
+
+
+class Conflict(LivewardenError):
+    """The object is not in a state that allows this (claimed by someone else, already decided)."""
+
+
+class Statement(BaseModel):
+    """A statement of reasons (DSA Art. 17(3)): what was restricted, on which facts, how automated, on what
+    ground, and the redress open to the seller."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    facts: str = Field(min_length=1, max_length=4000, description="the facts and circumstances relied on")
+    ground: str = Field(min_length=1, max_length=1000,
+                        description="the legal ground (e.g. trademark infringement) or the terms of service clause")
+    ground_type: Literal["illegal_content", "terms_of_service"] = "illegal_content"
+    automated_detection: bool = True
+    automated_decision: bool = False
+    redress: str = Field(REDRESS, max_length=1000)
+
+
+def _row_dict(row: Any) -> dict[str, Any]:
+    return {c.name: getattr(row, c.name) for c in row.__table__.columns}
+
+
+class Platform:
+    def __init__(self, store: Any, rules: list[Any] = (), claim_ttl_s: float = 600.0):
+        if not hasattr(store, "engine"):
+            raise LivewardenError("the platform needs the SQL case store (SQLite or PostgreSQL)")
+        self.store, self.engine = store, store.engine
+        self.rules = {r.id: r for r in rules}
+        self.claim_ttl_s = claim_ttl_s
+        self._announced: dict[int, float] = {}  # alert id -> when its last update was announced
+        store.hooks.append(self._on_alert)
+
+    # -- alerts, as the pipeline records them (inside the repository's transaction) ---------------------------
+
+    def _on_alert(self, tx: Transaction, alert: AlertRecord, what: str) -> None:
+        session: Session = tx.session
+        if what == "opened":
+            case = self._case_for(session, alert)
+            session.get_one(AlertRow, alert.id).case_id = case.id
+            append_event(session, "alert.opened", alert, self._alert_event(alert, case.id))
+            rule = self.rules.get(alert.rule)
+            action = getattr(rule, "auto_action", None)
+            if action and not alert.shadow:
+                statement = Statement(facts=f"{alert.message} (confidence {alert.confidence:.2f}, {alert.hits} hits)",
+                                      ground=f"red flag: rule {alert.rule}", automated_decision=True)
+                self._act(tx, case, action, statement, "system:red-flag", automated=True, alert_id=alert.id)
+        elif what == "closed":
+            self._announced.pop(alert.id, None)
+            append_event(session, "alert.closed", alert, self._alert_event(alert, alert.case_id))
+        elif time.time() - self._announced.get(alert.id, 0.0) >= UPDATE_EVENT_EVERY_S:
+            self._announced[alert.id] = time.time()
+            append_event(session, "alert.updated", alert, self._alert_event(alert, alert.case_id))
+
+    def _case_for(self, session: Session, alert: AlertRecord) -> CaseRow:
+        """The undecided case of this room and subject, or a new one."""
+        case = session.scalars(select(CaseRow).where(
+            CaseRow.room_id == alert.room_id, CaseRow.subject == alert.subject,
+            CaseRow.status.in_(("open", "appealed"))).order_by(CaseRow.id.desc()).limit(1)).first()
+        if case is None:
+            now = time.time()
+            case = CaseRow(room_id=alert.room_id, subject=alert.subject, status="open", opened_at=now,
+                           updated_at=now, **{f: getattr(alert, f) for f in SCOPE_FIELDS})
+            case.platform = case.platform or "default"
+            session.add(case)
+            session.flush()
+        return case
+
+    @staticmethod
+    def _alert_event(alert: AlertRecord, case_id: int | None) -> dict[str, Any]:
+        return {"alert_id": alert.id, "case_id": case_id, "room_id": alert.room_id, "rule": alert.rule,
+                "subject": alert.subject, "severity": alert.severity, "status": alert.status,
+                "shadow": alert.shadow, "message": alert.message, "confidence": alert.confidence}
+
+    # -- reads -----------------------------------------------------------------------------------------------
+
+    def alerts(self, who: Principal, *, after: int = 0, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
+        """Alerts the caller may see, oldest first from id `after`; filters: room_id, rule, severity, status,
+        brand, person, seller, since/until (opened_at), include_shadow."""
+        q = select(AlertRow).where(who.visible(AlertRow), AlertRow.id > after)
+        for name in ("room_id", "rule", "severity", "status", "brand", "person", "seller"):
+            if filters.get(name) is not None:
+                q = q.where(getattr(AlertRow, name) == filters[name])
+        if filters.get("since") is not None:
+            q = q.where(AlertRow.opened_at >= filters["since"])
+        if filters.get("until") is not None:
+            q = q.where(AlertRow.opened_at < filters["until"])
+        if not filters.get("include_shadow", True):
+            q = q.where(AlertRow.shadow.is_(False))
+        with Session(self.engine) as session:
+            return [_row_dict(r) for r in session.scalars(q.order_by(AlertRow.id).limit(limit))]
+
+    def alert(self, who: Principal, alert_id: int) -> dict[str, Any]:
+        with Session(self.engine) as session:
+            row = session.get(AlertRow, alert_id)
+            if row is None or not who.sees(row):
+                raise NotFound(f"no alert {alert_id}")
+            return _row_dict(row)
+
+    def cases(self, who: Principal, *, status: str | None = None, after: int = 0, limit: int = 50) -> list[dict]:
+        q = select(CaseRow).where(who.visible(CaseRow), CaseRow.id > after)
+        if status:
+            q = q.where(CaseRow.status == status)
+        with Session(self.engine) as session:
+            return [_row_dict(r) for r in session.scalars(q.order_by(CaseRow.id).limit(limit))]
+
+    def case(self, who: Principal, case_id: int) -> dict[str, Any]:
+        with Session(self.engine) as session:
+            case = self._visible_case(session, who, case_id)
+            out = _row_dict(case)
+            out["alerts"] = [r.id for r in session.scalars(select(AlertRow).where(AlertRow.case_id == case_id))]
+            out["actions"] = [_row_dict(a) for a in session.scalars(
+                select(ActionRow).where(ActionRow.case_id == case_id).order_by(ActionRow.id))]
+            return out
+
+    @staticmethod
+    def _visible_case(session: Session, who: Principal, case_id: int) -> CaseRow:
+        case = session.get(CaseRow, case_id)
+        if case is None or not who.sees(case):
+            raise NotFound(f"no case {case_id}")
+        return case
+
+    def events(self, who: Principal, after: int = 0, limit: int = 500) -> list[dict[str, Any]]:
+        """The caller's events after id `after` (what a reconnecting feed missed), oldest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(EventRow).where(EventRow.id > after, who.visible(EventRow))
+                                   .order_by(EventRow.id).limit(limit))
+            return [event_json(r) for r in rows]
+
+    def last_event_id(self) -> int:
+        with Session(self.engine) as session:
+            return session.scalar(select(func.max(EventRow.id))) or 0
+
+    # -- the review queue and actions --------------------------------------------------------------------------
+
+    def claim_next(self, who: Principal) -> dict[str, Any] | None:
+        """Hold the oldest open case nobody holds (or whose claim expired) for this moderator."""
+        now = time.time()
+        with self.store._write() as tx:
+            session: Session = tx.session
+            case = session.scalars(select(CaseRow).where(
+                who.visible(CaseRow), CaseRow.status.in_(("open", "appealed")),
+                (CaseRow.claimed_by.is_(None)) | (CaseRow.claim_expires < now) | (CaseRow.claimed_by == who.key_id),
+            ).order_by(CaseRow.opened_at, CaseRow.id).limit(1)).first()
+            if case is None:
+                return None
+            case.claimed_by, case.claim_expires = who.key_id, now + self.claim_ttl_s
+            case.first_seen_at = case.first_seen_at or now
+            self.store._append(tx, now, who.actor, "case_claimed", None, {"case_id": case.id})
+            return _row_dict(case)
+
+    def release(self, who: Principal, case_id: int) -> None:
+        with self.store._write() as tx:
+            case = self._visible_case(tx.session, who, case_id)
+            if case.claimed_by == who.key_id:
+                case.claimed_by = case.claim_expires = None
+                self.store._append(tx, time.time(), who.actor, "case_released", None, {"case_id": case_id})
+
+    def act(self, who: Principal, case_id: int, action: str, statement: Statement,
+            alert_id: int | None = None) -> dict[str, Any]:
+        """Take an action on a case (a moderator must hold it, or nobody else may), recorded with its reasons."""
+        if action not in ACTIONS:
+            raise Conflict(f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+        now = time.time()
+        with self.store._write() as tx:
+            case = self._visible_case(tx.session, who, case_id)
+            if case.claimed_by not in (None, who.key_id) and (case.claim_expires or 0) > now:
+                raise Conflict(f"case {case_id} is held by another moderator until {case.claim_expires:.0f}")
+            if alert_id is not None:
+                alert = tx.session.get(AlertRow, alert_id)
+                if alert is None or alert.case_id != case_id:
+                    raise NotFound(f"no alert {alert_id} in case {case_id}")
+            if action == "reopen" and case.status in ("open", "appealed"):
+                raise Conflict(f"case {case_id} is already open")
+            case.first_seen_at = case.first_seen_at or now
+            return self._act(tx, case, action, statement, who.actor, automated=False, alert_id=alert_id)
+
+    def _act(self, tx: Transaction, case: CaseRow, action: str, statement: Statement, actor: str, *,
+             automated: bool, alert_id: int | None) -> dict[str, Any]:
+        now = time.time()
+        reasons = {"restriction": RESTRICTION[action], **statement.model_dump()}
+        if automated:
+            reasons["automated_decision"] = True
+        row = ActionRow(case_id=case.id, alert_id=alert_id, action=action, actor=actor, automated=automated,
+                        statement=reasons, at=now)
+        tx.session.add(row)
+        tx.session.flush()
+        case.status = CASE_STATUS.get(action, "actioned")
+        case.updated_at = now
+        case.claimed_by = case.claim_expires = None
+        self.store._append(tx, now, actor, f"action_{action}", alert_id,
+                           {"case_id": case.id, "action_id": row.id, "automated": automated})
+        append_event(tx.session, "case.action", case, {"case_id": case.id, "action": action, "action_id": row.id,
+                                                       "automated": automated, "alert_id": alert_id})
+        return _row_dict(row)
+
+    # -- "when did you know, and what did you do?" ---------------------------------------------------------------
+
+    def timeline(self, who: Principal, case_id: int) -> dict[str, Any]:
+        """The case's moments in order, each with the time since the first signal and since the step before."""
+        with Session(self.engine) as session:
+            case = self._visible_case(session, who, case_id)
+            alerts = list(session.scalars(select(AlertRow).where(AlertRow.case_id == case_id)))
+            actions = list(session.scalars(select(ActionRow).where(ActionRow.case_id == case_id)))
+            notices = list(session.scalars(select(NoticeRow).where(NoticeRow.case_id == case_id)))
+            steps: list[dict[str, Any]] = []
+            for a in alerts:
+                steps.append({"at": a.first_signal_wall_time, "what": "first_signal", "alert_id": a.id,
+                              "detail": f"{a.rule}: {a.subject}"})
+                steps.append({"at": a.opened_at, "what": "alert_opened", "alert_id": a.id,
+                              "detail": a.message})
+            for n in notices:
+                steps.append({"at": n.received_at, "what": f"{n.kind}_received", "notice_id": n.id,
+                              "detail": n.state})
+            if case.first_seen_at:
+                steps.append({"at": case.first_seen_at, "what": "first_seen_by_moderator"})
+            for a in actions:
+                steps.append({"at": a.at, "what": "action", "action": a.action, "action_id": a.id,
+                              "actor": a.actor, "automated": a.automated, "statement": a.statement})
+                if a.action == "warn_seller":
+                    steps.append({"at": a.at, "what": "message_to_seller", "action_id": a.id})
+            steps.sort(key=lambda s: s["at"])
+            start = steps[0]["at"] if steps else case.opened_at
+            prev = start
+            for s in steps:
+                s["since_first_s"], s["since_previous_s"] = round(s["at"] - start, 3), round(s["at"] - prev, 3)
+                prev = s["at"]
+            ok, bad = self.store.verify_audit()
+            return {"case": _row_dict(case), "steps": steps,
+                    "audit": {"verified": ok, "first_bad_entry": bad}}
+
+    def verify_audit(self) -> dict[str, Any]:
+        ok, bad = self.store.verify_audit()
+        return {"verified": ok, "first_bad_entry": bad, "entries": len(self.store.audit_entries())}
