@@ -21,6 +21,8 @@ registry_app = typer.Typer(help="Work with registry files.", no_args_is_help=Tru
 app.add_typer(registry_app, name="registry")
 db_app = typer.Typer(help="The case store's database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="API keys for `livewarden serve` (shown once, stored hashed).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -90,6 +92,96 @@ def db_upgrade(
         console.print(f"[green]up to date[/green] {where}: schema {after}", soft_wrap=True)
     else:
         console.print(f"[green]upgraded[/green] {where}: schema {before or '(empty)'} -> {after}", soft_wrap=True)
+
+
+@app.command()
+def serve(
+    registry: Path = typer.Option(..., "--registry", "-r", help="registry YAML (brands, products, persons, rooms)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store (postgresql+psycopg://"
+                                                        "...); default: SQLite under --data-dir"),
+    data_dir: Optional[Path] = typer.Option(None, help="where the SQLite store and evidence go [livewarden-data]"),
+    rules: Optional[Path] = typer.Option(None, help="rules YAML (default: the packaged rules)"),
+    host: Optional[str] = typer.Option(None, help="address to listen on [127.0.0.1]"),
+    port: Optional[int] = typer.Option(None, min=0, max=65535, help="port of the API [8080]"),
+    watch: bool = typer.Option(True, "--watch/--no-watch", help="watch the registry's rooms (or only serve the API)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Run the server: the rooms' pipeline, the REST API with its live feed (/events), webhooks; docs at /docs."""
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import build_system
+    from livewarden.runtime.serve import run_server
+
+    _setup_logging(verbose)
+    with _errors():
+        reg = load_registry(registry)
+        cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": data_dir, "store.url": db,
+                                   "api.host": host, "api.port": port, "runtime.realtime": True})
+        system = build_system(reg, cfg, progress=console.status)
+    console.print(f"[green]serving[/green] http://{cfg.api.host}:{cfg.api.port} (API docs at /docs), "
+                  f"{len(reg.rooms) if watch else 0} rooms watched; Ctrl-C stops", soft_wrap=True)
+    run_server(system, cfg.api.host, cfg.api.port, watch=watch)
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., help="admin, moderator, regulator, brand, person or seller"),
+    tenant: str = typer.Option(..., help="who the key acts for: the platform (admin, moderator; a regulator's "
+                                         "platform or *), the brand id, the person id or the seller id"),
+    name: str = typer.Option("", help="a note: whose key this is"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
+    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+) -> None:
+    """Make an API key; the token is printed once (keep it: only its hash is stored)."""
+    from livewarden.cases.keys import create_key
+
+    with _errors():
+        store = _open_store(settings, db, data_dir)
+        info, token = create_key(store.engine, role, tenant, name)
+        store.append_audit("cli", "key_created", None, {"key_id": info.id, "role": role, "tenant": tenant})
+    console.print(f"key {info.id} ({role} of {tenant}); the token, shown once:", soft_wrap=True)
+    print(token)
+
+
+@keys_app.command("list")
+def keys_list(
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
+    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+) -> None:
+    """The keys (ids, roles, tenants; never the secrets)."""
+    from livewarden.cases.keys import list_keys
+
+    with _errors():
+        store = _open_store(settings, db, data_dir)
+        for k in list_keys(store.engine):
+            state = "revoked" if k.revoked_at else "active"
+            console.print(f"{k.id}  {k.role:<9} {k.tenant:<20} {state:<8} {k.name}", soft_wrap=True)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: str = typer.Argument(..., help="the key's id (the part after lw_ and before the next _)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
+    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+) -> None:
+    """Revoke a key: requests with it are refused from now on."""
+    from livewarden.cases.keys import revoke_key
+
+    with _errors():
+        store = _open_store(settings, db, data_dir)
+        if not revoke_key(store.engine, key_id):
+            raise _fail("no such key:", key_id)
+        store.append_audit("cli", "key_revoked", None, {"key_id": key_id})
+    console.print(f"revoked {key_id}")
+
+
+def _open_store(settings: Optional[Path], db: Optional[str], data_dir: Optional[Path]):
+    from livewarden.runtime.build import open_store
+
+    return open_store(_settings(settings, {"store.url": db, "store.data_dir": data_dir}))
 
 
 def redact_url(url: str) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from livewarden.cases.events import append_event, event_json
 from livewarden.cases.repository import AlertRecord, Transaction
-from livewarden.cases.schema import ActionRow, AlertRow, CaseRow, EventRow, NoticeRow
+from livewarden.cases.schema import ActionRow, AlertRow, CaseRow, DeliveryRow, EventRow, NoticeRow, WebhookRow
 from livewarden.cases.scope import PLATFORM_ROLES, SCOPE_FIELDS, Principal
 from livewarden.errors import LivewardenError
 from livewarden.policy.rules import AUTO_ACTIONS  # noqa: F401  (what a rule may do on its own)
@@ -168,6 +168,12 @@ class Platform:
                                    .order_by(EventRow.id).limit(limit))
             return [event_json(r) for r in rows]
 
+    def events_since(self, after: int, limit: int = 1000) -> list[dict[str, Any]]:
+        """Every event after id `after` with its scope (for the feed, which filters per subscriber)."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(EventRow).where(EventRow.id > after).order_by(EventRow.id).limit(limit))
+            return [{**event_json(r), "scope": {f: getattr(r, f) for f in SCOPE_FIELDS}} for r in rows]
+
     def last_event_id(self) -> int:
         with Session(self.engine) as session:
             return session.scalar(select(func.max(EventRow.id))) or 0
@@ -235,6 +241,71 @@ class Platform:
                                                        "automated": automated, "alert_id": alert_id})
         return _row_dict(row)
 
+    # -- webhook subscriptions (each caller manages its own: same role and tenant) -------------------------------
+
+    def add_webhook(self, who: Principal, url: str, types: list[str]) -> tuple[dict[str, Any], str]:
+        """A subscription -> (its record, its signing secret: shown once)."""
+        from livewarden.webhooks import new_secret
+
+        secret = new_secret()
+        with self.store._write() as tx:
+            row = WebhookRow(role=who.role, tenant=who.tenant, url=url, types=list(types), secrets=[secret],
+                             active=True, created_at=time.time())
+            tx.session.add(row)
+            tx.session.flush()
+            self.store._append(tx, row.created_at, who.actor, "webhook_added", None, {"webhook_id": row.id,
+                                                                                   "url": url})
+            return _webhook(row), secret
+
+    def webhooks(self, who: Principal) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            return [_webhook(r) for r in session.scalars(select(WebhookRow).where(
+                WebhookRow.role == who.role, WebhookRow.tenant == who.tenant).order_by(WebhookRow.id))]
+
+    def _own_webhook(self, session: Session, who: Principal, webhook_id: int) -> WebhookRow:
+        row = session.get(WebhookRow, webhook_id)
+        if row is None or (row.role, row.tenant) != (who.role, who.tenant):
+            raise NotFound(f"no webhook {webhook_id}")
+        return row
+
+    def remove_webhook(self, who: Principal, webhook_id: int) -> None:
+        with self.store._write() as tx:
+            row = self._own_webhook(tx.session, who, webhook_id)
+            row.active, row.disabled_reason = False, "removed by its owner"
+            self.store._append(tx, time.time(), who.actor, "webhook_removed", None, {"webhook_id": webhook_id})
+
+    def deliveries(self, who: Principal, webhook_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        with Session(self.engine) as session:
+            self._own_webhook(session, who, webhook_id)
+            return [_row_dict(r) for r in session.scalars(select(DeliveryRow).where(
+                DeliveryRow.webhook_id == webhook_id).order_by(DeliveryRow.id.desc()).limit(limit))]
+
+    # -- early warning ---------------------------------------------------------------------------------------------
+
+    def aggregates(self, who: Principal, since: float, until: float, bucket_s: int = 3600) -> dict[str, Any]:
+        """Alerts per rule, brand and seller per time bucket; repeat offenders; rooms with an open alert now."""
+        with Session(self.engine) as session:
+            base = select(AlertRow).where(who.visible(AlertRow), AlertRow.shadow.is_(False),
+                                          AlertRow.opened_at >= since, AlertRow.opened_at < until)
+            counts: dict[str, dict[str, dict[int, int]]] = {"rule": {}, "brand": {}, "seller": {}}
+            sellers: dict[str, int] = {}
+            for a in session.scalars(base):
+                start = int(a.opened_at // bucket_s * bucket_s)
+                for by in counts:
+                    key = getattr(a, by) or "-"
+                    counts[by].setdefault(key, {}).setdefault(start, 0)
+                    counts[by][key][start] += 1
+                if a.seller:
+                    sellers[a.seller] = sellers.get(a.seller, 0) + 1
+            live = session.scalars(select(AlertRow.room_id).where(who.visible(AlertRow), AlertRow.status == "open",
+                                                                  AlertRow.shadow.is_(False)).distinct())
+            return {"since": since, "until": until, "bucket_s": bucket_s,
+                    "counts": {by: {k: [{"start": t, "alerts": n} for t, n in sorted(v.items())]
+                                    for k, v in c.items()} for by, c in counts.items()},
+                    "repeat_offenders": sorted(({"seller": s, "alerts": n} for s, n in sellers.items() if n >= 2),
+                                               key=lambda x: -x["alerts"]),
+                    "rooms_alerted_now": sorted(live)}
+
     # -- "when did you know, and what did you do?" ---------------------------------------------------------------
 
     def timeline(self, who: Principal, case_id: int) -> dict[str, Any]:
@@ -273,3 +344,9 @@ class Platform:
     def verify_audit(self) -> dict[str, Any]:
         ok, bad = self.store.verify_audit()
         return {"verified": ok, "first_bad_entry": bad, "entries": len(self.store.audit_entries())}
+
+
+def _webhook(row: WebhookRow) -> dict[str, Any]:
+    """A subscription as its owner sees it (never its secrets)."""
+    return {"id": row.id, "url": row.url, "types": row.types, "active": row.active, "created_at": row.created_at,
+            "disabled_reason": row.disabled_reason}

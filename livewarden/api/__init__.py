@@ -1,0 +1,1 @@
+"""The HTTP API of `livewarden serve`: FastAPI routes over the platform (cases), one access table for all."""

@@ -1,0 +1,80 @@
+"""Who may call which route: one table, checked on every request (and a route missing from it refuses to start).
+
+The table names the roles per route; the tenant scope is applied to the objects themselves (a caller sees only
+its platform's, brand's, person's or seller's objects: `livewarden.cases.scope`), and an object of another
+tenant answers 404, as if it did not exist. `PUBLIC` routes need no key.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from fastapi.routing import APIRoute
+
+from livewarden.cases.keys import authenticate
+from livewarden.cases.scope import ROLES, Principal
+
+EVERYONE = ROLES
+PLATFORM = ("admin", "moderator")
+OVERSIGHT = ("admin", "moderator", "regulator")
+PUBLIC = ()
+
+ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("GET", "/health"): PUBLIC,
+    ("GET", "/me"): EVERYONE,
+    ("GET", "/rooms"): EVERYONE,
+    ("GET", "/alerts"): EVERYONE,
+    ("GET", "/alerts/{alert_id}"): EVERYONE,
+    ("GET", "/alerts/{alert_id}/evidence/{index}"): EVERYONE,
+    ("GET", "/cases"): EVERYONE,
+    ("GET", "/cases/{case_id}"): EVERYONE,
+    ("GET", "/cases/{case_id}/timeline"): EVERYONE,
+    ("POST", "/queue/claim"): PLATFORM,
+    ("POST", "/cases/{case_id}/release"): PLATFORM,
+    ("POST", "/cases/{case_id}/actions"): PLATFORM,
+    ("GET", "/audit/verify"): ("admin", "regulator"),
+    ("GET", "/aggregates"): OVERSIGHT,
+    ("GET", "/events"): EVERYONE,
+    ("GET", "/webhooks"): EVERYONE,
+    ("POST", "/webhooks"): EVERYONE,
+    ("DELETE", "/webhooks/{webhook_id}"): EVERYONE,
+    ("GET", "/webhooks/{webhook_id}/deliveries"): EVERYONE,
+    ("GET", "/keys"): ("admin",),
+    ("POST", "/keys"): ("admin",),
+    ("DELETE", "/keys/{key_id}"): ("admin",),
+}
+
+
+def check_table(routes: list) -> None:
+    """Every API route is in the table and every table entry is a route: a route without a check cannot start."""
+    served = {(m, r.path) for r in routes if isinstance(r, APIRoute) for m in r.methods if m != "HEAD"}
+    missing, stale = served - ACCESS.keys(), ACCESS.keys() - served
+    if missing or stale:
+        raise RuntimeError(f"access table out of step with the routes: missing {sorted(missing)}, "
+                           f"stale {sorted(stale)}")
+
+
+def caller(request: Request) -> Principal | None:
+    """The checked caller of this request (None on a public route); 401 without a valid key, 403 for a role
+    the route does not admit."""
+    route = request.scope.get("route")
+    roles = ACCESS.get((request.method, getattr(route, "path", "")))
+    if roles is None:
+        raise HTTPException(500, "route has no access entry")
+    if roles == PUBLIC:
+        return None
+    token = _token(request)
+    who = authenticate(request.app.state.platform.engine, token) if token else None
+    if who is None:
+        raise HTTPException(401, "a valid API key is needed (Authorization: Bearer lw_...)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    if who.role not in roles:
+        raise HTTPException(403, f"role {who.role!r} may not {request.method} {route.path}")
+    request.state.principal = who
+    return who
+
+
+def _token(request: Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return request.cookies.get("livewarden_key")  # the console keeps the key in a session cookie

@@ -1,0 +1,80 @@
+"""The live feed (server-sent events): one reader of the event log for every subscriber.
+
+A single task reads the events committed since the last look (every `poll_s`; by any process writing to the
+store) into a window in memory and wakes the subscribers; each one sends what its caller may see. A client
+that reconnects with `Last-Event-ID` older than the window is served the gap from the store first, so it
+misses nothing however long it was away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from typing import Any, AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+
+from livewarden.cases.scope import Principal
+
+HEARTBEAT_S = 15.0
+
+
+class EventFeed:
+    def __init__(self, platform: Any, poll_s: float = 0.05, window: int = 5000):
+        self.platform, self.poll_s = platform, poll_s
+        self.window: deque[dict[str, Any]] = deque(maxlen=window)  # events with their scope, oldest first
+        self.last_id = 0
+        self._changed: asyncio.Condition | None = None
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self.last_id = await run_in_threadpool(self.platform.last_event_id)
+        self._changed = asyncio.Condition()
+        self._task = asyncio.create_task(self._tail())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+
+    async def _tail(self) -> None:
+        while True:
+            try:
+                rows = await run_in_threadpool(self.platform.events_since, self.last_id)
+            except Exception:  # a locked or restarting database: look again
+                rows = []
+            if rows:
+                self.window.extend(rows)
+                self.last_id = rows[-1]["id"]
+                async with self._changed:
+                    self._changed.notify_all()
+            await asyncio.sleep(self.poll_s)
+
+    async def subscribe(self, who: Principal, after: int | None) -> AsyncIterator[str]:
+        """SSE lines for this caller: the gap since `after` (None: from now), then everything as it comes."""
+        sent = self.last_id if after is None else after
+        while sent < (self.window[0]["id"] - 1 if self.window else self.last_id):  # before the window: the store
+            gap = await run_in_threadpool(self.platform.events_since, sent, 500)
+            if not gap:
+                break
+            for event in gap:
+                if who.sees(event["scope"]):
+                    yield _sse(event)
+            sent = gap[-1]["id"]
+        yield ": connected\n\n"
+        while True:
+            for event in list(self.window):
+                if event["id"] > sent:
+                    if who.sees(event["scope"]):
+                        yield _sse(event)
+                    sent = event["id"]
+            async with self._changed:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), HEARTBEAT_S)
+                except asyncio.TimeoutError:
+                    yield ": keep-alive\n\n"
+
+
+def _sse(event: dict[str, Any]) -> str:
+    body = {k: event[k] for k in ("id", "type", "at", "data")}
+    return f"id: {event['id']}\nevent: {event['type']}\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"

@@ -1,0 +1,115 @@
+"""A served platform for the API tests: a real SQLite store, alerts recorded through the policy, a real
+uvicorn server on a free loopback port, and one key per role for an own and a foreign tenant."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+
+from livewarden.api.app import create_app
+from livewarden.cases import CaseStore
+from livewarden.cases.keys import create_key
+from livewarden.cases.platform import Platform
+from livewarden.cases.scope import alert_scope
+from livewarden.model import Frame, Signal
+from livewarden.policy import Policy
+from livewarden.policy.rules import Rule
+from livewarden.registry import load_registry
+from tests.conftest import write_registry
+
+# role -> (own tenant, foreign tenant): the own one sees the alerts below, the foreign one sees none of them
+TENANTS = {"admin": ("shopA", "shopB"), "moderator": ("shopA", "shopB"), "regulator": ("shopA", "shopB"),
+           "brand": ("nova", "koru"), "person": ("ada", "bob"), "seller": ("bargain", "other")}
+POLY = [[300, 100], [450, 100], [450, 240], [300, 240]]
+RULES = [Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorized", hits=1, severity="red_flag",
+              close_after_s=600),
+         Rule(id="impersonation", signal="face", when="person_not_authorized", hits=1, severity="red_flag",
+              close_after_s=600)]
+
+
+def world_registry(directory: Path) -> Path:
+    return write_registry(directory, {
+        "brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]},
+                   {"id": "koru", "name": "Koru", "marks": ["marks/koru.png"]}],
+        "persons": [{"id": "ada", "name": "Ada", "photos": ["ada.jpg"]},
+                    {"id": "bob", "name": "Bob", "photos": ["bob.jpg"]}],
+        "sellers": [{"id": "bargain", "name": "Bargain"}, {"id": "other", "name": "Other"}],
+        "rooms": [{"id": "deals", "seller": "bargain", "source": "deals.mp4", "platform": "shopA"},
+                  {"id": "market", "seller": "other", "source": "market.mp4", "platform": "shopB"}],
+    }, marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)})
+
+
+@dataclass
+class Served:
+    url: str
+    platform: Platform
+    store: CaseStore
+    policy: Policy
+    keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (role, tenant) -> token
+
+    def client(self, role: str | None = None, tenant: str | None = None) -> httpx.Client:
+        headers = {} if role is None else {"Authorization": f"Bearer {self.keys[(role, tenant)]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+    def see(self, room: str, kind: str, subject: str, t: float = 0.0) -> int:
+        """Record what a detector saw through the policy and the store; the alert id (opened or updated)."""
+        image = np.full((360, 640, 3), 90, np.uint8)
+        image[100:240, 300:450] = (0, 200, 255)
+        frame = Frame(room, t, image)
+        signal = self.policy.resolve(Signal(room, t, kind, subject, 0.95, "test", {"polygon": POLY}, frame=frame,
+                                            wall_time=time.time()))
+        [alert] = [self.store.record(u) for u in self.policy.observe(signal)] if signal else [None]
+        return alert.id if alert else 0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(tmp: Path, rules: list[Rule] = RULES):
+    registry = load_registry(world_registry(tmp), check_images=False)
+    store = CaseStore.at(tmp / "data")
+    store.scope = alert_scope(registry)
+    platform = Platform(store, rules=rules)
+    app = create_app(platform, registry)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    served = Served(f"http://127.0.0.1:{port}", platform, store, Policy(registry, rules))
+    for role, tenants in TENANTS.items():
+        for tenant in tenants:
+            served.keys[(role, tenant)] = create_key(store.engine, role, tenant)[1]
+    return served, server, thread
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    served, server, thread = serve(tmp_path_factory.mktemp("served"))
+    yield served
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A served platform of its own (for tests that change its state)."""
+    served, server, thread = serve(tmp_path)
+    yield served
+    server.should_exit = True
+    thread.join(10)

@@ -1,0 +1,112 @@
+"""Every route of the access table, called with every role, for an own and a foreign tenant, on a real server.
+
+A route added without an entry in the table cannot start (`check_table`); this test then holds each entry
+to what it promises: no key 401, a role the route does not admit 403, an object of another tenant 404 (as
+if it did not exist), a list without the other tenant's objects, and the own tenant served.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from livewarden.api.access import ACCESS, PUBLIC
+from livewarden.cases.keys import create_key
+from tests.api.conftest import TENANTS
+
+ROUTES = sorted(ACCESS)
+STATEMENT = {"facts": "the NOVA mark on a bag sold by an unauthorized seller", "ground": "trademark infringement"}
+
+
+@pytest.fixture(scope="module")
+def objects(served):
+    """The objects each role's own tenant can see (ids by kind), made once."""
+    mark = served.see("deals", "mark", "nova")
+    served.see("market", "mark", "nova")  # another platform's alert about the same brand
+    face = served.see("deals", "face", "ada")
+    alerts = {a["id"]: a for a in served.platform.alerts(_principal(served, "admin", "shopA"))}
+    assert {mark, face} <= set(alerts)
+    own = {role: (face if role == "person" else mark) for role in TENANTS}
+    return {role: {"alert_id": alert, "case_id": alerts[alert]["case_id"]} for role, alert in own.items()}
+
+
+def _principal(served, role, tenant):
+    from livewarden.cases.keys import authenticate
+
+    return authenticate(served.store.engine, served.keys[(role, tenant)])
+
+
+def _request(served, client, method: str, path: str, role: str, tenant: str, ids: dict):
+    params = dict(ids)
+    if "{webhook_id}" in path:
+        made = client.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+        params["webhook_id"] = made.json()["id"] if made.status_code == 201 else 1
+    if "{key_id}" in path:
+        params["key_id"] = create_key(served.store.engine, "moderator", TENANTS[role][0])[0].id
+    params.setdefault("index", 0)
+    url = re.sub(r"\{(\w+)\}", lambda m: str(params[m.group(1)]), path)
+    body = {"/cases/{case_id}/actions": {"action": "confirm", "statement": STATEMENT},
+            "/webhooks": {"url": "http://127.0.0.1:9/hook"}, "/keys": {"role": "moderator"}}.get(path)
+    if path == "/events":
+        with client.stream("GET", url, params={"after": 0}) as response:
+            first = next(response.iter_text()) if response.status_code == 200 else ""
+            return response.status_code, first
+    response = client.request(method, url, json=body)
+    return response.status_code, response
+
+
+@pytest.mark.parametrize("method,path", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+def test_every_route_checks_role_and_tenant(served, objects, method, path):
+    roles = ACCESS[(method, path)]
+    if roles == PUBLIC:
+        with served.client() as anonymous:
+            assert _request(served, anonymous, method, path, "admin", "shopA", objects["admin"])[0] == 200
+        return
+    with served.client() as anonymous:
+        assert _request(served, anonymous, method, path, "admin", "shopA", objects["admin"])[0] == 401
+    for role, (own, foreign) in TENANTS.items():
+        ids = objects[role]
+        with served.client(role, own) as mine, served.client(role, foreign) as theirs:
+            status, got = _request(served, mine, method, path, role, own, ids)
+            if role not in roles:
+                assert status == 403, (role, status)
+                assert _request(served, theirs, method, path, role, foreign, ids)[0] == 403
+                continue
+            assert status in (200, 201), (role, status, getattr(got, "text", got))
+            other_status, other = _request(served, theirs, method, path, role, foreign, ids)
+            if "{alert_id}" in path or "{case_id}" in path or "{webhook_id}" in path or "{key_id}" in path:
+                if "{webhook_id}" in path or "{key_id}" in path:
+                    # the foreign caller asks for an object of the own tenant's
+                    other_status = _foreign_object(served, theirs, method, path, role, ids)
+                assert other_status == 404, (role, other_status)
+            elif path == "/events":
+                assert other_status == 200
+            elif method == "GET" and isinstance(other, object) and hasattr(other, "json"):
+                items = other.json().get("items")
+                if items is not None and path in ("/alerts", "/cases"):
+                    key = "alert_id" if path == "/alerts" else "case_id"
+                    assert ids[key] not in {i["id"] for i in items}, (role, path)
+                    assert ids[key] in {i["id"] for i in got.json()["items"]}, (role, path)
+
+
+def _foreign_object(served, theirs, method, path, role, ids):
+    own = TENANTS[role][0]
+    with served.client(role, own) as mine:
+        if "{webhook_id}" in path:
+            made = mine.post("/webhooks", json={"url": "http://127.0.0.1:9/hook"}).json()["id"]
+            url = path.replace("{webhook_id}", str(made))
+        else:
+            url = path.replace("{key_id}", create_key(served.store.engine, "moderator", own)[0].id)
+    return theirs.request(method, url).status_code
+
+
+def test_the_evidence_route_serves_only_kept_files(served, objects):
+    with served.client("admin", "shopA") as admin:
+        alert = admin.get(f"/alerts/{objects['admin']['alert_id']}").json()
+        crop = admin.get(alert["evidence"][0])
+        assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
+        assert crop.content[:2] == b"\xff\xd8"
+        assert admin.get(f"/alerts/{alert['id']}/evidence/7").status_code == 404
+        for sneaky in ("..%2F..%2Fetc%2Fpasswd", "-1", "%2Fetc%2Fpasswd"):
+            assert admin.get(f"/alerts/{alert['id']}/evidence/{sneaky}").status_code in (404, 422)
