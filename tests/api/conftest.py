@@ -53,6 +53,7 @@ class Served:
     platform: Platform
     store: CaseStore
     policy: Policy
+    app: object
     keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (role, tenant) -> token
 
     def client(self, role: str | None = None, tenant: str | None = None) -> httpx.Client:
@@ -83,7 +84,8 @@ def serve(tmp: Path, rules: list[Rule] = RULES):
     platform = Platform(store, rules=rules)
     app = create_app(platform, registry)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -91,7 +93,7 @@ def serve(tmp: Path, rules: list[Rule] = RULES):
         if time.monotonic() > deadline:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.02)
-    served = Served(f"http://127.0.0.1:{port}", platform, store, Policy(registry, rules))
+    served = Served(f"http://127.0.0.1:{port}", platform, store, Policy(registry, rules), app)
     for role, tenants in TENANTS.items():
         for tenant in tenants:
             served.keys[(role, tenant)] = create_key(store.engine, role, tenant)[1]
