@@ -103,9 +103,11 @@ def verify(secret: str | bytes | Sequence[str], headers: Mapping[str, str], body
     timestamp = int(stamp)
     now = time.time() if now is None else now
     if timestamp < now - tolerance_s:
-        raise WebhookVerificationError(f"timestamp too old: {now - timestamp:.0f} s ago, tolerance {tolerance_s:g} s")
+        raise WebhookVerificationError(f"timestamp too old: {now - timestamp:.0f} s ago, "
+                                       f"tolerance {tolerance_s:g} s")
     if timestamp > now + tolerance_s:
-        raise WebhookVerificationError(f"timestamp too new: {timestamp - now:.0f} s ahead, tolerance {tolerance_s:g} s")
+        raise WebhookVerificationError(f"timestamp too new: {timestamp - now:.0f} s ahead, "
+                                       f"tolerance {tolerance_s:g} s")
 
     given = []
     for entry in signatures.split():

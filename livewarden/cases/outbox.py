@@ -168,7 +168,7 @@ class WebhookSender:
                   .values(state="failed", last_error="subscription disabled: 410 Gone", updated_at=now))
 
     def _delay(self, attempts: int) -> float:
-        """Seconds before try `attempts + 1`: initial_s, doubling, at most max_s, jittered as the reconnect loops are."""
+        """Seconds before try `attempts + 1`: initial_s, doubling, at most max_s; jittered like the reconnect loops."""
         base = min(self.initial_s * 2.0 ** (attempts - 1), self.max_s)
         return Backoff(base, self.max_s, rng=self._rng).next()
 

@@ -56,8 +56,8 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver.lock:
-                    receiver.requests.append({"at": time.time(), "path": self.path,
-                                              "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.requests.append({"at": time.time(), "path": self.path, "headers": headers, "body": body})
                     receiver.in_flight += 1
                     status, delay = receiver.status_by_path.get(self.path, receiver.status), receiver.delay_s
                     held = receiver.hold_from is not None and len(receiver.requests) > receiver.hold_from
@@ -298,7 +298,8 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_recovers(store, rec
     receiver.status = 200
     assert sender.run_once() == 1
     (entry,) = sender.deliveries(hook)
-    assert (entry["state"], entry["attempts"], entry["last_status"], entry["last_error"]) == ("delivered", 4, 200, None)
+    assert (entry["state"], entry["attempts"], entry["last_status"], entry["last_error"]) == \
+        ("delivered", 4, 200, None)
     assert receiver.ids() == [f"evt_{event_id}"] * 4  # one id across retries: the receiver can dedup
     stamps = [int(r["headers"]["webhook-timestamp"]) for r in receiver.requests]
     assert stamps == sorted(stamps) and len(set(stamps)) == 4  # each attempt signed afresh
