@@ -1,0 +1,241 @@
+"""The case store on a real PostgreSQL server (started by the tests, see conftest): the migrations and
+`livewarden db upgrade`, the repository's behaviour tests as they run on SQLite, the refusal to open a database
+not at head, and two processes appending to one audit chain (the chain head locked with SELECT ... FOR UPDATE)."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from typer.testing import CliRunner
+
+from livewarden.cases import CaseStore, SqlCaseRepository, migrate
+from livewarden.cases.audit import GENESIS, entry_hash
+from livewarden.cli import app
+from livewarden.errors import LivewardenError
+from tests.cases.test_store import record_all, signal_at
+
+# The behaviour tests of test_store, collected here again: in this module `repo` (below) is a PostgreSQL store,
+# so each runs the very same checks on the real server. (`setup` is test_store's fixture, built on `repo`.)
+from tests.cases.test_store import (  # noqa: F401
+    setup,
+    test_a_failed_record_leaves_nothing_behind,
+    test_a_log_cut_short_at_its_end_no_longer_matches_its_head,
+    test_append_audit_continues_the_chain,
+    test_audit_chain_detects_tampering,
+    test_records_are_plain_frozen_dataclasses,
+    test_reopen_closes_the_stale_alert,
+    test_shadow_alerts_are_recorded_and_can_be_left_out,
+    test_threads_appending_at_once_keep_one_chain,
+    test_updates_change_one_row,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def repo(postgres_url: str, tmp_path: Path):
+    """A PostgreSQL store at head, as an operator has it after `livewarden db upgrade`."""
+    migrate.upgrade(postgres_url)
+    store = SqlCaseRepository(postgres_url, tmp_path / "data" / "evidence")
+    yield store
+    store.close()
+
+
+def test_the_server_is_a_real_postgresql(postgres_url: str):
+    engine = create_engine(postgres_url)
+    with engine.connect() as connection:
+        version = connection.execute(text("SHOW server_version")).scalar()
+        fsync = connection.execute(text("SHOW fsync")).scalar()
+    engine.dispose()
+    assert engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+    assert int(version.split(".")[0]) >= 13 and fsync == "off"
+
+
+def test_upgrade_from_empty_then_again(postgres_url: str):
+    assert migrate.current(postgres_url) is None
+    assert migrate.upgrade(postgres_url) == (None, migrate.head())
+    assert migrate.current(postgres_url) == migrate.head()
+    assert migrate.upgrade(postgres_url) == (migrate.head(), migrate.head())
+    engine = create_engine(postgres_url)
+    with engine.connect() as connection:
+        tables = set(inspect(connection).get_table_names())
+        head = connection.execute(text("SELECT id, last_hash, entries FROM audit_head")).all()
+    engine.dispose()
+    assert {"alerts", "audit_log", "audit_head", "alembic_version", "cases"} <= tables
+    assert head == [(1, GENESIS, 0)]
+
+
+def test_upgrade_in_steps_keeps_the_rows_and_the_chain(postgres_url: str, tmp_path: Path):
+    """A database left at the first revision with alerts and a chain in it: 0002 starts the chain head from the
+    log, 0003 alters `alerts` in place (plain ALTER TABLE on PostgreSQL, no batch copy)."""
+    assert migrate.upgrade(postgres_url, to="0001") == (None, "0001")
+    engine = create_engine(postgres_url)
+    with engine.begin() as connection:
+        for i, status in ((1, "closed"), (2, "open")):
+            connection.execute(text(
+                "INSERT INTO alerts VALUES (:id, 'deals', 'unauthorized_brand', 'nova', 'red_flag', :status, false,"
+                " 'm', :t, :t, 0.95, 3, 1000.0, 1001.0, 1002.0, CAST(:evidence AS JSON), CAST('[]' AS JSON))"),
+                {"id": i, "status": status, "t": 10.0 * i, "evidence": json.dumps([f"evidence/deals/{i:06d}.jpg"])})
+        prev = GENESIS
+        for i, (action, alert_id) in enumerate([("alert_opened", 1), ("alert_closed", 1), ("alert_opened", 2)], 1):
+            at, detail = 1700000000.0 + i, {"n": i}
+            digest = entry_hash(prev, at, "system", action, alert_id, detail)
+            connection.execute(text("INSERT INTO audit_log VALUES (:id, :at, 'system', :action, :alert_id,"
+                                    " CAST(:detail AS JSON), :prev, :hash)"),
+                               {"id": i, "at": at, "action": action, "alert_id": alert_id,
+                                "detail": json.dumps(detail), "prev": prev, "hash": digest})
+            prev = digest
+        # rows inserted with explicit ids: move the sequences on, as rows written through the app would have
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('alerts', 'id'), 2)"))
+        connection.execute(text("SELECT setval(pg_get_serial_sequence('audit_log', 'id'), 3)"))
+    engine.dispose()
+
+    assert migrate.upgrade(postgres_url) == ("0001", migrate.head())
+    store = SqlCaseRepository(postgres_url, tmp_path / "evidence")
+    try:
+        assert [(a.id, a.status, a.platform, a.seller) for a in store.alerts()] == [
+            (1, "closed", "default", None), (2, "open", "default", None)]
+        assert store.verify_audit() == (True, None)
+        entry = store.append_audit("moderator:ana", "case_note", 2, {"note": "seen"})
+        assert entry.id == 4 and entry.prev_hash == prev and store.verify_audit() == (True, None)
+    finally:
+        store.close()
+
+
+def test_db_upgrade_command_takes_the_url_and_hides_its_password(postgres_url: str, postgres_server):
+    runner = CliRunner()
+    first = runner.invoke(app, ["db", "upgrade", "--url", postgres_url])
+    assert first.exit_code == 0, first.output
+    assert "upgraded" in first.output and f"(empty) -> {migrate.head()}" in first.output, first.output
+    assert postgres_server.password not in first.output and "livewarden:***@127.0.0.1" in first.output
+    again = runner.invoke(app, ["db", "upgrade", "--url", postgres_url])
+    assert again.exit_code == 0 and "up to date" in again.output, again.output
+    assert migrate.current(postgres_url) == migrate.head()
+
+
+def test_a_database_not_at_head_is_refused(postgres_url: str, tmp_path: Path):
+    """The repository upgrades only an embedded SQLite store; a server's schema is the operator's to move."""
+    with pytest.raises(LivewardenError, match=r"schema none, .* run `livewarden db upgrade`"):
+        SqlCaseRepository(postgres_url, tmp_path / "evidence")
+    assert migrate.current(postgres_url) is None  # refused, and left alone
+
+    migrate.upgrade(postgres_url, to="0002")
+    with pytest.raises(LivewardenError, match=rf"schema 0002, this livewarden needs {migrate.head()}: "
+                                              r"run `livewarden db upgrade`"):
+        SqlCaseRepository(postgres_url, tmp_path / "evidence")
+    assert migrate.current(postgres_url) == "0002"
+
+    migrate.upgrade(postgres_url)
+    SqlCaseRepository(postgres_url, tmp_path / "evidence").close()
+
+
+def test_alert_is_committed_with_evidence_files(setup, postgres_url: str):
+    """test_store's first test, with the second connection made to the PostgreSQL database."""
+    policy, store = setup
+    [alert] = record_all(policy, store, [signal_at(1.0, 0.95)])
+    other = SqlCaseRepository(postgres_url, store.evidence_dir)
+    try:
+        [row] = other.alerts()
+    finally:
+        other.close()
+    assert (row.id, row.room_id, row.rule, row.subject, row.status) == (alert.id, "deals", "unauthorized_brand", "nova", "open")
+    assert row.to_dict() == alert.to_dict()
+    crop, full = row.evidence
+    assert Path(crop).is_file() and Path(full).is_file()
+
+
+UPGRADER = r"""
+import sys, time
+from pathlib import Path
+from livewarden.cases import migrate
+
+url, sync, tag = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
+import alembic.command  # imported before the start line, so the two upgrades race and do not queue on imports
+(sync / f"ready-{tag}").touch()
+while not (sync / "go").exists():
+    time.sleep(0.001)
+print(migrate.upgrade(url))
+"""
+
+WRITER = r"""
+import sys, time
+from pathlib import Path
+from livewarden.cases import CaseStore
+from livewarden.model import Finding, Signal
+from livewarden.policy.engine import Update
+
+url, sync, tag, appends = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+store = CaseStore(url, sync / "evidence")
+store.alerts()  # connected before the start line
+(sync / f"ready-{tag}").touch()
+while not (sync / "go").exists():  # start together, so the appends interleave
+    time.sleep(0.001)
+for i in range(appends):
+    store.append_audit(f"writer-{tag}", "note", None, {"i": i})
+    if i % 25 == 0:
+        signal = Signal(f"room-{tag}", float(i), "mark", "nova", 0.95, "marks")
+        finding = Finding(f"room-{tag}", "unauthorized_brand", f"s{i}", "red_flag", float(i), float(i), 0.95, 1,
+                          signals=[signal])
+        store.record(Update(finding, opened=True, signal=signal))
+    time.sleep(0.002)  # a writer's pace, as in the SQLite test
+store.close()
+"""
+
+
+def _run_together(script: str, sync: Path, *args: str) -> list[str]:
+    """Two processes of `script` (tags a and b), released at the same moment -> their standard outputs."""
+    sync.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-c", script, args[0], str(sync), tag, *args[1:]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for tag in "ab"]
+    try:
+        deadline = time.monotonic() + 30
+        while not all((sync / f"ready-{tag}").exists() for tag in "ab") and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.005)
+        (sync / "go").touch()
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), "\n".join(err for _out, err in outputs)
+    return [out for out, _err in outputs]
+
+
+def test_two_processes_upgrading_at_once_take_turns(postgres_url: str, tmp_path: Path):
+    """`upgrade` holds an advisory lock: the second waits, then finds the schema at head (no "already exists")."""
+    outputs = _run_together(UPGRADER, tmp_path / "sync", postgres_url)
+    head = migrate.head()
+    assert sorted(outputs) == sorted([f"(None, '{head}')\n", f"('{head}', '{head}')\n"]), outputs
+    assert migrate.current(postgres_url) == head
+
+
+APPENDS = 250
+
+
+def test_two_processes_append_to_one_chain(postgres_url: str, tmp_path: Path):
+    migrate.upgrade(postgres_url)
+    _run_together(WRITER, tmp_path / "sync", postgres_url, str(APPENDS))
+
+    store = CaseStore(postgres_url, tmp_path / "sync" / "evidence")
+    try:
+        entries = store.audit_entries()
+        notes = [e for e in entries if e.action == "note"]
+        assert len(notes) == 2 * APPENDS
+        assert {(e.actor, e.detail["i"]) for e in notes} == {(f"writer-{t}", i) for t in "ab" for i in range(APPENDS)}
+        assert len(store.alerts()) == 2 * len(range(0, APPENDS, 25))
+        assert sum(e.action == "alert_opened" for e in entries) == len(store.alerts())
+        assert store.verify_audit() == (True, None)
+        assert store._chain_head() == (entries[-1].hash, len(entries))
+        # they overlapped (a, then b, then a again): a test where one writer finished before the other began
+        # would prove nothing
+        actors = [e.actor for e in notes]
+        assert sum(a != b for a, b in zip(actors, actors[1:])) >= 10, actors
+    finally:
+        store.close()
