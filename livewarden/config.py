@@ -174,6 +174,16 @@ class ApiSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
 
 
+class CasesSettings(_Section):
+    """The clocks of notice-and-takedown."""
+
+    notice_sla_s: float = Field(24 * 3600, gt=0)  # a notice is acted on within this (DSA: "timely")
+    counter_window_s: float = Field(15 * 86400, gt=0)  # after a counter-notice, the rights holder has this long
+    # to answer before the measure is lifted (China E-Commerce Law Art. 43: 15 days)
+    claim_ttl_s: float = Field(600, gt=0)  # a moderator's claim on a case lapses after this
+    trusted_flaggers: list[str] = Field(default_factory=list)  # tenants whose notices are handled first (DSA Art. 22)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid",
                                       validate_assignment=True)
@@ -182,6 +192,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    cases: CasesSettings = Field(default_factory=CasesSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 
     @classmethod

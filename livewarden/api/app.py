@@ -6,6 +6,8 @@ tenant are 404. Errors are JSON: {"error": {"status", "reason", "fields"?}}.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,15 +17,19 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from starlette.concurrency import run_in_threadpool
 
 from livewarden.api.access import PLATFORM, caller, check_table
 from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
+from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
 from livewarden.cases.platform import ACTIONS, Conflict, NotFound, Platform, Statement
+from livewarden.config import CasesSettings
 from livewarden.cases.scope import Principal
 from livewarden.errors import InputError
 
+log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; clip uploads have their own limit
 
 
@@ -56,19 +62,35 @@ def _error(status: int, reason: str, fields: list[dict] | None = None) -> JSONRe
     return JSONResponse({"error": body}, status_code=status)
 
 
-def create_app(platform: Platform, registry: Any = None, pipeline: Any = None) -> FastAPI:
+CLOCK_EVERY_S = 5.0  # how often notice clocks (SLA, counter-notice windows) are moved
+
+
+def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
+               settings: CasesSettings | None = None) -> FastAPI:
     feed = EventFeed(platform)
+    notices = Notices(platform, registry, settings or CasesSettings())
+
+    async def clocks():
+        while True:
+            await asyncio.sleep(CLOCK_EVERY_S)
+            try:
+                await run_in_threadpool(notices.run_clocks)
+            except Exception:  # the database busy: the next turn does it (the clocks are idempotent)
+                log.exception("notice clocks")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await feed.start()
+        ticking = asyncio.create_task(clocks())
         yield
+        ticking.cancel()
         await feed.stop()
 
     app = FastAPI(title="livewarden", version="0.1", lifespan=lifespan, dependencies=[Depends(caller)],
                   description="Cases, actions, notices, the live feed and webhooks of a livewarden server. "
                               "Send an API key as `Authorization: Bearer lw_...`.")
     app.state.platform, app.state.registry, app.state.pipeline, app.state.feed = platform, registry, pipeline, feed
+    app.state.notices = notices
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
@@ -230,6 +252,31 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None) -
     @app.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"])
     def deliveries(request: Request, webhook_id: int, limit: int = Query(100, ge=1, le=1000)) -> dict:
         return {"items": platform.deliveries(who(request), webhook_id, limit)}
+
+    @app.post("/notices", tags=["notices"], status_code=201)
+    def file_notice(request: Request, body: NoticeIn) -> dict:
+        """A notice (DSA Art. 16; DMCA §512(c)(3) fields optional) about the caller's own brand or person."""
+        return notices.file(who(request), body)
+
+    @app.get("/notices", tags=["notices"])
+    def list_notices(request: Request, state: Optional[str] = None, limit: int = Query(100, ge=1, le=1000)) -> dict:
+        return {"items": notices.list(who(request), state, limit)}
+
+    @app.get("/notices/{notice_id}", tags=["notices"])
+    def get_notice(request: Request, notice_id: int) -> dict:
+        return notices.get(who(request), notice_id)
+
+    @app.post("/notices/{notice_id}/counter", tags=["notices"])
+    def counter_notice(request: Request, notice_id: int, body: CounterIn) -> dict:
+        return notices.counter(who(request), notice_id, body)
+
+    @app.post("/notices/{notice_id}/answer", tags=["notices"])
+    def answer_counter(request: Request, notice_id: int, body: AnswerIn) -> dict:
+        return notices.answer(who(request), notice_id, body)
+
+    @app.post("/cases/{case_id}/appeal", tags=["cases"], status_code=201)
+    def appeal(request: Request, case_id: int, body: AppealIn) -> dict:
+        return notices.appeal(who(request), case_id, body)
 
     # a platform's admin manages its own team's keys; keys for brands, persons, sellers and regulators are the
     # server operator's (`livewarden keys create`)

@@ -64,11 +64,13 @@ def _row_dict(row: Any) -> dict[str, Any]:
 
 class Platform:
     def __init__(self, store: Any, rules: list[Any] = (), claim_ttl_s: float = 600.0):
+        # called inside an action's transaction (tx, case, action, at): notices settle themselves there
         if not hasattr(store, "engine"):
             raise LivewardenError("the platform needs the SQL case store (SQLite or PostgreSQL)")
         self.store, self.engine = store, store.engine
         self.rules = {r.id: r for r in rules}
         self.claim_ttl_s = claim_ttl_s
+        self.on_action: list[Any] = []
         self._announced: dict[int, float] = {}  # alert id -> when its last update was announced
         store.hooks.append(self._on_alert)
 
@@ -217,7 +219,7 @@ class Platform:
                 alert = tx.session.get(AlertRow, alert_id)
                 if alert is None or alert.case_id != case_id:
                     raise NotFound(f"no alert {alert_id} in case {case_id}")
-            if action == "reopen" and case.status in ("open", "appealed"):
+            if action == "reopen" and case.status == "open":  # (an appealed case is reopened: appeal granted)
                 raise Conflict(f"case {case_id} is already open")
             case.first_seen_at = case.first_seen_at or now
             return self._act(tx, case, action, statement, who.actor, automated=False, alert_id=alert_id)
@@ -235,6 +237,8 @@ class Platform:
         case.status = CASE_STATUS.get(action, "actioned")
         case.updated_at = now
         case.claimed_by = case.claim_expires = None
+        for settle in self.on_action:
+            settle(tx, case, action, now)
         self.store._append(tx, now, actor, f"action_{action}", alert_id,
                            {"case_id": case.id, "action_id": row.id, "automated": automated})
         append_event(tx.session, "case.action", case, {"case_id": case.id, "action": action, "action_id": row.id,

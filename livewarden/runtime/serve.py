@@ -14,9 +14,10 @@ def server_parts(system: Any, watch: bool = True):
     from livewarden.api.app import create_app
     from livewarden.cases.platform import Platform
 
-    platform = Platform(system.store, rules=system.policy.rules)
+    cases = system.settings.cases
+    platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=cases.claim_ttl_s)
     pipeline = system.pipeline() if watch and system.registry.rooms else None
-    return platform, create_app(platform, system.registry, pipeline), pipeline
+    return platform, create_app(platform, system.registry, pipeline, cases), pipeline
 
 
 def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
@@ -27,20 +28,16 @@ def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
     sender = _webhook_sender(platform)
     if pipeline is not None:
         pipeline.start()
-    if sender is not None:
-        sender.start()
+    sender.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
-        if sender is not None:
-            sender.stop()
+        sender.stop()
         if pipeline is not None:
             pipeline.stop()
 
 
 def _webhook_sender(platform: Any):
-    try:
-        from livewarden.cases.outbox import WebhookSender
-    except ImportError:  # not built yet in this checkout
-        return None
+    from livewarden.cases.outbox import WebhookSender
+
     return WebhookSender(platform.engine)

@@ -13,6 +13,8 @@ import pytest
 
 from livewarden.api.access import ACCESS, PUBLIC
 from livewarden.cases.keys import create_key
+from livewarden.cases.notices import CounterIn, NoticeIn
+from livewarden.cases.platform import Statement
 from tests.api.conftest import TENANTS
 
 ROUTES = sorted(ACCESS)
@@ -21,14 +23,40 @@ STATEMENT = {"facts": "the NOVA mark on a bag sold by an unauthorized seller", "
 
 @pytest.fixture(scope="module")
 def objects(served):
-    """The objects each role's own tenant can see (ids by kind), made once."""
+    """The objects each role's own tenant can see (ids by kind), made once: alerts and their cases, notices in
+    each state a route needs (filed and decided, countered), a decided case to appeal."""
     mark = served.see("deals", "mark", "nova")
     served.see("market", "mark", "nova")  # another platform's alert about the same brand
     face = served.see("deals", "face", "ada")
-    alerts = {a["id"]: a for a in served.platform.alerts(_principal(served, "admin", "shopA"))}
+    admin = _principal(served, "admin", "shopA")
+    alerts = {a["id"]: a for a in served.platform.alerts(admin)}
     assert {mark, face} <= set(alerts)
-    own = {role: (face if role == "person" else mark) for role in TENANTS}
-    return {role: {"alert_id": alert, "case_id": alerts[alert]["case_id"]} for role, alert in own.items()}
+    notices = served.app.state.notices
+    moderator = _principal(served, "moderator", "shopA")
+    seller = _principal(served, "seller", "bargain")
+
+    def notice(role, tenant, alert_id=None):
+        body = NoticeIn(explanation="counterfeit goods sold under our mark", room_id="deals", alert_id=alert_id,
+                        notifier_name="Legal", notifier_email="legal@example.com", good_faith=True)
+        return notices.file(_principal(served, role, tenant), body)
+
+    def decide(case_id):
+        served.platform.act(moderator, case_id, "pause_room", Statement(**STATEMENT))
+
+    counter = CounterIn(explanation="these are genuine, bought from the brand", name="B", email="b@example.com",
+                        good_faith=True)
+    n1, n2 = notice("brand", "nova", mark), notice("person", "ada", face)
+    decide(n1["case_id"]), decide(n2["case_id"])
+    notices.counter(seller, n1["id"], counter), notices.counter(seller, n2["id"], counter)
+    n3 = notice("brand", "nova")  # a case of its own (the first is decided)
+    decide(n3["case_id"])
+    out = {}
+    for role in TENANTS:
+        alert = face if role == "person" else mark
+        out[role] = {"alert_id": alert, "case_id": alerts[alert]["case_id"],
+                     "notice_id": (n2 if role == "person" else n1)["id"], "counter_notice_id": n3["id"],
+                     "answer_notice_id": (n2 if role == "person" else n1)["id"], "appeal_case_id": n2["case_id"]}
+    return out
 
 
 def _principal(served, role, tenant):
@@ -45,9 +73,21 @@ def _request(served, client, method: str, path: str, role: str, tenant: str, ids
     if "{key_id}" in path:
         params["key_id"] = create_key(served.store.engine, "moderator", TENANTS[role][0])[0].id
     params.setdefault("index", 0)
+    if path.endswith("/counter"):
+        params["notice_id"] = ids["counter_notice_id"]
+    elif path.endswith("/answer"):
+        params["notice_id"] = ids["answer_notice_id"]
+    elif path.endswith("/appeal"):
+        params["case_id"] = ids["appeal_case_id"]
     url = re.sub(r"\{(\w+)\}", lambda m: str(params[m.group(1)]), path)
     body = {"/cases/{case_id}/actions": {"action": "confirm", "statement": STATEMENT},
-            "/webhooks": {"url": "http://127.0.0.1:9/hook"}, "/keys": {"role": "moderator"}}.get(path)
+            "/webhooks": {"url": "http://127.0.0.1:9/hook"}, "/keys": {"role": "moderator"},
+            "/notices": {"explanation": "counterfeit goods sold under our mark", "room_id": "deals",
+                         "notifier_name": "Legal", "notifier_email": "legal@example.com", "good_faith": True},
+            "/notices/{notice_id}/counter": {"explanation": "genuine goods, receipts attached", "name": "B",
+                                             "email": "b@example.com", "good_faith": True},
+            "/notices/{notice_id}/answer": {"explanation": "we filed a complaint with the court"},
+            "/cases/{case_id}/appeal": {"explanation": "the bags are genuine, see the invoices"}}.get(path)
     if path == "/events":
         with client.stream("GET", url, params={"after": 0}) as response:
             first = next(response.iter_text()) if response.status_code == 200 else ""
@@ -75,7 +115,7 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
                 continue
             assert status in (200, 201), (role, status, getattr(got, "text", got))
             other_status, other = _request(served, theirs, method, path, role, foreign, ids)
-            if "{alert_id}" in path or "{case_id}" in path or "{webhook_id}" in path or "{key_id}" in path:
+            if any(f"{{{name}}}" in path for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id")):
                 if "{webhook_id}" in path or "{key_id}" in path:
                     # the foreign caller asks for an object of the own tenant's
                     other_status = _foreign_object(served, theirs, method, path, role, ids)
@@ -84,8 +124,8 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
                 assert other_status == 200
             elif method == "GET" and isinstance(other, object) and hasattr(other, "json"):
                 items = other.json().get("items")
-                if items is not None and path in ("/alerts", "/cases"):
-                    key = "alert_id" if path == "/alerts" else "case_id"
+                if items is not None and path in ("/alerts", "/cases", "/notices"):
+                    key = {"/alerts": "alert_id", "/cases": "case_id", "/notices": "notice_id"}[path]
                     assert ids[key] not in {i["id"] for i in items}, (role, path)
                     assert ids[key] in {i["id"] for i in got.json()["items"]}, (role, path)
 
