@@ -414,6 +414,8 @@ def demo(
     duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier); the outcome check needs ~25 s"),
     workdir: Path = typer.Option(Path("livewarden-data/demo"), help="where the demo registry, clips and store go"),
     rtmp: bool = typer.Option(True, help="stream through a local nginx-rtmp server (falls back to files if absent)"),
+    serve: Optional[int] = typer.Option(None, "--serve", min=1, max=65535, metavar="PORT",
+                                        help="also run the API (as `livewarden serve`) on 127.0.0.1:PORT, with demo keys"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Stream two sample rooms and watch alerts appear: one seller is authorized for the brand, one is not."""
@@ -421,7 +423,7 @@ def demo(
 
     _setup_logging(verbose)
     with _errors():  # a registry problem only if the generated assets were tampered with
-        ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console)
+        ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console, serve_port=serve)
     raise typer.Exit(0 if ok else 1)
 
 

@@ -11,6 +11,7 @@ see is "not found", as if it did not exist.
 from __future__ import annotations
 
 import time
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -339,6 +340,7 @@ class Platform:
             start = steps[0]["at"] if steps else case.opened_at
             prev = start
             for s in steps:
+                s["when"] = datetime.fromtimestamp(s["at"], timezone.utc).isoformat(timespec="milliseconds")
                 s["since_first_s"], s["since_previous_s"] = round(s["at"] - start, 3), round(s["at"] - prev, 3)
                 prev = s["at"]
             ok, bad = self.store.verify_audit()

@@ -1,31 +1,35 @@
 """`livewarden serve`: the pipeline (when there are rooms to watch), the API and the webhook sender in one
-process, on one port."""
+process, on one port. `BackgroundServer` runs the same beside another loop (the demo's `--serve`, tests)."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 
-def server_parts(system: Any, watch: bool = True):
-    """(platform, app, pipeline or None): everything `serve` runs, built but not started (tests use it)."""
+def server_parts(system: Any, pipeline: Any = None):
+    """(platform, app, webhook sender) over the system's store, built but not started.
+
+    Build them before the pipeline starts: the platform files each alert into its case as it is recorded."""
     from livewarden.api.app import create_app
+    from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
 
     cases = system.settings.cases
     platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=cases.claim_ttl_s)
-    pipeline = system.pipeline() if watch and system.registry.rooms else None
-    return platform, create_app(platform, system.registry, pipeline, cases), pipeline
+    return platform, create_app(platform, system.registry, pipeline, cases), WebhookSender(platform.engine)
 
 
 def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
     """Serve until Ctrl-C / SIGTERM; rooms are watched from the start, webhooks sent from the outbox."""
     import uvicorn
 
-    platform, app, pipeline = server_parts(system, watch)
-    sender = _webhook_sender(platform)
+    pipeline = system.pipeline() if watch and system.registry.rooms else None
+    platform, app, sender = server_parts(system, pipeline)
     if pipeline is not None:
         pipeline.start()
     sender.start()
@@ -37,7 +41,29 @@ def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
             pipeline.stop()
 
 
-def _webhook_sender(platform: Any):
-    from livewarden.cases.outbox import WebhookSender
+class BackgroundServer:
+    """The API and the webhook sender in a thread of this process."""
 
-    return WebhookSender(platform.engine)
+    def __init__(self, system: Any, pipeline: Any, host: str = "127.0.0.1", port: int = 8080):
+        import uvicorn
+
+        self.platform, self.app, self.sender = server_parts(system, pipeline)
+        self.url = f"http://{host}:{port}"
+        self._server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
+                                                     access_log=False, timeout_graceful_shutdown=2))
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+
+    def start(self, timeout_s: float = 10.0) -> "BackgroundServer":
+        self.sender.start()
+        self._thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the API did not start on {self.url} (is the port taken?)")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(5)
+        self.sender.stop()

@@ -145,8 +145,10 @@ def first_whole_loop(clip_started: float | None, first_analysed: float | None) -
     return clip_started + max(0, k) * CLIP_SECONDS
 
 
-def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console) -> bool:
-    """Run the demo; return True when exactly the expected rooms raised the expected alerts."""
+def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console, serve_port: int | None = None) -> bool:
+    """Run the demo; return True when exactly the expected rooms raised the expected alerts.
+
+    With `serve_port`, the API (`livewarden serve`'s) runs beside it on that port, with a key per role printed."""
     registry_path = prepare_assets(workdir, console)
     registry = load_registry(registry_path)
     store_dir = workdir / "store"
@@ -155,7 +157,7 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     system = build_system(registry, settings, progress=console.status)
     store = system.store
 
-    server = None
+    server = api = None
     publishers = []
     chat_path, chat_stop = workdir / "chat.jsonl", threading.Event()
     clip_started: dict[str, float] = {}  # wall time each room's clip (loop 0) began playing
@@ -178,6 +180,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             rooms = list(registry.rooms)
             console.print(f"playing {len(rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
         pipeline = system.pipeline(rooms=[])
+        if serve_port is not None:
+            api = serve_beside(system, pipeline, serve_port, console)
         for room in rooms:
             pipeline.add_room(room)
         if not server:  # files play from the pipeline's start
@@ -195,6 +199,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
         chat_stop.set()
+        if api is not None:
+            api.stop()
         for thread, stop in publishers:
             stop.set()
         for thread, _ in publishers:
@@ -217,3 +223,19 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
         console.print(f"[bold red]demo check failed[/bold red]: missing alerts: {missing}; unexpected alerts: "
                       f"{unexpected}", markup=True)
     return ok
+
+
+DEMO_KEYS = (("admin", "default"), ("moderator", "default"), ("brand", "nova"), ("seller", "bargain-king"))
+
+
+def serve_beside(system, pipeline, port: int, console: Console):
+    """The API on `port` for the demo's store, and one key per role (printed: this is a local demo)."""
+    from livewarden.cases.keys import create_key
+    from livewarden.runtime.serve import BackgroundServer
+
+    api = BackgroundServer(system, pipeline, port=port).start()
+    console.print(f"API on {api.url} (docs at {api.url}/docs); demo keys:")
+    for role, tenant in DEMO_KEYS:
+        console.print(f"  {role:<9} {tenant:<12} {create_key(system.store.engine, role, tenant, 'demo')[1]}",
+                      soft_wrap=True, highlight=False)
+    return api
