@@ -44,6 +44,7 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/notices/{notice_id}/counter"): ("seller",),
     ("POST", "/notices/{notice_id}/answer"): ("brand", "person"),
     ("POST", "/cases/{case_id}/appeal"): ("seller",),
+    ("GET", "/metrics"): OVERSIGHT,
     ("GET", "/keys"): ("admin",),
     ("POST", "/keys"): ("admin",),
     ("DELETE", "/keys/{key_id}"): ("admin",),

@@ -15,7 +15,7 @@ from typing import Any, Literal, Optional
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from starlette.concurrency import run_in_threadpool
 
@@ -223,6 +223,14 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         until = time.time() if until is None else until
         since = until - 86400 if since is None else since
         return platform.aggregates(who(request), since, until, 3600 if bucket == "hour" else 86400)
+
+    @app.get("/metrics", tags=["server"], response_class=PlainTextResponse)
+    def metrics(request: Request):
+        """Prometheus metrics of what the caller may see (send the key as a bearer token from the scraper)."""
+        from livewarden.api.metrics import exposition
+
+        return PlainTextResponse(exposition(platform, pipeline, registry, who(request)),
+                                 media_type="text/plain; version=0.0.4")
 
     @app.get("/events", tags=["live feed"], response_class=StreamingResponse)
     async def events(request: Request, after: Optional[int] = Query(None, ge=0)):

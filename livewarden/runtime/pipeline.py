@@ -23,6 +23,8 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from prometheus_client import CollectorRegistry, Histogram
+
 from livewarden.detectors.base import RoomDetector
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
@@ -100,6 +102,10 @@ class Pipeline:
         self._threads: list[threading.Thread] = []
         self._rooms_lock = threading.Lock()
         self.rooms: dict[str, RoomStatus] = {}
+        self.metrics = CollectorRegistry()  # what /metrics shows of the pipeline beside the rooms' health
+        self.detector_seconds = Histogram("livewarden_detector_seconds", "time a detector took per item",
+                                          ["detector"], registry=self.metrics,
+                                          buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5))
         self.decider = Decider(system)
         self.bus.subscribe(OBSERVED, self.transcript.observe)
         self.bus.subscribe(ALERTS, self._count_alert)
@@ -255,12 +261,15 @@ class Pipeline:
             status.first_analysed_wall = time.time()
 
     def _process(self, status: RoomStatus, name: str, room_detector: RoomDetector, item) -> list[Signal]:
+        started = time.perf_counter()
         try:
             return room_detector.process(item)
         except Exception:
             status.detector_errors += 1
             log.exception("detector %s failed on room %s at %.2fs", name, status.room_id, item.stream_time)
             return []
+        finally:
+            self.detector_seconds.labels(name).observe(time.perf_counter() - started)
 
     def _publish(self, signals: list[Signal]) -> None:
         """Cut the evidence of what a rule may act on (the others travel without their frame), then publish.

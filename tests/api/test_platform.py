@@ -113,3 +113,13 @@ def test_the_timeline_answers_when_did_you_know_and_what_did_you_do(fresh):
     assert timeline["steps"][0]["alert_id"] == alert_id and timeline["audit"]["verified"] is True
     assert all(s["since_previous_s"] >= 0 for s in timeline["steps"])
     assert timeline["steps"][3]["since_first_s"] >= 0.1  # real times: the claim and the action came later
+
+
+def test_metrics_count_what_the_caller_may_see(fresh):
+    fresh.see("deals", "mark", "nova")
+    with fresh.client("admin", "shopA") as mine, fresh.client("admin", "shopB") as theirs:
+        text = mine.get("/metrics").text
+        assert 'livewarden_alerts{rule="unauthorized_brand",status="open"} 1.0' in text
+        assert "livewarden_queue_depth 1.0" in text
+        other = theirs.get("/metrics").text
+        assert "unauthorized_brand" not in other and "livewarden_queue_depth 0.0" in other
