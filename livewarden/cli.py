@@ -23,6 +23,8 @@ db_app = typer.Typer(help="The case store's database.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="API keys for `livewarden serve` (shown once, stored hashed).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+case_app = typer.Typer(help="Cases in the store (as the server's operator: every tenant).", no_args_is_help=True)
+app.add_typer(case_app, name="case")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -176,6 +178,38 @@ def keys_revoke(
             raise _fail("no such key:", key_id)
         store.append_audit("cli", "key_revoked", None, {"key_id": key_id})
     console.print(f"revoked {key_id}")
+
+
+@case_app.command("timeline")
+def case_timeline(
+    case_id: int = typer.Argument(..., help="the case's id"),
+    as_json: bool = typer.Option(False, "--json", help="print the timeline as JSON (as GET /cases/ID/timeline)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
+    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+) -> None:
+    """When did you know, and what did you do: the case's moments with the time between them."""
+    import json
+
+    from livewarden.cases.platform import Platform
+    from livewarden.cases.scope import EVERY_PLATFORM, Principal
+
+    with _errors():
+        platform = Platform(_open_store(settings, db, data_dir))
+        timeline = platform.timeline(Principal("cli", "regulator", EVERY_PLATFORM), case_id)
+    if as_json:
+        print(json.dumps(timeline, indent=2))
+        return
+    case = timeline["case"]
+    console.print(f"case {case['id']}: {case['subject']} in room {case['room_id']} ({case['status']})", soft_wrap=True)
+    for step in timeline["steps"]:
+        what = step["what"] + (f" {step['action']} by {step['actor']}" if step["what"] == "action" else "")
+        detail = step.get("detail") or ""
+        console.print(f"  {step['when']}  +{step['since_first_s']:>10.3f}s  {what}  {detail}", soft_wrap=True,
+                      highlight=False, markup=False)
+    audit = timeline["audit"]
+    console.print("audit chain verified" if audit["verified"] else
+                  f"[red]audit chain broken[/red] at entry {audit['first_bad_entry']}")
 
 
 def _open_store(settings: Optional[Path], db: Optional[str], data_dir: Optional[Path]):

@@ -4,6 +4,7 @@ know, and what did you do?" with real times."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import httpx
@@ -123,3 +124,23 @@ def test_metrics_count_what_the_caller_may_see(fresh):
         assert "livewarden_queue_depth 1.0" in text
         other = theirs.get("/metrics").text
         assert "unauthorized_brand" not in other and "livewarden_queue_depth 0.0" in other
+
+
+def test_the_cli_prints_the_same_timeline(fresh):
+    from typer.testing import CliRunner
+
+    from livewarden.cli import app
+
+    alert_id = fresh.see("deals", "mark", "nova")
+    with fresh.client("moderator", "shopA") as mod:
+        case_id = mod.get(f"/alerts/{alert_id}").json()["case_id"]
+        mod.post(f"/cases/{case_id}/actions", json={"action": "end_room", "statement": STATEMENT})
+        served = mod.get(f"/cases/{case_id}/timeline").json()
+    data_dir = str(fresh.store.evidence_dir.parent)
+    printed = CliRunner().invoke(app, ["case", "timeline", str(case_id), "--data-dir", data_dir, "--json"])
+    assert printed.exit_code == 0, printed.output
+    assert json.loads(printed.output)["steps"] == served["steps"]
+    text = CliRunner().invoke(app, ["case", "timeline", str(case_id), "--data-dir", data_dir])
+    assert "action end_room by moderator:shopA:" in text.output and "audit chain verified" in text.output
+    missing = CliRunner().invoke(app, ["case", "timeline", "999", "--data-dir", data_dir])
+    assert missing.exit_code != 0 and "no case 999" in missing.output
