@@ -11,23 +11,19 @@ package creates, in a folder handed to that user.
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import glob
 import os
 import pwd
 import re
 import secrets
-import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
-import threading
 import time
-import weakref
 from pathlib import Path
+
+from livewarden.testing.private_server import PrivateServer, die_with_parent
 
 BIN_GLOB = "/usr/lib/postgresql/*/bin"
 RUN_AS = "postgres"  # the system user of Debian's postgresql package, when we are root
@@ -58,22 +54,6 @@ def find_bin_dir() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """In the child before exec (after its uid changed, which would clear it): ask the kernel to send the
-    postmaster SIGINT, a fast shutdown, if our thread dies (Linux)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
 def _reachable(path: Path, uid: int) -> bool:
     """Whether user `uid` (not root) can pass through every folder above `path`."""
     for folder in path.resolve().parents:
@@ -83,16 +63,7 @@ def _reachable(path: Path, uid: int) -> bool:
     return True
 
 
-_live: "weakref.WeakSet[PostgresServer]" = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_live):
-        server.stop()
-
-
-class PostgresServer:
+class PostgresServer(PrivateServer):
     """A throwaway PostgreSQL cluster on 127.0.0.1:<free port>; use as a context manager.
 
     >>> with PostgresServer() as pg:                # doctest: +SKIP
@@ -100,19 +71,19 @@ class PostgresServer:
     ...     pg.new_database("test_one")               # the URL of a new, empty database
     """
 
+    NAME = "PostgreSQL"
+    LOG = "postgres.log"
+    # fast shutdown: clients are disconnected (SIGTERM would wait for them); then immediate
+    STOP = ((signal.SIGINT, 10.0), (signal.SIGQUIT, 5.0))
+
     def __init__(self, *, port: int | None = None, database: str = "livewarden", bin_dir: str | Path | None = None,
                  start_timeout: float = 30.0) -> None:
         if not _NAME.fullmatch(database):
             raise ValueError(f"not a plain database name: {database!r}")
-        self.port = port or 0
+        super().__init__(port, start_timeout)
         self.database = database
-        self.start_timeout = start_timeout
         self.password = secrets.token_hex(12)
         self._bin = Path(bin_dir) if bin_dir else find_bin_dir()
-        self._proc: subprocess.Popen | None = None
-        self._dir: Path | None = None
-        self._final_log = ""
-        self._lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------
     @staticmethod
@@ -159,45 +130,14 @@ class PostgresServer:
         return self.url_of(name)
 
     # -- lifecycle -------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
+    def _prepare(self) -> None:
+        if self._bin is None or not (self._bin / "postgres").exists():
+            raise RuntimeError(f"cannot start PostgreSQL: no server binaries in {self._bin}")
+        self._initdb()
 
-    @property
-    def log(self) -> str:
-        """Text of the server's log (for failure messages); after `stop`, the log as it was then."""
-        if self._dir is None:
-            return self._final_log
-        try:
-            return (self._dir / "postgres.log").read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def start(self) -> "PostgresServer":
-        with self._lock:
-            if self.running:
-                return self
-            ok, why = self.available()
-            if not ok:
-                raise RuntimeError(f"cannot start PostgreSQL: {why}")
-            if self._bin is None or not (self._bin / "postgres").exists():
-                raise RuntimeError(f"cannot start PostgreSQL: no server binaries in {self._bin}")
-            self._initdb()
-            fixed_port = bool(self.port)
-            last_error = ""
-            for _attempt in range(1 if fixed_port else 5):
-                self._launch(self.port if fixed_port else _free_port())
-                try:
-                    self._wait_ready()
-                    if self.database != "postgres":
-                        self._execute(f'CREATE DATABASE "{self.database}"')
-                    _live.add(self)
-                    return self
-                except RuntimeError as exc:  # e.g. the free port was taken meanwhile
-                    last_error = str(exc)
-                    self._terminate()
-            self._cleanup_dir()
-            raise RuntimeError(f"PostgreSQL did not start: {last_error}")
+    def _ready(self) -> None:
+        if self.database != "postgres":
+            self._execute(f'CREATE DATABASE "{self.database}"')
 
     def _identity(self) -> dict:
         """subprocess options that run a server tool as the `postgres` user when we are root."""
@@ -228,19 +168,17 @@ class PostgresServer:
             self._cleanup_dir()
             raise RuntimeError(f"initdb failed ({result.returncode}): {out}")
 
-    def _launch(self, port: int) -> None:
+    def _launch(self) -> None:
         assert self._dir is not None
-        self.port = port
-        settings = {**_SETTINGS, "port": str(port), "unix_socket_directories": str(self._dir)}
+        settings = {**_SETTINGS, "port": str(self.port), "unix_socket_directories": str(self._dir)}
         cmd = [str(self._bin / "postgres"), "-D", str(self._dir / "data")]
         for name, value in settings.items():
             cmd += ["-c", f"{name}={value}"]
-        in_main = threading.current_thread() is threading.main_thread()
-        with open(self._dir / "postgres.log", "ab") as log:  # a file, not a pipe nobody reads (it would fill)
+        with open(self._dir / self.LOG, "ab") as log:  # a file, not a pipe nobody reads (it would fill)
             self._proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self._dir,
-                # PDEATHSIG follows the *thread* that forked; only safe from the main thread
-                preexec_fn=_die_with_parent if in_main else None, **self._identity(),
+                # given after the uid changed (which would clear it): SIGINT, a fast shutdown
+                preexec_fn=die_with_parent(signal.SIGINT), **self._identity(),
             )
 
     def _connect(self, database: str = "postgres", timeout: float = 2.0):
@@ -270,43 +208,3 @@ class PostgresServer:
                 last = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
                 time.sleep(0.02)
         raise RuntimeError(f"PostgreSQL not accepting on port {self.port} after {self.start_timeout}s: {last}")
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)  # fast shutdown: clients are disconnected (SIGTERM would wait for them)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGQUIT)  # immediate shutdown
-                try:
-                    proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=5)
-
-    def _cleanup_dir(self) -> None:
-        if self._dir is not None:
-            self._final_log = self.log  # its folder goes now; a failure message may still want it
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def stop(self) -> None:
-        with self._lock:
-            self._terminate()
-            self._cleanup_dir()
-            _live.discard(self)
-
-    def __enter__(self) -> "PostgresServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __del__(self) -> None:  # last resort; normal paths call stop()
-        try:
-            self._terminate()
-        except Exception:
-            pass

@@ -9,18 +9,16 @@ the publisher leaves (so a reader notices at once and reconnects).
 
 from __future__ import annotations
 
-import atexit
-import ctypes
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
-import weakref
 from pathlib import Path
+
+from livewarden.testing.private_server import PrivateServer, die_with_parent
 
 MODULE_CANDIDATES = (
     "/usr/lib/nginx/modules/ngx_rtmp_module.so",
@@ -74,48 +72,23 @@ def find_module() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    """In the child before exec: ask the kernel to SIGTERM nginx if our thread dies (Linux)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
-
-
-_live: "weakref.WeakSet[RtmpServer]" = weakref.WeakSet()
-
-
-@atexit.register
-def _stop_all() -> None:
-    for server in list(_live):
-        server.stop()
-
-
-class RtmpServer:
+class RtmpServer(PrivateServer):
     """nginx-rtmp on 127.0.0.1:<free port>; use as a context manager.
 
     >>> with RtmpServer() as srv:          # doctest: +SKIP
     ...     url = srv.url("room1")          # rtmp://127.0.0.1:PORT/live/room1
     """
 
+    NAME = "nginx-rtmp"
+    LOG = "error.log"
+    STOP = ((signal.SIGTERM, 3.0),)  # fast shutdown; SIGQUIT would wait for streams to finish
+
     def __init__(self, *, port: int | None = None, app: str = "live", nginx: str | None = None,
                  log_level: str = "warn", start_timeout: float = 10.0) -> None:
+        super().__init__(port, start_timeout)
         self.app = app
-        self.port = port or 0
         self.log_level = log_level
-        self.start_timeout = start_timeout
         self._nginx = nginx or shutil.which("nginx") or "/usr/sbin/nginx"
-        self._proc: subprocess.Popen | None = None
-        self._prefix: Path | None = None
-        self._final_log = ""
-        self._lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------
     @staticmethod
@@ -136,54 +109,19 @@ class RtmpServer:
         return f"rtmp://127.0.0.1:{self.port}/{self.app}/{room_id}"
 
     @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.poll() is None
-
-    @property
     def error_log(self) -> str:
         """Text of the server's error log (for failure messages); after `stop`, the log as it was then."""
-        if self._prefix is None:
-            return self._final_log
-        try:
-            return (self._prefix / "error.log").read_text(errors="replace")
-        except OSError:
-            return ""
+        return self.log
 
-    def start(self) -> "RtmpServer":
-        with self._lock:
-            if self.running:
-                return self
-            ok, why = self.available()
-            if not ok:
-                raise RuntimeError(f"cannot start RTMP server: {why}")
-            fixed_port = bool(self.port)
-            last_error = ""
-            for _attempt in range(1 if fixed_port else 5):
-                self._launch(self.port if fixed_port else _free_port())
-                try:
-                    self._wait_ready()
-                    _live.add(self)
-                    return self
-                except RuntimeError as exc:  # e.g. the free port was taken meanwhile
-                    last_error = str(exc)
-                    self._terminate()
-            self._cleanup_prefix()
-            raise RuntimeError(f"nginx-rtmp did not start: {last_error}")
-
-    def _launch(self, port: int) -> None:
-        self._cleanup_prefix()
-        self.port = port
-        self._prefix = Path(tempfile.mkdtemp(prefix="livewarden-rtmp-"))
-        conf = self._prefix / "nginx.conf"
-        conf.write_text(_CONFIG.format(prefix=self._prefix, port=port, app=self.app,
+    def _launch(self) -> None:
+        self._cleanup_dir()
+        self._dir = Path(tempfile.mkdtemp(prefix="livewarden-rtmp-"))
+        conf = self._dir / "nginx.conf"
+        conf.write_text(_CONFIG.format(prefix=self._dir, port=self.port, app=self.app,
                                        module=find_module(), log_level=self.log_level))
-        cmd = [self._nginx, "-p", str(self._prefix), "-c", str(conf), "-e", str(self._prefix / "error.log")]
-        in_main = threading.current_thread() is threading.main_thread()
-        self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            # PDEATHSIG follows the *thread* that forked; only safe from the main thread
-            preexec_fn=_die_with_parent if in_main else None,
-        )
+        cmd = [self._nginx, "-p", str(self._dir), "-c", str(conf), "-e", str(self._dir / self.LOG)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=subprocess.PIPE, preexec_fn=die_with_parent(signal.SIGTERM))
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -198,41 +136,3 @@ class RtmpServer:
             except OSError:
                 time.sleep(0.02)
         raise RuntimeError(f"nginx-rtmp not accepting on port {self.port} after {self.start_timeout}s")
-
-    def _terminate(self) -> None:
-        proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # fast shutdown; SIGQUIT would wait for streams to finish
-            try:
-                proc.wait(timeout=3)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=3)
-        if proc.stderr:
-            proc.stderr.close()
-
-    def _cleanup_prefix(self) -> None:
-        if self._prefix is not None:
-            self._final_log = self.error_log  # its folder goes now; a failure message may still want it
-            shutil.rmtree(self._prefix, ignore_errors=True)
-            self._prefix = None
-
-    def stop(self) -> None:
-        with self._lock:
-            self._terminate()
-            self._cleanup_prefix()
-            _live.discard(self)
-
-    def __enter__(self) -> "RtmpServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def __del__(self) -> None:  # last resort; normal paths call stop()
-        try:
-            self._terminate()
-        except Exception:
-            pass

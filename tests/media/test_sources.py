@@ -326,7 +326,7 @@ class _Reader:
 @rtmp
 def test_rtmp_server_lifecycle_leaves_nothing_behind():
     s = RtmpServer().start()
-    proc, prefix = s._proc, s._prefix
+    proc, prefix = s._proc, s._dir
     assert s.running and s.url("x").startswith(f"rtmp://127.0.0.1:{s.port}/live/")
     s.stop()
     assert proc.poll() is not None and not prefix.exists()
@@ -341,7 +341,7 @@ def test_rtmp_server_lifecycle_leaves_nothing_behind():
 def test_rtmp_server_error_log_outlives_its_folder():
     """Failure messages read the log after the `with` block has removed the server's folder."""
     with RtmpServer(log_level="notice") as s:
-        prefix = s._prefix
+        prefix = s._dir
     assert not prefix.exists() and "nginx/" in s.error_log
 
 
