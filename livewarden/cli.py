@@ -6,7 +6,7 @@ import logging
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -65,6 +65,10 @@ def _settings(path: Optional[Path], overrides: dict):
 
 
 SETTINGS_HELP = "settings YAML (see README 'Settings'); LIVEWARDEN_* variables and these options override it"
+# the options of every command that opens the case store
+SettingsFile = Annotated[Optional[Path], typer.Option("--settings", help=SETTINGS_HELP)]
+StoreUrl = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the case store")]
+StoreDir = Annotated[Optional[Path], typer.Option(help="the embedded store's folder [livewarden-data]")]
 
 
 @db_app.command("upgrade")
@@ -131,9 +135,9 @@ def keys_create(
     tenant: str = typer.Option(..., help="who the key acts for: the platform (admin, moderator; a regulator's "
                                          "platform or *), the brand id, the person id or the seller id"),
     name: str = typer.Option("", help="a note: whose key this is"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
-    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+    settings: SettingsFile = None,
+    db: StoreUrl = None,
+    data_dir: StoreDir = None,
 ) -> None:
     """Make an API key; the token is printed once (keep it: only its hash is stored)."""
     from livewarden.cases.keys import create_key
@@ -148,9 +152,9 @@ def keys_create(
 
 @keys_app.command("list")
 def keys_list(
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
-    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+    settings: SettingsFile = None,
+    db: StoreUrl = None,
+    data_dir: StoreDir = None,
 ) -> None:
     """The keys (ids, roles, tenants; never the secrets)."""
     from livewarden.cases.keys import list_keys
@@ -165,9 +169,9 @@ def keys_list(
 @keys_app.command("revoke")
 def keys_revoke(
     key_id: str = typer.Argument(..., help="the key's id (the part after lw_ and before the next _)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
-    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+    settings: SettingsFile = None,
+    db: StoreUrl = None,
+    data_dir: StoreDir = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
     from livewarden.cases.keys import revoke_key
@@ -184,9 +188,9 @@ def keys_revoke(
 def case_timeline(
     case_id: int = typer.Argument(..., help="the case's id"),
     as_json: bool = typer.Option(False, "--json", help="print the timeline as JSON (as GET /cases/ID/timeline)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store"),
-    data_dir: Optional[Path] = typer.Option(None, help="the embedded store's folder [livewarden-data]"),
+    settings: SettingsFile = None,
+    db: StoreUrl = None,
+    data_dir: StoreDir = None,
 ) -> None:
     """When did you know, and what did you do: the case's moments with the time between them."""
     import json
