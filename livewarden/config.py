@@ -172,6 +172,8 @@ class PolicySettings(_Section):
 class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    max_upload_mb: float = Field(500, gt=0)  # a self-check clip (POST /scans)
+    max_scan_s: float = Field(1800, gt=0)  # and its duration: half an hour of broadcast
 
 
 class CasesSettings(_Section):

@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import av
 from rich.console import Console
@@ -48,7 +48,8 @@ def probe_clip(clip: Path) -> tuple[float, bool]:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
 
 
-def scan_clip(clip: Path, room_id: str, system: "System", out: Path, *, console: Console | None = None) -> dict:
+def scan_clip(clip: Path, room_id: str, system: "System", out: Path, *, console: Console | None = None,
+              on_progress: Callable[[float, float], None] | None = None) -> dict:
     """Run the pipeline over `clip` as room `room_id`; write and return the report.
 
     The system is built for an offline run (settings.runtime.offline: nothing dropped). The report has a
@@ -73,7 +74,10 @@ def scan_clip(clip: Path, room_id: str, system: "System", out: Path, *, console:
         with progress:
             task = progress.add_task(clip.name, total=max(duration, 0.1))
             while not pipeline.all_done():
-                progress.update(task, completed=min(status.last_stream_time, duration))
+                done = min(status.last_stream_time, duration)
+                progress.update(task, completed=done)
+                if on_progress is not None:
+                    on_progress(done, duration)
                 time.sleep(0.1)
             progress.update(task, completed=duration)
     finally:
