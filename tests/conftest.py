@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from pathlib import Path
 
 import cv2
@@ -46,3 +48,26 @@ def two_brand_registry(tmp_path: Path) -> Path:
         },
         marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)},
     )
+
+
+# PostgreSQL: one real server per session (the Debian binaries in a temp dir), a new database per test
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the session; the tests that need it are skipped, saying why, without it."""
+    from livewarden.testing.postgres import PostgresServer
+
+    ok, why = PostgresServer.available()
+    if not ok:
+        pytest.skip(why)
+    with PostgresServer() as server:
+        yield server
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request) -> str:
+    """The URL of a new, empty database on the session's server (named after the test, for its log)."""
+    name = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())
+    return postgres_server.new_database(f"t{next(_databases)}_{name}"[:63])

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from livewarden.api.app import create_app
-from livewarden.cases import CaseStore
+from livewarden.cases import CaseStore, migrate
 from livewarden.cases.keys import create_key
 from livewarden.cases.platform import Platform
 from livewarden.cases.scope import alert_scope
@@ -77,9 +77,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve(tmp: Path, rules: list[Rule] = RULES):
+def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
+    """The world served from a SQLite store under `tmp`, or from the (empty) PostgreSQL database at `url`."""
     registry = load_registry(world_registry(tmp), check_images=False)
-    store = CaseStore.at(tmp / "data")
+    if url is None:
+        store = CaseStore.at(tmp / "data")
+    else:
+        migrate.upgrade(url)
+        store = CaseStore(url, tmp / "data" / "evidence")
     store.scope = alert_scope(registry)
     platform = Platform(store, rules=rules)
     app = create_app(platform, registry)
@@ -108,10 +113,11 @@ def served(tmp_path_factory):
     thread.join(10)
 
 
-@pytest.fixture
-def fresh(tmp_path):
-    """A served platform of its own (for tests that change its state)."""
-    served, server, thread = serve(tmp_path)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh(request, tmp_path):
+    """A served platform of its own (for tests that change its state), on SQLite and on PostgreSQL."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    served, server, thread = serve(tmp_path, url=url)
     yield served
     server.should_exit = True
     thread.join(10)

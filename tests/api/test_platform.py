@@ -136,11 +136,11 @@ def test_the_cli_prints_the_same_timeline(fresh):
         case_id = mod.get(f"/alerts/{alert_id}").json()["case_id"]
         mod.post(f"/cases/{case_id}/actions", json={"action": "end_room", "statement": STATEMENT})
         served = mod.get(f"/cases/{case_id}/timeline").json()
-    data_dir = str(fresh.store.evidence_dir.parent)
-    printed = CliRunner().invoke(app, ["case", "timeline", str(case_id), "--data-dir", data_dir, "--json"])
+    where = ["--db", fresh.store.url]  # the SQLite file or the PostgreSQL database
+    printed = CliRunner().invoke(app, ["case", "timeline", str(case_id), *where, "--json"])
     assert printed.exit_code == 0, printed.output
     assert json.loads(printed.output)["steps"] == served["steps"]
-    text = CliRunner().invoke(app, ["case", "timeline", str(case_id), "--data-dir", data_dir])
+    text = CliRunner().invoke(app, ["case", "timeline", str(case_id), *where])
     assert "action end_room by moderator:shopA:" in text.output and "audit chain verified" in text.output
-    missing = CliRunner().invoke(app, ["case", "timeline", "999", "--data-dir", data_dir])
+    missing = CliRunner().invoke(app, ["case", "timeline", "999", *where])
     assert missing.exit_code != 0 and "no case 999" in missing.output
