@@ -12,7 +12,7 @@ import pytest
 from livewarden.errors import InputError
 from livewarden.registry import load_registry
 from livewarden.runtime.scan_jobs import ScanJobs
-from tests.runtime.test_pipeline import MARK_ON, build, rooms  # noqa: F401  (the rooms fixture)
+from tests.runtime.conftest import MARK_ON, build
 
 
 def upload(jobs: ScanJobs, source: Path, name: str = "clip.mp4") -> Path:
@@ -21,7 +21,7 @@ def upload(jobs: ScanJobs, source: Path, name: str = "clip.mp4") -> Path:
     return target
 
 
-def test_a_scan_job_reports_like_scan_and_leaves_the_platform_alone(rooms: Path, tmp_path: Path):  # noqa: F811
+def test_a_scan_job_reports_like_scan_and_leaves_the_platform_alone(rooms: Path, tmp_path: Path):
     registry = load_registry(rooms)
     system = build(registry, tmp_path / "server", sample_fps=4.0)
     jobs = ScanJobs(system, tmp_path / "scans", max_seconds=60)
@@ -41,7 +41,7 @@ def test_a_scan_job_reports_like_scan_and_leaves_the_platform_alone(rooms: Path,
     assert system.store.alerts() == []  # a self-check opens nothing on the platform
 
 
-def test_bad_clips_are_refused_with_the_reason(rooms: Path, tmp_path: Path):  # noqa: F811
+def test_bad_clips_are_refused_with_the_reason(rooms: Path, tmp_path: Path):
     system = build(load_registry(rooms), tmp_path / "server", sample_fps=4.0)
     jobs = ScanJobs(system, tmp_path / "scans", max_seconds=5)
     garbage = jobs.new_upload() / "clip.mp4"
