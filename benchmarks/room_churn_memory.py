@@ -131,7 +131,9 @@ def main() -> None:
                                    if minute >= 1.0 else started + 60 * args.report_min)
                 time.sleep(0.2)
             mb = rss_mb()
-            print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}", flush=True)
+            heap = malloc_usage()
+            print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}"
+                  + ("; malloc: " + ", ".join(f"{k} {v:.1f}" for k, v in heap.items()) if heap else ""), flush=True)
             if args.trace and first_snapshot is not None:
                 for stat in tracemalloc.take_snapshot().compare_to(first_snapshot, "traceback")[:8]:
                     print(f"  grew {stat.size_diff / 1e6:+.2f} MB in {stat.count_diff:+d} blocks at:")
