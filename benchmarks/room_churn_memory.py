@@ -47,6 +47,38 @@ def rss_mb() -> float:
     return float("nan")
 
 
+def where_mb() -> str:
+    """Where resident memory is: anonymous vs file-backed pages (/proc/self/smaps_rollup), pymalloc's arenas
+    (Python objects), and what glibc's malloc holds: which of them grows tells a leak from fragmentation."""
+    fields = {}
+    for line in Path("/proc/self/smaps_rollup").read_text().splitlines()[1:]:
+        name, value = line.split(":", 1)
+        fields[name] = int(value.split()[0]) / 1024
+    out = [f"anon {fields.get('Anonymous', 0):.0f}", f"file {fields.get('Rss', 0) - fields.get('Anonymous', 0):.0f}",
+           f"pymalloc arenas {_pymalloc_arenas()}"]
+    heap = malloc_usage()
+    if heap:
+        out.append("malloc " + ", ".join(f"{k} {v:.0f}" for k, v in heap.items()))
+    return "; ".join(out)
+
+
+def _pymalloc_arenas() -> int:
+    """Arenas pymalloc holds now (1 MB each in 3.11), from sys._debugmallocstats (it writes to fd 2)."""
+    import re
+
+    with tempfile.TemporaryFile() as tmp:
+        saved = os.dup(2)
+        try:
+            os.dup2(tmp.fileno(), 2)
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        found = re.search(rb"# arenas allocated current\s*=\s*([\d,]+)", tmp.read())
+    return int(found.group(1).replace(b",", b"")) if found else -1
+
+
 def publish(clip: Path, url: str) -> subprocess.Popen:
     return subprocess.Popen(["ffmpeg", "-v", "error", "-re", "-stream_loop", "-1", "-i", str(clip), "-c", "copy",
                              "-f", "flv", url], stdin=subprocess.DEVNULL)
@@ -120,10 +152,7 @@ def main() -> None:
                         warm = mb
                     if args.trace and first_snapshot is None:
                         first_snapshot = tracemalloc.take_snapshot()
-                    heap = malloc_usage()
-                    print(f"  threads alive: {threading.active_count()}"
-                          + ("; malloc: " + ", ".join(f"{k} {v:.1f}" for k, v in heap.items()) if heap else ""),
-                          flush=True)
+                    print(f"  threads alive: {threading.active_count()}; MB: {where_mb()}", flush=True)
                     print(f"  {minute:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}, "
                           f"watched now {len(pipeline.rooms)}, alerts {len(system.store.alerts())}, "
                           f"detector errors {sum(s.detector_errors for s in pipeline.rooms.values())}", flush=True)
@@ -131,9 +160,8 @@ def main() -> None:
                                    if minute >= 1.0 else started + 60 * args.report_min)
                 time.sleep(0.2)
             mb = rss_mb()
-            heap = malloc_usage()
-            print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}"
-                  + ("; malloc: " + ", ".join(f"{k} {v:.1f}" for k, v in heap.items()) if heap else ""), flush=True)
+            print(f"  {args.minutes:5.1f} min: RSS {mb:7.1f} MB  rooms opened {opened}, closed {closed}; "
+                  f"MB: {where_mb()}", flush=True)
             if args.trace and first_snapshot is not None:
                 for stat in tracemalloc.take_snapshot().compare_to(first_snapshot, "traceback")[:8]:
                     print(f"  grew {stat.size_diff / 1e6:+.2f} MB in {stat.count_diff:+d} blocks at:")
