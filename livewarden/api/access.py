@@ -7,6 +7,8 @@ tenant answers 404, as if it did not exist. `PUBLIC` routes need no key.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
 
@@ -58,6 +60,27 @@ def check_table(routes: list) -> None:
     if missing or stale:
         raise RuntimeError(f"access table out of step with the routes: missing {sorted(missing)}, "
                            f"stale {sorted(stale)}")
+
+
+def document(spec: dict[str, Any], error_schema: str) -> dict[str, Any]:
+    """The table in the OpenAPI spec: the API key scheme, and per operation whether it needs a key (401 without
+    a valid one) and which roles it admits (403 for the others). `error_schema`: the $ref of the error body."""
+    spec.setdefault("components", {}).setdefault("securitySchemes", {})["apiKey"] = {
+        "type": "http", "scheme": "bearer",
+        "description": "an API key (`lw_...`) as `Authorization: Bearer`; the console sends it in the "
+                       "`livewarden_key` cookie instead"}
+    error = {"application/json": {"schema": {"$ref": error_schema}}}
+    for (method, path), roles in ACCESS.items():
+        operation = spec["paths"][path][method.lower()]
+        if roles == PUBLIC:
+            operation["security"] = []
+            continue
+        operation["security"] = [{"apiKey": []}]
+        operation["responses"]["401"] = {"description": "no valid API key", "content": error}
+        if set(roles) != set(EVERYONE):
+            operation["responses"]["403"] = {"description": f"only for the roles {', '.join(roles)}",
+                                             "content": error}
+    return spec
 
 
 def caller(request: Request) -> Principal | None:

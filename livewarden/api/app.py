@@ -18,13 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livewarden.api.access import PLATFORM, caller, check_table
+from livewarden.api.access import PLATFORM, caller, check_table, document
 from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
-from livewarden.cases.platform import ACTIONS, Conflict, NotFound, Platform, Statement
+from livewarden.cases.platform import ACTIONS, MAX_ID, Conflict, Id, NotFound, Platform, Statement
 from livewarden.config import CasesSettings
 from livewarden.cases.scope import Principal
 from livewarden.errors import InputError
@@ -40,7 +44,7 @@ class _Body(BaseModel):
 class ActionIn(_Body):
     action: Literal[ACTIONS]  # type: ignore[valid-type]
     statement: Statement
-    alert_id: Optional[int] = None
+    alert_id: Optional[Id] = None
 
 
 class WebhookIn(_Body):
@@ -55,11 +59,65 @@ class KeyIn(_Body):
     name: str = Field("", max_length=128)
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="where: e.g. body.statement.facts, query.limit, path.case_id")
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    reason: str
+    fields: Optional[list[FieldError]] = Field(None, description="for invalid input: each field at fault")
+
+
+class ErrorBody(BaseModel):
+    """Every error of the API."""
+
+    error: ErrorDetail
+
+
+ERRORS = {400: "the body could not be read", 404: "no such object, or one the caller may not see",
+          409: "the object is not in a state that allows this", 413: f"the body is over {MAX_BODY_BYTES} bytes",
+          422: "the request is not valid: `fields` names each part at fault"}
+# 401 and 403 are the access table's: `access.document` declares them
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a route, for the spec."""
+    return {status: {"model": ErrorBody, "description": ERRORS[status]} for status in statuses}
+
+
 def _error(status: int, reason: str, fields: list[dict] | None = None) -> JSONResponse:
     body: dict[str, Any] = {"status": status, "reason": reason}
     if fields:
         body["fields"] = fields
     return JSONResponse({"error": body}, status_code=status)
+
+
+class _LimitBody:
+    """Bodies over MAX_BODY_BYTES are refused (413), whether declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = f"the body is larger than {MAX_BODY_BYTES} bytes"
+        length = Headers(scope=scope).get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return await _error(413, too_large)(scope, receive, send)
+        read = 0
+
+        async def limited() -> Message:
+            nonlocal read
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > MAX_BODY_BYTES:  # the route reading the body passes it on: the JSON error
+                raise HTTPException(413, too_large)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 CLOCK_EVERY_S = 5.0  # how often notice clocks (SLA, counter-notice windows) are moved
@@ -87,17 +145,27 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         await feed.stop()
 
     app = FastAPI(title="livewarden", version="0.1", lifespan=lifespan, dependencies=[Depends(caller)],
+                  responses=_errors(413),
                   description="Cases, actions, notices, the live feed and webhooks of a livewarden server. "
-                              "Send an API key as `Authorization: Bearer lw_...`.")
+                              "Send an API key as `Authorization: Bearer lw_...`. Every error is JSON: "
+                              '`{"error": {"status", "reason", "fields"?}}`.')
     app.state.platform, app.state.registry, app.state.pipeline, app.state.feed = platform, registry, pipeline, feed
     app.state.notices = notices
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException):
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's, and the router's (no such path, method)
+    async def _http(request: Request, exc: StarletteHTTPException):
         response = _error(exc.status_code, str(exc.detail))
         for k, v in (exc.headers or {}).items():
             response.headers[k] = v
+        if exc.status_code == 405:  # the router names the methods of the first route of the path: all of them
+            response.headers["Allow"] = ", ".join(sorted(
+                {m for r in app.router.routes if r.matches(request.scope)[0] != Match.NONE
+                 for m in getattr(r, "methods", None) or ()}))
         return response
+
+    @app.exception_handler(Exception)
+    async def _crash(request: Request, exc: Exception):  # a bug: still a JSON error (the server logs it)
+        return _error(500, "internal server error")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -117,12 +185,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     async def _bad_input(request: Request, exc: InputError):
         return _error(400, str(exc))
 
-    @app.middleware("http")
-    async def _limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return _error(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-        return await call_next(request)
+    app.add_middleware(_LimitBody)
 
     def who(request: Request) -> Principal:
         return request.state.principal
@@ -154,12 +217,13 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             out.append(item)
         return {"items": out}
 
-    @app.get("/alerts", tags=["alerts"])
+    @app.get("/alerts", tags=["alerts"], responses=_errors(422))
     def alerts(request: Request, room_id: Optional[str] = None, rule: Optional[str] = None,
                severity: Optional[str] = None, status: Optional[Literal["open", "closed"]] = None,
                brand: Optional[str] = None, person: Optional[str] = None, seller: Optional[str] = None,
-               since: Optional[float] = None, until: Optional[float] = None, include_shadow: bool = True,
-               after: int = Query(0, ge=0, description="cursor: the `next` of the previous page"),
+               since: Optional[float] = Query(None, allow_inf_nan=False),
+               until: Optional[float] = Query(None, allow_inf_nan=False), include_shadow: bool = True,
+               after: int = Query(0, ge=0, le=MAX_ID, description="cursor: the `next` of the previous page"),
                limit: int = Query(50, ge=1, le=500)) -> dict:
         items = platform.alerts(who(request), after=after, limit=limit, room_id=room_id, rule=rule,
                                 severity=severity, status=status, brand=brand, person=person, seller=seller,
@@ -168,14 +232,16 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             a["evidence"] = [f"/alerts/{a['id']}/evidence/{i}" for i in range(len(a["evidence"]))]
         return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
-    @app.get("/alerts/{alert_id}", tags=["alerts"])
-    def alert(request: Request, alert_id: int) -> dict:
+    @app.get("/alerts/{alert_id}", tags=["alerts"], responses=_errors(404, 422))
+    def alert(request: Request, alert_id: Id) -> dict:
         a = platform.alert(who(request), alert_id)
         a["evidence"] = [f"/alerts/{alert_id}/evidence/{i}" for i in range(len(a["evidence"]))]
         return a
 
-    @app.get("/alerts/{alert_id}/evidence/{index}", tags=["alerts"], response_class=FileResponse)
-    def evidence(request: Request, alert_id: int, index: int):
+    @app.get("/alerts/{alert_id}/evidence/{index}", tags=["alerts"], response_class=FileResponse,
+             responses={200: {"description": "the file: an image, or JSON (text evidence)",
+                              "content": {"image/*": {}, "application/json": {}}}, **_errors(404, 422)})
+    def evidence(request: Request, alert_id: Id, index: int):
         files = platform.alert(who(request), alert_id)["evidence"]
         if not 0 <= index < len(files):
             raise NotFound(f"alert {alert_id} has no evidence file {index}")
@@ -185,18 +251,18 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             raise NotFound(f"evidence file {index} of alert {alert_id} is gone")
         return FileResponse(path)
 
-    @app.get("/cases", tags=["cases"])
-    def cases(request: Request, status: Optional[str] = None, after: int = Query(0, ge=0),
+    @app.get("/cases", tags=["cases"], responses=_errors(422))
+    def cases(request: Request, status: Optional[str] = None, after: int = Query(0, ge=0, le=MAX_ID),
               limit: int = Query(50, ge=1, le=500)) -> dict:
         items = platform.cases(who(request), status=status, after=after, limit=limit)
         return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
 
-    @app.get("/cases/{case_id}", tags=["cases"])
-    def case(request: Request, case_id: int) -> dict:
+    @app.get("/cases/{case_id}", tags=["cases"], responses=_errors(404, 422))
+    def case(request: Request, case_id: Id) -> dict:
         return platform.case(who(request), case_id)
 
-    @app.get("/cases/{case_id}/timeline", tags=["cases"])
-    def timeline(request: Request, case_id: int) -> dict:
+    @app.get("/cases/{case_id}/timeline", tags=["cases"], responses=_errors(404, 422))
+    def timeline(request: Request, case_id: Id) -> dict:
         return platform.timeline(who(request), case_id)
 
     @app.post("/queue/claim", tags=["queue"])
@@ -204,21 +270,22 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         case = platform.claim_next(who(request))
         return {"case": case}
 
-    @app.post("/cases/{case_id}/release", tags=["queue"])
-    def release(request: Request, case_id: int) -> dict:
+    @app.post("/cases/{case_id}/release", tags=["queue"], responses=_errors(404, 422))
+    def release(request: Request, case_id: Id) -> dict:
         platform.release(who(request), case_id)
         return {"released": case_id}
 
-    @app.post("/cases/{case_id}/actions", tags=["cases"], status_code=201)
-    def act(request: Request, case_id: int, body: ActionIn) -> dict:
+    @app.post("/cases/{case_id}/actions", tags=["cases"], status_code=201, responses=_errors(400, 404, 409, 422))
+    def act(request: Request, case_id: Id, body: ActionIn) -> dict:
         return platform.act(who(request), case_id, body.action, body.statement, alert_id=body.alert_id)
 
     @app.get("/audit/verify", tags=["audit"])
     def verify(request: Request) -> dict:
         return platform.verify_audit()
 
-    @app.get("/aggregates", tags=["early warning"])
-    def aggregates(request: Request, since: Optional[float] = None, until: Optional[float] = None,
+    @app.get("/aggregates", tags=["early warning"], responses=_errors(422))
+    def aggregates(request: Request, since: Optional[float] = Query(None, allow_inf_nan=False),
+                   until: Optional[float] = Query(None, allow_inf_nan=False),
                    bucket: Literal["hour", "day"] = "hour") -> dict:
         until = time.time() if until is None else until
         since = until - 86400 if since is None else since
@@ -232,12 +299,15 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return PlainTextResponse(exposition(platform, pipeline, registry, who(request)),
                                  media_type="text/plain; version=0.0.4")
 
-    @app.get("/events", tags=["live feed"], response_class=StreamingResponse)
-    async def events(request: Request, after: Optional[int] = Query(None, ge=0)):
+    @app.get("/events", tags=["live feed"], response_class=StreamingResponse,
+             responses={200: {"description": "server-sent events", "content": {"text/event-stream": {}}},
+                        **_errors(400, 422)})
+    async def events(request: Request, after: Optional[int] = Query(None, ge=0, le=MAX_ID)):
         """Server-sent events; reconnect with `Last-Event-ID` (or `?after=`) to get everything missed."""
         last = request.headers.get("last-event-id")
         if last is not None:
-            if not last.strip().isdigit():
+            last = last.strip()
+            if not (last.isascii() and last.isdigit()) or int(last) > MAX_ID:
                 raise HTTPException(400, "Last-Event-ID must be an event id (a number)")
             after = int(last)
         return StreamingResponse(feed.subscribe(who(request), after), media_type="text/event-stream",
@@ -247,43 +317,43 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     def webhooks(request: Request) -> dict:
         return {"items": platform.webhooks(who(request))}
 
-    @app.post("/webhooks", tags=["webhooks"], status_code=201)
+    @app.post("/webhooks", tags=["webhooks"], status_code=201, responses=_errors(400, 422))
     def add_webhook(request: Request, body: WebhookIn) -> dict:
         record, secret = platform.add_webhook(who(request), str(body.url), list(body.types))
         return {**record, "secret": secret}
 
-    @app.delete("/webhooks/{webhook_id}", tags=["webhooks"])
-    def remove_webhook(request: Request, webhook_id: int) -> dict:
+    @app.delete("/webhooks/{webhook_id}", tags=["webhooks"], responses=_errors(404, 422))
+    def remove_webhook(request: Request, webhook_id: Id) -> dict:
         platform.remove_webhook(who(request), webhook_id)
         return {"removed": webhook_id}
 
-    @app.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"])
-    def deliveries(request: Request, webhook_id: int, limit: int = Query(100, ge=1, le=1000)) -> dict:
+    @app.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"], responses=_errors(404, 422))
+    def deliveries(request: Request, webhook_id: Id, limit: int = Query(100, ge=1, le=1000)) -> dict:
         return {"items": platform.deliveries(who(request), webhook_id, limit)}
 
-    @app.post("/notices", tags=["notices"], status_code=201)
+    @app.post("/notices", tags=["notices"], status_code=201, responses=_errors(400, 404, 422))
     def file_notice(request: Request, body: NoticeIn) -> dict:
         """A notice (DSA Art. 16; DMCA §512(c)(3) fields optional) about the caller's own brand or person."""
         return notices.file(who(request), body)
 
-    @app.get("/notices", tags=["notices"])
+    @app.get("/notices", tags=["notices"], responses=_errors(422))
     def list_notices(request: Request, state: Optional[str] = None, limit: int = Query(100, ge=1, le=1000)) -> dict:
         return {"items": notices.list(who(request), state, limit)}
 
-    @app.get("/notices/{notice_id}", tags=["notices"])
-    def get_notice(request: Request, notice_id: int) -> dict:
+    @app.get("/notices/{notice_id}", tags=["notices"], responses=_errors(404, 422))
+    def get_notice(request: Request, notice_id: Id) -> dict:
         return notices.get(who(request), notice_id)
 
-    @app.post("/notices/{notice_id}/counter", tags=["notices"])
-    def counter_notice(request: Request, notice_id: int, body: CounterIn) -> dict:
+    @app.post("/notices/{notice_id}/counter", tags=["notices"], responses=_errors(400, 404, 409, 422))
+    def counter_notice(request: Request, notice_id: Id, body: CounterIn) -> dict:
         return notices.counter(who(request), notice_id, body)
 
-    @app.post("/notices/{notice_id}/answer", tags=["notices"])
-    def answer_counter(request: Request, notice_id: int, body: AnswerIn) -> dict:
+    @app.post("/notices/{notice_id}/answer", tags=["notices"], responses=_errors(400, 404, 409, 422))
+    def answer_counter(request: Request, notice_id: Id, body: AnswerIn) -> dict:
         return notices.answer(who(request), notice_id, body)
 
-    @app.post("/cases/{case_id}/appeal", tags=["cases"], status_code=201)
-    def appeal(request: Request, case_id: int, body: AppealIn) -> dict:
+    @app.post("/cases/{case_id}/appeal", tags=["cases"], status_code=201, responses=_errors(400, 404, 409, 422))
+    def appeal(request: Request, case_id: Id, body: AppealIn) -> dict:
         return notices.appeal(who(request), case_id, body)
 
     # a platform's admin manages its own team's keys; keys for brands, persons, sellers and regulators are the
@@ -293,14 +363,14 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         mine = who(request).tenant
         return {"items": [vars(k) for k in list_keys(platform.engine) if k.tenant == mine and k.role in PLATFORM]}
 
-    @app.post("/keys", tags=["keys"], status_code=201)
+    @app.post("/keys", tags=["keys"], status_code=201, responses=_errors(400, 422))
     def add_key(request: Request, body: KeyIn) -> dict:
         info, token = create_key(platform.engine, body.role, who(request).tenant, body.name)
         platform.store.append_audit(who(request).actor, "key_created", None,
                                     {"key_id": info.id, "role": info.role, "tenant": info.tenant})
         return {**vars(info), "token": token}
 
-    @app.delete("/keys/{key_id}", tags=["keys"])
+    @app.delete("/keys/{key_id}", tags=["keys"], responses=_errors(404, 422))
     def remove_key(request: Request, key_id: str) -> dict:
         mine = who(request).tenant
         if not any(k.id == key_id and k.tenant == mine and k.role in PLATFORM for k in list_keys(platform.engine)) \
@@ -310,4 +380,6 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {"revoked": key_id}
 
     check_table(app.routes)
+    plain_openapi = app.openapi
+    app.openapi = lambda: document(plain_openapi(), "#/components/schemas/ErrorBody")  # type: ignore[method-assign]
     return app

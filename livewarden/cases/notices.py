@@ -17,12 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from livewarden.cases.events import append_event
-from livewarden.cases.platform import Conflict, NotFound, Platform, Statement, _row_dict
+from livewarden.cases.platform import Conflict, Id, NotFound, Platform, Statement, _row_dict
 from livewarden.cases.schema import CaseRow, NoticeRow
 from livewarden.cases.scope import Principal
 
-EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# no "@", white space or control character in the parts: \s differs between regex engines (the server's,
+# Python's, a client's ECMAScript), so the pattern also names the characters where they disagree
+_PART = r"[^@\s\x00-\x1f\x7f-\x9f\ufeff]+"
+EMAIL = rf"^{_PART}@{_PART}\.{_PART}$"
 RESTRICTIVE = ("warn_seller", "pause_room", "end_room", "remove_listing", "suspend_seller")
+MUST_BE_TRUE = {"const": True}  # a statement the sender must make: the spec says so (the check words the error)
 
 
 class _In(BaseModel):
@@ -34,7 +38,7 @@ class Dmca(_In):
 
     work: str = Field(min_length=1, max_length=2000, description="the copyrighted work (or mark) infringed")
     signature: str = Field(min_length=1, max_length=200, description="physical or electronic signature")
-    accuracy_under_penalty_of_perjury: bool
+    accuracy_under_penalty_of_perjury: bool = Field(json_schema_extra=MUST_BE_TRUE)
 
 
 class NoticeIn(_In):
@@ -42,13 +46,14 @@ class NoticeIn(_In):
 
     explanation: str = Field(min_length=10, max_length=8000, description="why the content is illegal")
     room_id: str = Field(min_length=1, max_length=64)
-    start_s: Optional[float] = Field(None, ge=0, description="stream time the infringement starts")
-    end_s: Optional[float] = Field(None, ge=0)
+    start_s: Optional[float] = Field(None, ge=0, allow_inf_nan=False, description="stream time the infringement starts")
+    end_s: Optional[float] = Field(None, ge=0, allow_inf_nan=False)
     url: Optional[str] = Field(None, max_length=2048)
-    alert_id: Optional[int] = None
+    alert_id: Optional[Id] = None
     notifier_name: str = Field(min_length=1, max_length=200)
     notifier_email: str = Field(pattern=EMAIL, max_length=320)
-    good_faith: bool = Field(description="the notifier believes in good faith the information is accurate")
+    good_faith: bool = Field(description="the notifier believes in good faith the information is accurate",
+                             json_schema_extra=MUST_BE_TRUE)
     dmca: Optional[Dmca] = None
 
     @model_validator(mode="after")
@@ -66,7 +71,7 @@ class CounterIn(_In):
     explanation: str = Field(min_length=10, max_length=8000, description="why the content is not infringing")
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL, max_length=320)
-    good_faith: bool
+    good_faith: bool = Field(json_schema_extra=MUST_BE_TRUE)
 
     @model_validator(mode="after")
     def _checks(self) -> "CounterIn":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
@@ -34,6 +34,10 @@ RESTRICTION = {"dismiss": None, "confirm": None, "reopen": None, "warn_seller": 
 CASE_STATUS = {"dismiss": "dismissed", "confirm": "confirmed", "reopen": "open"}  # otherwise "actioned"
 REDRESS = ("internal complaint (appeal) through livewarden, out-of-court dispute settlement, judicial redress")
 UPDATE_EVENT_EVERY_S = 10.0  # an alert updated at every hit announces it at most this often
+# ids (alerts, cases, notices, webhooks) are SQL integers from 1; an id given from outside is bounded by what a
+# JSON number holds exactly, far below the 64-bit column, so a huge one is invalid input, not a database error
+MAX_ID = 2**53 - 1
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class NotFound(LivewardenError):
