@@ -21,9 +21,8 @@ from sqlalchemy.orm import Session
 from livewarden.cases.events import append_event, event_json
 from livewarden.cases.repository import AlertRecord, Transaction
 from livewarden.cases.schema import ActionRow, AlertRow, CaseRow, DeliveryRow, EventRow, NoticeRow, WebhookRow
-from livewarden.cases.scope import PLATFORM_ROLES, SCOPE_FIELDS, Principal
+from livewarden.cases.scope import SCOPE_FIELDS, Principal
 from livewarden.errors import LivewardenError
-from livewarden.policy.rules import AUTO_ACTIONS  # noqa: F401  (what a rule may do on its own)
 
 ACTIONS = ("dismiss", "confirm", "warn_seller", "pause_room", "end_room", "remove_listing", "suspend_seller",
            "reopen")
