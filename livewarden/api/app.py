@@ -7,13 +7,17 @@ tenant are 404. Errors are JSON: {"error": {"status", "reason", "fields"?}}.
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
+import shutil
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
@@ -28,7 +32,7 @@ from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
-from livewarden.cases.platform import ACTIONS, MAX_ID, Conflict, Id, NotFound, Platform, Statement
+from livewarden.cases.platform import ACTIONS, EXPORT_COLUMNS, MAX_ID, Conflict, Id, NotFound, Platform, Statement
 from livewarden.config import CasesSettings
 from livewarden.cases.scope import Principal
 from livewarden.errors import InputError
@@ -95,17 +99,19 @@ def _error(status: int, reason: str, fields: list[dict] | None = None) -> JSONRe
 
 
 class _LimitBody:
-    """Bodies over MAX_BODY_BYTES are refused (413), whether declared (Content-Length) or streamed (chunked)."""
+    """Bodies over MAX_BODY_BYTES (an uploaded clip: `upload_bytes`) are refused (413), whether declared
+    (Content-Length) or streamed (chunked)."""
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
+    def __init__(self, app: ASGIApp, upload_bytes: int = MAX_BODY_BYTES):
+        self.app, self.upload_bytes = app, upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        too_large = f"the body is larger than {MAX_BODY_BYTES} bytes"
+        limit = self.upload_bytes if (scope["method"], scope["path"]) == ("POST", "/scans") else MAX_BODY_BYTES
+        too_large = f"the body is larger than {limit} bytes"
         length = Headers(scope=scope).get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             return await _error(413, too_large)(scope, receive, send)
         read = 0
 
@@ -113,7 +119,7 @@ class _LimitBody:
             nonlocal read
             message = await receive()
             read += len(message.get("body", b""))
-            if read > MAX_BODY_BYTES:  # the route reading the body passes it on: the JSON error
+            if read > limit:  # the route reading the body passes it on: the JSON error
                 raise HTTPException(413, too_large)
             return message
 
@@ -123,10 +129,32 @@ class _LimitBody:
 CLOCK_EVERY_S = 5.0  # how often notice clocks (SLA, counter-notice windows) are moved
 
 
+HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an event)
+
+
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
-               settings: CasesSettings | None = None) -> FastAPI:
+               settings: CasesSettings | None = None, scans: Any = None) -> FastAPI:
+    """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
+    runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads."""
     feed = EventFeed(platform)
     notices = Notices(platform, registry, settings or CasesSettings())
+
+    async def health_changes():
+        last: dict[str, str] = {}
+        while pipeline is not None:
+            await asyncio.sleep(HEALTH_EVERY_S)
+            try:
+                for room_id, status in list(pipeline.rooms.items()):
+                    state = status.health.state
+                    if last.get(room_id) != state:
+                        last[room_id] = state
+                        room = registry.room(room_id) if registry is not None else None
+                        scope = {"platform": room.platform if room else "default",
+                                 "seller": room.seller if room else None}
+                        await run_in_threadpool(platform.announce_health, scope, {
+                            "room_id": room_id, "state": state, "last_error": status.health.last_error})
+            except Exception:
+                log.exception("room health events")
 
     async def clocks():
         while True:
@@ -139,9 +167,10 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await feed.start()
-        ticking = asyncio.create_task(clocks())
+        ticking = [asyncio.create_task(clocks()), asyncio.create_task(health_changes())]
         yield
-        ticking.cancel()
+        for task in ticking:
+            task.cancel()
         await feed.stop()
 
     app = FastAPI(title="livewarden", version="0.1", lifespan=lifespan, dependencies=[Depends(caller)],
@@ -185,7 +214,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     async def _bad_input(request: Request, exc: InputError):
         return _error(400, str(exc))
 
-    app.add_middleware(_LimitBody)
+    app.add_middleware(_LimitBody, upload_bytes=scans.max_upload_bytes if scans is not None else MAX_BODY_BYTES)
 
     def who(request: Request) -> Principal:
         return request.state.principal
@@ -290,6 +319,57 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         until = time.time() if until is None else until
         since = until - 86400 if since is None else since
         return platform.aggregates(who(request), since, until, 3600 if bucket == "hour" else 86400)
+
+    @app.get("/export", tags=["early warning"], responses={
+        200: {"description": "the alerts as CSV or JSON", "content": {"text/csv": {}, "application/json": {}}},
+        **_errors(422)})
+    def export(request: Request, since: Optional[float] = Query(None, allow_inf_nan=False),
+               until: Optional[float] = Query(None, allow_inf_nan=False), format: Literal["csv", "json"] = "csv"):
+        """Every alert the caller may see opened in [since, until) (default: the last 24 h), for a regulator's
+        own analysis: one row per alert with its scope, rule, severity, times and case."""
+        until = time.time() if until is None else until
+        since = until - 86400 if since is None else since
+        rows = platform.export(who(request), since, until)
+        if format == "json":
+            return JSONResponse({"since": since, "until": until, "items": rows})
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        return Response(out.getvalue(), media_type="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="livewarden-alerts.csv"'})
+
+    @app.post("/scans", tags=["self-check"], status_code=202,
+              openapi_extra={"requestBody": {"required": True, "description": "the clip's bytes (any type)",
+                                             "content": {"application/octet-stream": {
+                                                 "schema": {"type": "string", "format": "binary"}}}}},
+              responses=_errors(400, 404, 422))
+    async def submit_scan(request: Request, room_id: str = Query(min_length=1, max_length=64,
+                                                                 description="one of the seller's rooms")) -> dict:
+        """Upload a clip (the raw bytes as the body) to be scanned as one of the caller's rooms; follow it at
+        `GET /scans/{id}`: the report is the one `livewarden scan` writes. Nothing is filed on the platform."""
+        p = who(request)
+        room = registry.room(room_id) if registry is not None else None
+        if scans is None or room is None or room.seller != p.tenant:
+            raise NotFound(f"no room {room_id} of seller {p.tenant}")
+        folder = scans.new_upload()
+        clip = folder / "clip"
+        with clip.open("wb") as f:
+            async for chunk in request.stream():
+                f.write(chunk)
+        if clip.stat().st_size == 0:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise InputError("the body is empty: send the clip's bytes (curl --data-binary @clip.mp4)")
+        job = await run_in_threadpool(scans.submit, (p.role, p.tenant), room_id, clip)
+        return job.to_dict()
+
+    @app.get("/scans/{scan_id}", tags=["self-check"], responses=_errors(404, 422))
+    def scan_status(request: Request, scan_id: str = Path_(pattern=r"^[0-9a-f]{16}$")) -> dict:
+        p = who(request)
+        job = scans.jobs.get(scan_id) if scans is not None else None
+        if job is None or job.owner != (p.role, p.tenant):
+            raise NotFound(f"no scan {scan_id}")
+        return job.to_dict()
 
     @app.get("/metrics", tags=["server"], response_class=PlainTextResponse)
     def metrics(request: Request):

@@ -32,6 +32,9 @@ RESTRICTION = {"dismiss": None, "confirm": None, "reopen": None, "warn_seller": 
                "remove_listing": "removal of the listing", "suspend_seller": "suspension of the seller's account"}
 CASE_STATUS = {"dismiss": "dismissed", "confirm": "confirmed", "reopen": "open"}  # otherwise "actioned"
 REDRESS = ("internal complaint (appeal) through livewarden, out-of-court dispute settlement, judicial redress")
+EXPORT_COLUMNS = ("id", "opened_at", "updated_at", "platform", "room_id", "seller", "brand", "person", "rule",
+                  "subject", "severity", "status", "shadow", "confidence", "hits", "first_signal_wall_time",
+                  "first_stream_time", "last_stream_time", "case_id", "message")
 UPDATE_EVENT_EVERY_S = 10.0  # an alert updated at every hit announces it at most this often
 # ids (alerts, cases, notices, webhooks) are SQL integers from 1; an id given from outside is bounded by what a
 # JSON number holds exactly, far below the 64-bit column, so a huge one is invalid input, not a database error
@@ -313,6 +316,18 @@ class Platform:
                     "repeat_offenders": sorted(({"seller": s, "alerts": n} for s, n in sellers.items() if n >= 2),
                                                key=lambda x: -x["alerts"]),
                     "rooms_alerted_now": sorted(live)}
+
+    def export(self, who: Principal, since: float, until: float) -> list[dict[str, Any]]:
+        """The alerts opened in [since, until) the caller may see, flat (EXPORT_COLUMNS), oldest first."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(AlertRow).where(who.visible(AlertRow), AlertRow.opened_at >= since,
+                                                          AlertRow.opened_at < until).order_by(AlertRow.id))
+            return [{c: getattr(r, c) for c in EXPORT_COLUMNS} for r in rows]
+
+    def announce_health(self, scope: dict[str, Any], data: dict[str, Any]) -> None:
+        """A room's source changed state (live, reconnecting, ended): an event for the feed and webhooks."""
+        with self.store._write() as tx:
+            append_event(tx.session, "room.health", scope, data)
 
     # -- "when did you know, and what did you do?" ---------------------------------------------------------------
 

@@ -43,7 +43,10 @@ def probe_clip(clip: Path) -> tuple[float, bool]:
                 duration = float(stream.duration * stream.time_base)
             else:
                 duration = 0.0
-            return duration, bool(container.streams.audio)
+            audio = bool(container.streams.audio)
+            if next(container.decode(stream), None) is None:  # a header alone (or a renamed image) is no clip
+                raise ScanError(f"{clip}: not a readable video (no picture could be decoded)")
+            return duration, audio
     except av.error.FFmpegError as exc:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
 

@@ -44,8 +44,10 @@ class ScanJob:
 
 
 class ScanJobs:
-    def __init__(self, system: Any, folder: Path, max_seconds: float, max_queued: int = 20):
+    def __init__(self, system: Any, folder: Path, max_seconds: float, max_upload_bytes: int = 500 << 20,
+                 max_queued: int = 20):
         self.system, self.folder, self.max_seconds, self.max_queued = system, Path(folder), max_seconds, max_queued
+        self.max_upload_bytes = max_upload_bytes
         self.jobs: dict[str, ScanJob] = {}
         self._queue: queue.Queue[ScanJob] = queue.Queue()
         self._worker: threading.Thread | None = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,14 @@ def server_parts(system: Any, pipeline: Any = None):
     from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
 
-    cases = system.settings.cases
-    platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=cases.claim_ttl_s)
-    return platform, create_app(platform, system.registry, pipeline, cases), WebhookSender(platform.engine)
+    from livewarden.runtime.scan_jobs import ScanJobs
+
+    settings = system.settings
+    platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=settings.cases.claim_ttl_s)
+    scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
+                     int(settings.api.max_upload_mb * 2**20))
+    app = create_app(platform, system.registry, pipeline, settings.cases, scans)
+    return platform, app, WebhookSender(platform.engine)
 
 
 def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:

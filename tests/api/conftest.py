@@ -22,7 +22,11 @@ from livewarden.cases.scope import alert_scope
 from livewarden.model import Frame, Signal
 from livewarden.policy import Policy
 from livewarden.policy.rules import Rule
+from livewarden.detectors.marks import MarksDetector
 from livewarden.registry import load_registry
+from livewarden.runtime.build import System
+from livewarden.runtime.scan_jobs import ScanJobs
+from livewarden.testing.clips import write_clip
 from tests.conftest import write_registry
 
 # role -> (own tenant, foreign tenant): the own one sees the alerts below, the foreign one sees none of them
@@ -54,6 +58,7 @@ class Served:
     store: CaseStore
     policy: Policy
     app: object
+    clip: bytes = b""  # a clip to upload (tests that need one set it)
     keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (role, tenant) -> token
 
     def client(self, role: str | None = None, tenant: str | None = None) -> httpx.Client:
@@ -87,7 +92,9 @@ def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
         store = CaseStore(url, tmp / "data" / "evidence")
     store.scope = alert_scope(registry)
     platform = Platform(store, rules=rules)
-    app = create_app(platform, registry)
+    scanner = System.of(registry, [MarksDetector.from_registry(registry)], rules, data_dir=tmp / "scanner")
+    scans = ScanJobs(scanner, tmp / "scans", max_seconds=30, max_upload_bytes=2 << 20)
+    app = create_app(platform, registry, scans=scans)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
@@ -121,3 +128,11 @@ def fresh(request, tmp_path):
     yield served
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def small_clip(tmp_path_factory) -> bytes:
+    """Two seconds of a plain 320x180 picture: a clip a seller uploads to check."""
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    write_clip(path, (np.full((180, 320, 3), 60 + i, np.uint8) for i in range(20)), 10)
+    return path.read_bytes()

@@ -22,7 +22,7 @@ STATEMENT = {"facts": "the NOVA mark on a bag sold by an unauthorized seller", "
 
 
 @pytest.fixture(scope="module")
-def objects(served):
+def objects(served, small_clip):
     """The objects each role's own tenant can see (ids by kind), made once: alerts and their cases, notices in
     each state a route needs (filed and decided, countered), a decided case to appeal."""
     mark = served.see("deals", "mark", "nova")
@@ -50,12 +50,16 @@ def objects(served):
     notices.counter(seller, n1["id"], counter), notices.counter(seller, n2["id"], counter)
     n3 = notice("brand", "nova")  # a case of its own (the first is decided)
     decide(n3["case_id"])
+    served.clip = small_clip
+    with served.client("seller", "bargain") as mine:
+        scan = mine.post("/scans", params={"room_id": "deals"}, content=small_clip).json()["id"]
     out = {}
     for role in TENANTS:
         alert = face if role == "person" else mark
         out[role] = {"alert_id": alert, "case_id": alerts[alert]["case_id"],
                      "notice_id": (n2 if role == "person" else n1)["id"], "counter_notice_id": n3["id"],
-                     "answer_notice_id": (n2 if role == "person" else n1)["id"], "appeal_case_id": n2["case_id"]}
+                     "answer_notice_id": (n2 if role == "person" else n1)["id"], "appeal_case_id": n2["case_id"],
+                     "scan_id": scan}
     return out
 
 
@@ -88,11 +92,16 @@ def _request(served, client, method: str, path: str, role: str, tenant: str, ids
                                              "email": "b@example.com", "good_faith": True},
             "/notices/{notice_id}/answer": {"explanation": "we filed a complaint with the court"},
             "/cases/{case_id}/appeal": {"explanation": "the bags are genuine, see the invoices"}}.get(path)
+    if path == "/scans":
+        return _status(client.post(url, params={"room_id": "deals"}, content=served.clip))
     if path == "/events":
         with client.stream("GET", url, params={"after": 0}) as response:
             first = next(response.iter_text()) if response.status_code == 200 else ""
             return response.status_code, first
-    response = client.request(method, url, json=body)
+    return _status(client.request(method, url, json=body))
+
+
+def _status(response):
     return response.status_code, response
 
 
@@ -113,15 +122,21 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
                 assert status == 403, (role, status)
                 assert _request(served, theirs, method, path, role, foreign, ids)[0] == 403
                 continue
-            assert status in (200, 201), (role, status, getattr(got, "text", got))
+            assert status in (200, 201, 202), (role, status, getattr(got, "text", got))
             other_status, other = _request(served, theirs, method, path, role, foreign, ids)
-            if any(f"{{{name}}}" in path for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id")):
+            if path == "/scans":  # the foreign seller names a room that is not theirs
+                assert other_status == 404, (role, other_status)
+            elif any(f"{{{name}}}" in path
+                     for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id", "scan_id")):
                 if "{webhook_id}" in path or "{key_id}" in path:
                     # the foreign caller asks for an object of the own tenant's
                     other_status = _foreign_object(served, theirs, method, path, role, ids)
                 assert other_status == 404, (role, other_status)
             elif path == "/events":
                 assert other_status == 200
+            elif path == "/export":  # CSV: the foreign tenant's export lacks the own tenant's alert
+                assert str(ids["alert_id"]) in [line.split(",")[0] for line in got.text.splitlines()]
+                assert str(ids["alert_id"]) not in [line.split(",")[0] for line in other.text.splitlines()]
             elif method == "GET" and path != "/metrics":
                 items = other.json().get("items")
                 if items is not None and path in ("/alerts", "/cases", "/notices"):
