@@ -20,7 +20,7 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -32,7 +32,8 @@ from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
-from livewarden.cases.platform import ACTIONS, EXPORT_COLUMNS, MAX_ID, Conflict, Id, NotFound, Platform, Statement
+from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, Conflict, Id, Input, NotFound, Platform,
+                                       Statement)
 from livewarden.config import CasesSettings
 from livewarden.cases.scope import Principal
 from livewarden.errors import InputError
@@ -41,22 +42,19 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; clip uploads have their own limit
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-
-class ActionIn(_Body):
+class ActionIn(Input):
     action: Literal[ACTIONS]  # type: ignore[valid-type]
     statement: Statement
     alert_id: Optional[Id] = None
 
 
-class WebhookIn(_Body):
+class WebhookIn(Input):
     url: HttpUrl
     types: list[Literal[EVENT_TYPES]] = Field(default_factory=list)  # type: ignore[valid-type]
 
 
-class KeyIn(_Body):
+class KeyIn(Input):
     """A key for someone of the caller's platform team (the tenant is the caller's)."""
 
     role: Literal[PLATFORM]  # type: ignore[valid-type]
@@ -99,7 +97,7 @@ def _error(status: int, reason: str, fields: list[dict] | None = None) -> JSONRe
 
 
 class _LimitBody:
-    """Bodies over MAX_BODY_BYTES (an uploaded clip: `upload_bytes`) are refused (413), whether declared
+    """A NUL character in the path or query is refused (400); bodies over MAX_BODY_BYTES (an uploaded clip: `upload_bytes`) are refused (413), whether declared
     (Content-Length) or streamed (chunked)."""
 
     def __init__(self, app: ASGIApp, upload_bytes: int = MAX_BODY_BYTES):
@@ -108,6 +106,8 @@ class _LimitBody:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        if "\x00" in scope["path"] or b"%00" in scope.get("query_string", b""):  # no store can hold one
+            return await _error(400, "the request's path or query contains a NUL character")(scope, receive, send)
         limit = self.upload_bytes if (scope["method"], scope["path"]) == ("POST", "/scans") else MAX_BODY_BYTES
         too_large = f"the body is larger than {limit} bytes"
         length = Headers(scope=scope).get("content-length")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import time
 from typing import Any, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from livewarden.cases.events import append_event
-from livewarden.cases.platform import Conflict, Id, NotFound, Platform, Statement, _row_dict
+from livewarden.cases.platform import Conflict, Id, Input, NotFound, Platform, Statement, _row_dict
 from livewarden.cases.schema import CaseRow, NoticeRow
 from livewarden.cases.scope import Principal
 
@@ -29,11 +29,8 @@ RESTRICTIVE = ("warn_seller", "pause_room", "end_room", "remove_listing", "suspe
 MUST_BE_TRUE = {"const": True}  # a statement the sender must make: the spec says so (the check words the error)
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
-
-class Dmca(_In):
+class Dmca(Input):
     """The elements of a DMCA §512(c)(3) notice that the Art. 16 fields do not already hold."""
 
     work: str = Field(min_length=1, max_length=2000, description="the copyrighted work (or mark) infringed")
@@ -41,7 +38,7 @@ class Dmca(_In):
     accuracy_under_penalty_of_perjury: bool = Field(json_schema_extra=MUST_BE_TRUE)
 
 
-class NoticeIn(_In):
+class NoticeIn(Input):
     """DSA Art. 16(2): an explanation, where the content is, who notifies, and a good-faith statement."""
 
     explanation: str = Field(min_length=10, max_length=8000, description="why the content is illegal")
@@ -67,7 +64,7 @@ class NoticeIn(_In):
         return self
 
 
-class CounterIn(_In):
+class CounterIn(Input):
     explanation: str = Field(min_length=10, max_length=8000, description="why the content is not infringing")
     name: str = Field(min_length=1, max_length=200)
     email: str = Field(pattern=EMAIL, max_length=320)
@@ -80,13 +77,13 @@ class CounterIn(_In):
         return self
 
 
-class AnswerIn(_In):
+class AnswerIn(Input):
     """The rights holder's answer to a counter-notice: it keeps the measure (e.g. a complaint was filed)."""
 
     explanation: str = Field(min_length=10, max_length=8000)
 
 
-class AppealIn(_In):
+class AppealIn(Input):
     explanation: str = Field(min_length=10, max_length=8000, description="why the decision should be reversed")
 
 

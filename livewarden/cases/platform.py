@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -50,11 +50,22 @@ class Conflict(LivewardenError):
     """The object is not in a state that allows this (claimed by someone else, already decided)."""
 
 
-class Statement(BaseModel):
-    """A statement of reasons (DSA Art. 17(3)): what was restricted, on which facts, how automated, on what
-    ground, and the redress open to the seller."""
+class Input(BaseModel):
+    """What a caller sends: no unknown fields, and no NUL character in any text (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
+
+
+class Statement(Input):
+    """A statement of reasons (DSA Art. 17(3)): what was restricted, on which facts, how automated, on what
+    ground, and the redress open to the seller."""
 
     facts: str = Field(min_length=1, max_length=4000, description="the facts and circumstances relied on")
     ground: str = Field(min_length=1, max_length=1000,

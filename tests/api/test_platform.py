@@ -144,3 +144,18 @@ def test_the_cli_prints_the_same_timeline(fresh):
     assert "action end_room by moderator:shopA:" in text.output and "audit chain verified" in text.output
     missing = CliRunner().invoke(app, ["case", "timeline", "999", *where])
     assert missing.exit_code != 0 and "no case 999" in missing.output
+
+
+def test_a_nul_character_is_refused_not_stored(fresh):
+    """PostgreSQL cannot store NUL: it is bad input (400/422) on every store, never a server error."""
+    alert_id = fresh.see("deals", "mark", "nova")
+    with fresh.client("moderator", "shopA") as mod, fresh.client("brand", "nova") as brand:
+        case_id = mod.get(f"/alerts/{alert_id}").json()["case_id"]
+        body = mod.post(f"/cases/{case_id}/actions", json={"action": "dismiss", "statement": {
+            "facts": "a\x00b", "ground": "none"}})
+        assert body.status_code == 422 and "NUL" in body.json()["error"]["reason"]
+        assert mod.get("/alerts", params={"rule": "a\x00"}).status_code == 400
+        notice = brand.post("/notices", json={"explanation": "counterfeit\x00 bags sold here", "room_id": "deals",
+                                              "notifier_name": "N", "notifier_email": "n@x.example",
+                                              "good_faith": True})
+        assert notice.status_code == 422
