@@ -109,7 +109,7 @@ class Notices:
             session.add(row)
             session.flush()
             if trusted:
-                case.opened_at = min(case.opened_at, 0.0)  # trusted flaggers' notices are first in the queue
+                case.priority = 1  # trusted flaggers' notices are first in the queue (DSA Art. 22)
             self.platform.store._append(tx, now, who.actor, "notice_received", notice.alert_id,
                                         {"notice_id": row.id, "case_id": case.id, "trusted_flagger": trusted})
             append_event(session, "notice.received", case, {"notice_id": row.id, "case_id": case.id,

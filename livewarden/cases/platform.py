@@ -208,7 +208,7 @@ class Platform:
             case = session.scalars(select(CaseRow).where(
                 who.visible(CaseRow), CaseRow.status.in_(("open", "appealed")),
                 (CaseRow.claimed_by.is_(None)) | (CaseRow.claim_expires < now) | (CaseRow.claimed_by == who.key_id),
-            ).order_by(CaseRow.opened_at, CaseRow.id).limit(1)).first()
+            ).order_by(CaseRow.priority.desc(), CaseRow.opened_at, CaseRow.id).limit(1)).first()
             if case is None:
                 return None
             case.claimed_by, case.claim_expires = who.key_id, now + self.claim_ttl_s

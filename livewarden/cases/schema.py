@@ -95,6 +95,7 @@ class CaseRow(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
     claim_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
     first_seen_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # first opened by a moderator
+    priority: Mapped[int] = mapped_column(Integer, default=0)  # higher first in the queue (trusted flaggers: 1)
 
 
 class ActionRow(Base):

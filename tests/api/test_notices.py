@@ -97,3 +97,17 @@ def test_an_appeal_sends_the_case_back_to_review_and_records_the_result(fresh):
         assert granted.status_code == 201
         result = seller.get(f"/notices/{appeal.json()['id']}").json()
         assert result["state"] == "granted" and result["fields"]["decision"]["action"] == "reopen"
+
+
+def test_a_trusted_flaggers_notice_is_first_in_the_queue(fresh):
+    from livewarden.config import CasesSettings
+
+    fresh.app.state.notices.settings = CasesSettings(trusted_flaggers=["ada"])
+    with fresh.client("brand", "nova") as brand, fresh.client("person", "ada") as ada, \
+            fresh.client("moderator", "shopA") as mod:
+        first = brand.post("/notices", json=NOTICE).json()
+        trusted = ada.post("/notices", json={**NOTICE, "explanation": "a deepfake of me selling in this room"}).json()
+        assert trusted["fields"]["trusted_flagger"] is True and first["fields"]["trusted_flagger"] is False
+        claimed = mod.post("/queue/claim").json()["case"]
+        assert claimed["id"] == trusted["case_id"] != first["case_id"]
+        assert claimed["opened_at"] > 0  # its real time is kept: the timeline still says when it came

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(32), nullable=True),
         sa.Column("claim_expires", sa.Float, nullable=True),
         sa.Column("first_seen_at", sa.Float, nullable=True),
+        sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
     )
     op.create_table(
         "actions",
