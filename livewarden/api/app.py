@@ -32,8 +32,8 @@ from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
-from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, Conflict, Id, Input, NotFound, Platform,
-                                       Statement)
+from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Conflict, Id, Input, NotFound,
+                                       Platform, Statement)
 from livewarden.config import CasesSettings
 from livewarden.cases.scope import Principal
 from livewarden.errors import InputError
@@ -78,7 +78,7 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
-ERRORS = {400: "the body could not be read", 404: "no such object, or one the caller may not see",
+ERRORS = {400: "the request could not be read (a body that is not what the route takes, a NUL character)", 404: "no such object, or one the caller may not see",
           409: "the object is not in a state that allows this", 413: f"the body is over {MAX_BODY_BYTES} bytes",
           422: "the request is not valid: `fields` names each part at fault"}
 # 401 and 403 are the access table's: `access.document` declares them
@@ -174,7 +174,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         await feed.stop()
 
     app = FastAPI(title="livewarden", version="0.1", lifespan=lifespan, dependencies=[Depends(caller)],
-                  responses=_errors(413),
+                  responses=_errors(400, 413),
                   description="Cases, actions, notices, the live feed and webhooks of a livewarden server. "
                               "Send an API key as `Authorization: Bearer lw_...`. Every error is JSON: "
                               '`{"error": {"status", "reason", "fields"?}}`.')
@@ -247,9 +247,10 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {"items": out}
 
     @app.get("/alerts", tags=["alerts"], responses=_errors(422))
-    def alerts(request: Request, room_id: Optional[str] = None, rule: Optional[str] = None,
-               severity: Optional[str] = None, status: Optional[Literal["open", "closed"]] = None,
-               brand: Optional[str] = None, person: Optional[str] = None, seller: Optional[str] = None,
+    def alerts(request: Request, room_id: Optional[str] = Query(None, pattern=NO_NUL),
+               rule: Optional[str] = Query(None, pattern=NO_NUL), severity: Optional[str] = Query(None, pattern=NO_NUL),
+               status: Optional[Literal["open", "closed"]] = None, brand: Optional[str] = Query(None, pattern=NO_NUL),
+               person: Optional[str] = Query(None, pattern=NO_NUL), seller: Optional[str] = Query(None, pattern=NO_NUL),
                since: Optional[float] = Query(None, allow_inf_nan=False),
                until: Optional[float] = Query(None, allow_inf_nan=False), include_shadow: bool = True,
                after: int = Query(0, ge=0, le=MAX_ID, description="cursor: the `next` of the previous page"),
@@ -281,7 +282,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return FileResponse(path)
 
     @app.get("/cases", tags=["cases"], responses=_errors(422))
-    def cases(request: Request, status: Optional[str] = None, after: int = Query(0, ge=0, le=MAX_ID),
+    def cases(request: Request, status: Optional[str] = Query(None, pattern=NO_NUL), after: int = Query(0, ge=0, le=MAX_ID),
               limit: int = Query(50, ge=1, le=500)) -> dict:
         items = platform.cases(who(request), status=status, after=after, limit=limit)
         return {"items": items, "next": items[-1]["id"] if len(items) == limit else None}
@@ -344,7 +345,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                                              "content": {"application/octet-stream": {
                                                  "schema": {"type": "string", "format": "binary"}}}}},
               responses=_errors(400, 404, 422))
-    async def submit_scan(request: Request, room_id: str = Query(min_length=1, max_length=64,
+    async def submit_scan(request: Request, room_id: str = Query(min_length=1, max_length=64, pattern=NO_NUL,
                                                                  description="one of the seller's rooms")) -> dict:
         """Upload a clip (the raw bytes as the body) to be scanned as one of the caller's rooms; follow it at
         `GET /scans/{id}`: the report is the one `livewarden scan` writes. Nothing is filed on the platform."""
@@ -417,7 +418,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return notices.file(who(request), body)
 
     @app.get("/notices", tags=["notices"], responses=_errors(422))
-    def list_notices(request: Request, state: Optional[str] = None, limit: int = Query(100, ge=1, le=1000)) -> dict:
+    def list_notices(request: Request, state: Optional[str] = Query(None, pattern=NO_NUL), limit: int = Query(100, ge=1, le=1000)) -> dict:
         return {"items": notices.list(who(request), state, limit)}
 
     @app.get("/notices/{notice_id}", tags=["notices"], responses=_errors(404, 422))
@@ -451,7 +452,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {**vars(info), "token": token}
 
     @app.delete("/keys/{key_id}", tags=["keys"], responses=_errors(404, 422))
-    def remove_key(request: Request, key_id: str) -> dict:
+    def remove_key(request: Request, key_id: str = Path_(pattern=r"^[0-9a-f]{1,32}$")) -> dict:
         mine = who(request).tenant
         if not any(k.id == key_id and k.tenant == mine and k.role in PLATFORM for k in list_keys(platform.engine)) \
                 or not revoke_key(platform.engine, key_id):

@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from livewarden.cases.events import append_event, event_json
 from livewarden.cases.repository import AlertRecord, Transaction
-from livewarden.cases.schema import ActionRow, AlertRow, CaseRow, DeliveryRow, EventRow, NoticeRow, WebhookRow
+from livewarden.cases.audit import GENESIS, entry_hash
+from livewarden.cases.schema import (ActionRow, AlertRow, AuditRow, CaseRow, DeliveryRow, EventRow, NoticeRow,
+                                     WebhookRow)
 from livewarden.cases.scope import SCOPE_FIELDS, Principal
 from livewarden.errors import LivewardenError
 
@@ -50,10 +52,23 @@ class Conflict(LivewardenError):
     """The object is not in a state that allows this (claimed by someone else, already decided)."""
 
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL cannot store a NUL character: no text the API takes may hold one
+
+
 class Input(BaseModel):
-    """What a caller sends: no unknown fields, and no NUL character in any text (PostgreSQL cannot store one)."""
+    """What a caller sends: no unknown fields, and no NUL character in any text (PostgreSQL cannot store one);
+    the spec says so too (a `pattern` on every free text), so clients know before they send."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, core_schema, handler):
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        for prop in schema.get("properties", {}).values():
+            for option in prop.get("anyOf", [prop]):
+                if option.get("type") == "string" and not {"pattern", "format", "enum", "const"} & option.keys():
+                    option["pattern"] = NO_NUL
+        return schema
 
     @field_validator("*", mode="after")
     @classmethod
@@ -372,9 +387,11 @@ class Platform:
                 s["when"] = datetime.fromtimestamp(s["at"], timezone.utc).isoformat(timespec="milliseconds")
                 s["since_first_s"], s["since_previous_s"] = round(s["at"] - start, 3), round(s["at"] - prev, 3)
                 prev = s["at"]
-            ok, bad = self.store.verify_audit()
+            ok, bad, checked = _case_entries_hold(session, case_id, [a.id for a in alerts])
             return {"case": _row_dict(case), "steps": steps,
-                    "audit": {"verified": ok, "first_bad_entry": bad}}
+                    "audit": {"verified": ok, "first_bad_entry": bad, "entries_checked": checked,
+                              "what": "the case's audit entries and their links to the entries before them; "
+                                      "GET /audit/verify checks the whole chain"}}
 
     def verify_audit(self) -> dict[str, Any]:
         ok, bad = self.store.verify_audit()
@@ -385,3 +402,18 @@ def _webhook(row: WebhookRow) -> dict[str, Any]:
     """A subscription as its owner sees it (never its secrets)."""
     return {"id": row.id, "url": row.url, "types": row.types, "active": row.active, "created_at": row.created_at,
             "disabled_reason": row.disabled_reason}
+
+
+def _case_entries_hold(session: Session, case_id: int, alert_ids: list[int]) -> tuple[bool, int | None, int]:
+    """Each audit entry of the case hashes to what it says and links to the entry before it -> (ok, first bad
+    id, entries checked). The case's share of the chain, at the cost of its own entries, not of the whole log
+    (an edited entry no longer matches its hash; a removed or replaced one breaks the link of the next)."""
+    entries = list(session.scalars(select(AuditRow).where(
+        AuditRow.alert_id.in_(alert_ids) | (AuditRow.detail["case_id"].as_integer() == case_id)
+    ).order_by(AuditRow.id)))
+    for e in entries:
+        before = session.get(AuditRow, e.id - 1) if e.id > 1 else None
+        linked = e.prev_hash == (before.hash if before is not None else GENESIS)
+        if not linked or e.hash != entry_hash(e.prev_hash, e.at, e.actor, e.action, e.alert_id, e.detail):
+            return False, e.id, len(entries)
+    return True, None, len(entries)

@@ -31,7 +31,7 @@ class AlertRow(Base):
     confidence: Mapped[float] = mapped_column(Float)
     hits: Mapped[int] = mapped_column(Integer)
     first_signal_wall_time: Mapped[float] = mapped_column(Float)
-    opened_at: Mapped[float] = mapped_column(Float)
+    opened_at: Mapped[float] = mapped_column(Float, index=True)
     updated_at: Mapped[float] = mapped_column(Float)
     evidence: Mapped[list] = mapped_column(JSON)
     signals: Mapped[list] = mapped_column(JSON)

@@ -159,3 +159,18 @@ def test_a_nul_character_is_refused_not_stored(fresh):
                                               "notifier_name": "N", "notifier_email": "n@x.example",
                                               "good_faith": True})
         assert notice.status_code == 422
+
+
+def test_the_timeline_names_an_edited_entry_of_its_case(fresh):
+    from tests.cases.support import tamper
+
+    alert_id = fresh.see("deals", "mark", "nova")
+    with fresh.client("moderator", "shopA") as mod:
+        case_id = mod.get(f"/alerts/{alert_id}").json()["case_id"]
+        mod.post(f"/cases/{case_id}/actions", json={"action": "warn_seller", "statement": STATEMENT})
+        audit = mod.get(f"/cases/{case_id}/timeline").json()["audit"]
+        assert audit["verified"] is True and audit["entries_checked"] >= 2
+        [action] = [e for e in fresh.store.audit_entries() if e.action == "action_warn_seller"]
+        tamper(fresh.store, action.id, actor="someone else")  # rewriting who decided
+        audit = mod.get(f"/cases/{case_id}/timeline").json()["audit"]
+        assert audit["verified"] is False and audit["first_bad_entry"] == action.id

@@ -27,6 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("case_id", sa.Integer, nullable=True))
     for name in (*_SCOPE, "case_id"):
         op.create_index(f"ix_alerts_{name}", "alerts", [name])
+    op.create_index("ix_alerts_opened_at", "alerts", ["opened_at"])  # time ranges: exports, aggregates, since=
 
     op.create_table(
         "api_keys",
@@ -119,6 +120,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("deliveries", "webhooks", "events", "notices", "actions", "cases", "api_keys"):
         op.drop_table(table)
+    op.drop_index("ix_alerts_opened_at", "alerts")
     for name in (*_SCOPE, "case_id"):
         op.drop_index(f"ix_alerts_{name}", "alerts")
     with op.batch_alter_table("alerts") as batch:
