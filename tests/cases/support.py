@@ -1,10 +1,14 @@
 """Helpers for the case tests that reach behind a repository."""
 
+import subprocess
+import sys
+import time
 from dataclasses import replace
+from pathlib import Path
 
 from sqlalchemy import text
 
-from livewarden.cases import CaseRepository, MemoryCaseRepository, SqlCaseRepository
+from livewarden.cases import CaseRepository, CaseStore, MemoryCaseRepository, SqlCaseRepository
 
 
 def reopen(store: CaseRepository) -> CaseRepository:
@@ -27,3 +31,74 @@ def tamper(store: CaseRepository, entry_id: int, **values) -> None:
             conn.execute(text(f"UPDATE audit_log SET {sets} WHERE id = :id"), {**values, "id": entry_id})
         else:
             conn.execute(text("DELETE FROM audit_log WHERE id = :id"), {"id": entry_id})
+
+
+APPENDS = 250
+WRITER = r"""
+import sys, time
+from pathlib import Path
+from livewarden.cases import CaseStore
+from livewarden.model import Finding, Signal
+from livewarden.policy.engine import Update
+
+url, sync, tag, appends = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+store = CaseStore(url, sync / "evidence")
+store.alerts()  # connected before the start line
+(sync / f"ready-{tag}").touch()
+while not (sync / "go").exists():  # start together, so the appends interleave
+    time.sleep(0.001)
+for i in range(appends):
+    store.append_audit(f"writer-{tag}", "note", None, {"i": i})
+    if i % 25 == 0:
+        signal = Signal(f"room-{tag}", float(i), "mark", "nova", 0.95, "marks")
+        finding = Finding(f"room-{tag}", "unauthorized_brand", f"s{i}", "red_flag", float(i), float(i), 0.95, 1,
+                          signals=[signal])
+        store.record(Update(finding, opened=True, signal=signal))
+    time.sleep(0.002)  # a writer's pace, not a busy loop: SQLite's lock is not fair to a writer that sleeps
+store.close()
+"""
+
+
+def run_together(script: str, sync: Path, *args: str) -> list[str]:
+    """Two processes of `script` (tags a and b), released at the same moment -> their standard outputs."""
+    sync.mkdir(parents=True, exist_ok=True)
+    procs = [subprocess.Popen([sys.executable, "-c", script, args[0], str(sync), tag, *args[1:]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for tag in "ab"]
+    try:
+        deadline = time.monotonic() + 30
+        while not all((sync / f"ready-{tag}").exists() for tag in "ab") and time.monotonic() < deadline:
+            if any(p.poll() is not None for p in procs):
+                break
+            time.sleep(0.005)
+        (sync / "go").touch()
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(p.returncode == 0 for p in procs), "\n".join(err for _out, err in outputs)
+    return [out for out, _err in outputs]
+
+
+
+
+def two_writers_one_chain(url: str, sync: Path) -> None:
+    """Two processes append to the store at `url` at once: one audit chain, nothing lost, nothing forked."""
+    run_together(WRITER, sync, url, str(APPENDS))
+    store = CaseStore(url, sync / "evidence")
+    try:
+        entries = store.audit_entries()
+        notes = [e for e in entries if e.action == "note"]
+        assert len(notes) == 2 * APPENDS
+        assert {(e.actor, e.detail["i"]) for e in notes} == {(f"writer-{t}", i) for t in "ab" for i in range(APPENDS)}
+        assert len(store.alerts()) == 2 * len(range(0, APPENDS, 25))
+        assert sum(e.action == "alert_opened" for e in entries) == len(store.alerts())
+        assert store.verify_audit() == (True, None)
+        assert store._chain_head() == (entries[-1].hash, len(entries))
+        # they overlapped (a, then b, then a again): a test where one writer finished before the other began
+        # would prove nothing
+        actors = [e.actor for e in notes]
+        assert sum(a != b for a, b in zip(actors, actors[1:])) >= 10, actors
+    finally:
+        store.close()

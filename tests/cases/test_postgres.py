@@ -3,19 +3,17 @@
 not at head, and two processes appending to one audit chain (the chain head locked with SELECT ... FOR UPDATE)."""
 
 import json
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect, text
 from typer.testing import CliRunner
 
-from livewarden.cases import CaseStore, SqlCaseRepository, migrate
+from livewarden.cases import SqlCaseRepository, migrate
 from livewarden.cases.audit import GENESIS, entry_hash
 from livewarden.cli import app
 from livewarden.errors import LivewardenError
+from tests.cases.support import run_together, two_writers_one_chain
 from tests.cases.test_store import record_all, signal_at
 
 # The behaviour tests of test_store, collected here again: in this module `repo` (below) is a PostgreSQL store,
@@ -161,81 +159,14 @@ while not (sync / "go").exists():
 print(migrate.upgrade(url))
 """
 
-WRITER = r"""
-import sys, time
-from pathlib import Path
-from livewarden.cases import CaseStore
-from livewarden.model import Finding, Signal
-from livewarden.policy.engine import Update
-
-url, sync, tag, appends = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-store = CaseStore(url, sync / "evidence")
-store.alerts()  # connected before the start line
-(sync / f"ready-{tag}").touch()
-while not (sync / "go").exists():  # start together, so the appends interleave
-    time.sleep(0.001)
-for i in range(appends):
-    store.append_audit(f"writer-{tag}", "note", None, {"i": i})
-    if i % 25 == 0:
-        signal = Signal(f"room-{tag}", float(i), "mark", "nova", 0.95, "marks")
-        finding = Finding(f"room-{tag}", "unauthorized_brand", f"s{i}", "red_flag", float(i), float(i), 0.95, 1,
-                          signals=[signal])
-        store.record(Update(finding, opened=True, signal=signal))
-    time.sleep(0.002)  # a writer's pace, as in the SQLite test
-store.close()
-"""
-
-
-def _run_together(script: str, sync: Path, *args: str) -> list[str]:
-    """Two processes of `script` (tags a and b), released at the same moment -> their standard outputs."""
-    sync.mkdir(parents=True, exist_ok=True)
-    procs = [subprocess.Popen([sys.executable, "-c", script, args[0], str(sync), tag, *args[1:]],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for tag in "ab"]
-    try:
-        deadline = time.monotonic() + 30
-        while not all((sync / f"ready-{tag}").exists() for tag in "ab") and time.monotonic() < deadline:
-            if any(p.poll() is not None for p in procs):
-                break
-            time.sleep(0.005)
-        (sync / "go").touch()
-        outputs = [p.communicate(timeout=60) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert all(p.returncode == 0 for p in procs), "\n".join(err for _out, err in outputs)
-    return [out for out, _err in outputs]
-
-
 def test_two_processes_upgrading_at_once_take_turns(postgres_url: str, tmp_path: Path):
     """`upgrade` holds an advisory lock: the second waits, then finds the schema at head (no "already exists")."""
-    outputs = _run_together(UPGRADER, tmp_path / "sync", postgres_url)
+    outputs = run_together(UPGRADER, tmp_path / "sync", postgres_url)
     head = migrate.head()
     assert sorted(outputs) == sorted([f"(None, '{head}')\n", f"('{head}', '{head}')\n"]), outputs
     assert migrate.current(postgres_url) == head
 
 
-APPENDS = 250
-
-
 def test_two_processes_append_to_one_chain(postgres_url: str, tmp_path: Path):
     migrate.upgrade(postgres_url)
-    _run_together(WRITER, tmp_path / "sync", postgres_url, str(APPENDS))
-
-    store = CaseStore(postgres_url, tmp_path / "sync" / "evidence")
-    try:
-        entries = store.audit_entries()
-        notes = [e for e in entries if e.action == "note"]
-        assert len(notes) == 2 * APPENDS
-        assert {(e.actor, e.detail["i"]) for e in notes} == {(f"writer-{t}", i) for t in "ab" for i in range(APPENDS)}
-        assert len(store.alerts()) == 2 * len(range(0, APPENDS, 25))
-        assert sum(e.action == "alert_opened" for e in entries) == len(store.alerts())
-        assert store.verify_audit() == (True, None)
-        assert store._chain_head() == (entries[-1].hash, len(entries))
-        # they overlapped (a, then b, then a again): a test where one writer finished before the other began
-        # would prove nothing
-        actors = [e.actor for e in notes]
-        assert sum(a != b for a, b in zip(actors, actors[1:])) >= 10, actors
-    finally:
-        store.close()
+    two_writers_one_chain(postgres_url, tmp_path / "sync")
