@@ -25,12 +25,13 @@ class EventFeed:
         self.platform, self.poll_s = platform, poll_s
         self.window: deque[dict[str, Any]] = deque(maxlen=window)  # events with their scope, oldest first
         self.last_id = 0
-        self._changed: asyncio.Condition | None = None
+        # set (and replaced by a fresh one) when new events came in: subscribers wait on the one they hold
+        self._tick: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
         self.last_id = await run_in_threadpool(self.platform.last_event_id)
-        self._changed = asyncio.Condition()
+        self._tick = asyncio.Event()
         self._task = asyncio.create_task(self._tail())
 
     async def stop(self) -> None:
@@ -46,8 +47,8 @@ class EventFeed:
             if rows:
                 self.window.extend(rows)
                 self.last_id = rows[-1]["id"]
-                async with self._changed:
-                    self._changed.notify_all()
+                tick, self._tick = self._tick, asyncio.Event()
+                tick.set()
             await asyncio.sleep(self.poll_s)
 
     def _after(self, sent: int) -> list[dict[str, Any]]:
@@ -73,15 +74,15 @@ class EventFeed:
             sent = gap[-1]["id"]
         yield ": connected\n\n"
         while True:
+            tick = self._tick  # taken before reading: events that come in meanwhile set this one
             for event in self._after(sent):
                 if who.sees(event["scope"]):
                     yield _sse(event)
                 sent = event["id"]
-            async with self._changed:
-                try:
-                    await asyncio.wait_for(self._changed.wait(), HEARTBEAT_S)
-                except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
+            try:
+                await asyncio.wait_for(tick.wait(), HEARTBEAT_S)
+            except asyncio.TimeoutError:
+                yield ": keep-alive\n\n"
 
 
 def _sse(event: dict[str, Any]) -> str:
