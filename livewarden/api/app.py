@@ -35,7 +35,7 @@ from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, No
 from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Conflict, Id, Input, NotFound,
                                        Platform, Statement)
 from livewarden.config import CasesSettings
-from livewarden.cases.scope import Principal
+from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -148,9 +148,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                     state = status.health.state
                     if last.get(room_id) != state:
                         last[room_id] = state
-                        room = registry.room(room_id) if registry is not None else None
-                        scope = {"platform": room.platform if room else "default",
-                                 "seller": room.seller if room else None}
+                        scope = room_scope(registry.room(room_id) if registry is not None else None)
                         await run_in_threadpool(platform.announce_health, scope, {
                             "room_id": room_id, "state": state, "last_error": status.health.last_error})
             except Exception:
@@ -233,7 +231,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     def rooms(request: Request) -> dict:
         p, out = who(request), []
         for room in (registry.rooms if registry is not None else []):
-            if not p.sees({"platform": room.platform, "seller": room.seller}):
+            if not p.sees(room_scope(room)):
                 continue
             status = pipeline.rooms.get(room.id) if pipeline is not None else None
             item = {"id": room.id, "seller": room.seller, "platform": room.platform, "title": room.title,

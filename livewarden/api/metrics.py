@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from livewarden.cases.schema import AlertRow, CaseRow, DeliveryRow, NoticeRow, WebhookRow
-from livewarden.cases.scope import Principal
+from livewarden.cases.scope import Principal, room_scope
 
 
 class _Collector:
@@ -64,7 +64,7 @@ class _Collector:
                                      labels=["room"])
         for room_id, status in list((self.pipeline.rooms if self.pipeline is not None else {}).items()):
             room = rooms.get(room_id)
-            if room is None or not self.who.sees({"platform": room.platform, "seller": room.seller}):
+            if room is None or not self.who.sees(room_scope(room)):
                 continue
             h = status.health
             fps.add_metric([room_id], h.fps_in)

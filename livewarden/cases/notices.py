@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from livewarden.cases.events import append_event
 from livewarden.cases.platform import Conflict, Id, Input, NotFound, Platform, Statement, _row_dict
 from livewarden.cases.schema import CaseRow, NoticeRow
-from livewarden.cases.scope import Principal
+from livewarden.cases.scope import Principal, room_scope
 
 # no "@", white space or control character in the parts: \s differs between regex engines (the server's,
 # Python's, a client's ECMAScript), so the pattern also names the characters where they disagree
@@ -125,7 +125,7 @@ class Notices:
             if alert is None or not who.sees(alert) or alert.room_id != room.id:
                 raise NotFound(f"no alert {alert_id} in room {room.id}")
             return session.get_one(CaseRow, alert.case_id)
-        scope = {"platform": room.platform, "seller": room.seller, "brand": None, "person": None, who.role: who.tenant}
+        scope = {**room_scope(room), "brand": None, "person": None, who.role: who.tenant}
         case = session.scalars(select(CaseRow).where(
             CaseRow.room_id == room.id, CaseRow.subject == who.tenant, CaseRow.status.in_(("open", "appealed"))
         ).limit(1)).first()

@@ -51,6 +51,11 @@ class Principal:
         return false()
 
 
+def room_scope(room: Any) -> dict[str, Any]:
+    """The scope of what happens in a room (a registry Room, or None for a room the registry does not know)."""
+    return {"platform": room.platform if room else "default", "seller": room.seller if room else None}
+
+
 def alert_scope(registry: Any):
     """(room, subject) -> the scope of an alert about `subject` in `room`, from the registry."""
 
@@ -58,7 +63,6 @@ def alert_scope(registry: Any):
         room = registry.room(room_id)
         product = registry.product(subject)
         brand = subject if registry.brand(subject) else (product.brand if product else None)
-        return {"platform": room.platform if room else "default", "seller": room.seller if room else None,
-                "brand": brand, "person": subject if registry.person(subject) else None}
+        return {**room_scope(room), "brand": brand, "person": subject if registry.person(subject) else None}
 
     return scope
