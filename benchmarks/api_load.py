@@ -37,7 +37,6 @@ import asyncio
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +62,8 @@ from livewarden.cases.schema import (ActionRow, AlertRow, AuditHeadRow, AuditRow
 from livewarden.cases.scope import Principal  # noqa: E402
 from livewarden.cases.sql import SqlCaseRepository  # noqa: E402
 from livewarden.registry.schema import Brand, Listing, Person, Product, Registry, Room, Seller  # noqa: E402
+from rig import cpu_s  # noqa: E402
+from livewarden.testing.private_server import free_port  # noqa: E402
 
 GOAL_P95_MS, GOAL_RATE = 50.0, 200.0
 SLOW_MS = 10.0  # a request kind slower than this one at a time, without HTTP, is named as slow
@@ -553,16 +554,6 @@ def run_server(args) -> None:
     finally:
         sender.stop()
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_server(url: str, evidence: Path, log: Path, args) -> tuple[subprocess.Popen, str]:

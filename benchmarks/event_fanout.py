@@ -29,7 +29,6 @@ import json
 import os
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,6 +52,8 @@ from livewarden.cases.schema import EventRow  # noqa: E402
 from livewarden.cases.scope import SCOPE_FIELDS, Principal  # noqa: E402
 from livewarden.cases.sql import SqlCaseRepository  # noqa: E402
 from livewarden.policy.rules import Rule  # noqa: E402
+from rig import cpu_s  # noqa: E402
+from livewarden.testing.private_server import free_port  # noqa: E402
 
 GOAL_P95_MS = 100.0
 RULES = [Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorized", hits=1, severity="red_flag",
@@ -160,16 +161,6 @@ def run_server(args) -> None:
     app = create_app(Platform(store, rules=RULES), Registry(**spec["registry"]))
     uvicorn.run(app, host="127.0.0.1", port=spec["port"], log_level="warning", access_log=False)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 # -- the subscribers -----------------------------------------------------------------------------------------------

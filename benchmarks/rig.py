@@ -6,6 +6,7 @@ shows a NOVA card at known times, so every sighting should open an alert.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -100,6 +101,12 @@ def write_registry(directory: Path, sources: dict[str, str], *, products: bool =
 def trial_rules(close_after_s: float) -> list[Rule]:
     """The packaged rules, except that an alert closes soon so every new sighting opens a new one."""
     return [r.model_copy(update={"close_after_s": close_after_s}) for r in load_rules()]
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def percentiles(values: list[float]) -> str:

@@ -20,7 +20,6 @@ import argparse
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from livewarden.cases.events import append_event
 from livewarden.cases.outbox import WebhookSender
 from livewarden.cases.schema import DeliveryRow, WebhookRow
 from livewarden.cases.sql import SqlCaseRepository
+from livewarden.testing.private_server import free_port
 
 
 class Receiver:
@@ -87,11 +87,6 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_sender(args) -> None:

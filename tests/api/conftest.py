@@ -3,7 +3,6 @@ uvicorn server on a free loopback port, and one key per role for an own and a fo
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from livewarden.registry import load_registry
 from livewarden.runtime.build import System
 from livewarden.runtime.scan_jobs import ScanJobs
 from livewarden.testing.clips import write_clip
+from livewarden.testing.private_server import free_port
 from tests.conftest import write_registry
 
 # role -> (own tenant, foreign tenant): the own one sees the alerts below, the foreign one sees none of them
@@ -75,11 +75,6 @@ class Served:
         [alert] = [self.store.record(u) for u in self.policy.observe(signal)] if signal else [None]
         return alert.id if alert else 0
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
