@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 from rig import PACKS, the_mark, trial_rules, with_pack, write_registry
 
+from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.clips import write_clip
@@ -85,6 +86,7 @@ def publish(clip: Path, url: str) -> subprocess.Popen:
 
 
 def main() -> None:
+    run_on_jemalloc()  # as `livewarden watch` runs (LIVEWARDEN_ALLOCATOR=glibc for the system allocator)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=30.0)
     ap.add_argument("--rooms", type=int, default=8)
@@ -102,7 +104,7 @@ def main() -> None:
         raise SystemExit(f"room_churn_memory needs nginx with the RTMP module: {why}")
     total = args.rooms + int(args.minutes * 60 / args.swap_s) + 1
     print(f"room_churn_memory: {args.rooms} live rooms, one replaced every {args.swap_s:g}s for {args.minutes:g} min "
-          f"(~{total} rooms), marks + products at 2 fps, {os.cpu_count()} cores", flush=True)
+          f"(~{total} rooms), marks + products at 2 fps, {os.cpu_count()} cores, {allocator_in_use()}", flush=True)
     with tempfile.TemporaryDirectory() as tmp, RtmpServer() as server:
         tmp = Path(tmp)
         clip = tmp / "room.mp4"

@@ -61,6 +61,7 @@ import cv2
 import numpy as np
 from rig import FACES, PACKS, the_mark, trial_rules, with_pack, with_portrait, write_registry
 
+from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.clips import write_clip
@@ -339,6 +340,7 @@ def ramp(mode: str, ns: list[int], clip: Path, seconds: float, workdir: Path, pr
 
 
 def main() -> None:
+    run_on_jemalloc()  # as `livewarden watch` runs (LIVEWARDEN_ALLOCATOR=glibc for the system allocator)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=34.0, help="run time per step")
     ap.add_argument("--max-rooms", type=int, default=40)
@@ -354,8 +356,8 @@ def main() -> None:
     if args.seconds < STARTUP_S + TAIL_S + LOOP_S:
         raise SystemExit(f"--seconds must be at least {STARTUP_S + TAIL_S + LOOP_S:.1f} (start-up, one loop, the tail)")
     cores = os.cpu_count()
-    print(f"streams_per_core: 720p{FPS} H.264 rooms via nginx-rtmp, {cores} CPU cores, {args.seconds:.0f}s per step "
-          f"(start-up: the first {STARTUP_S:.0f}s)")
+    print(f"streams_per_core: 720p{FPS} H.264 rooms via nginx-rtmp, {cores} CPU cores, {allocator_in_use()}, "
+          f"{args.seconds:.0f}s per step (start-up: the first {STARTUP_S:.0f}s)")
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "room.mp4"
         print("  encoding the sample room…", flush=True)

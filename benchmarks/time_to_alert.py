@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from rig import percentiles, the_mark, trial_rules, write_registry
 
+from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.publish import FramePublisher
@@ -151,6 +152,7 @@ def run(sample_fps: float, trials: int, off: list, on: list, workdir: Path) -> d
 
 
 def main() -> None:
+    run_on_jemalloc()  # as `livewarden watch` runs (LIVEWARDEN_ALLOCATOR=glibc for the system allocator)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=25)
     ap.add_argument("--sample-fps", type=float, action="append")
@@ -158,7 +160,7 @@ def main() -> None:
     ok, why = RtmpServer.available()
     if not ok:
         raise SystemExit(f"time_to_alert needs nginx with the RTMP module: {why} (run scripts/setup.sh)")
-    print(f"time_to_alert: 720p{FPS} H.264 via nginx-rtmp, {os.cpu_count()} CPU cores, {args.trials} trials")
+    print(f"time_to_alert: 720p{FPS} H.264 via nginx-rtmp, {os.cpu_count()} CPU cores, {allocator_in_use()}, {args.trials} trials")
     print("  generating frames…", flush=True)
     off, on = make_frames()
     with tempfile.TemporaryDirectory() as tmp:

@@ -465,7 +465,14 @@ def demo(
     raise typer.Exit(0 if ok else 1)
 
 
-def main() -> None:  # pragma: no cover
+LONG_LIVED = {"watch", "serve", "demo"}  # they run for hours: on jemalloc (runtime/allocator.py)
+
+
+def main() -> None:
+    if LONG_LIVED & set(sys.argv[1:2]):
+        from livewarden.runtime.allocator import run_on_jemalloc
+
+        run_on_jemalloc()
     app()
 
 

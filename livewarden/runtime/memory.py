@@ -7,7 +7,9 @@ benchmarks/room_churn_memory.py (8 rooms replaced every 4 s, 5 minutes): +210 MB
 with two arenas; at one room replaced every 7.5 s, two arenas still grew 3% from 10 to 20 minutes, so when a
 room ends the freed memory is also handed back (`malloc_trim`, a few ms once per room). Forcing every block
 from 1 MB to be mmapped was tried and dropped: it turns each frame-sized temporary into a system call and
-fresh zeroed pages, and cost throughput at 8 rooms.
+fresh zeroed pages, and cost throughput at 8 rooms. Even so glibc's footprint wandered and grew; the
+long-lived commands therefore run on jemalloc when it is installed (runtime/allocator.py), and then none of
+this applies.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+
+from livewarden.runtime.allocator import allocator_in_use
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +30,12 @@ _libc = None
 
 
 def _glibc():
+    """glibc's malloc functions, or None if this process allocates with something else."""
     global _libc
     if _libc is None:
+        if allocator_in_use() != "glibc":
+            _libc = False
+            return None
         try:
             _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
             _libc.mallopt, _libc.malloc_trim  # noqa: B018  (both exist: glibc)
