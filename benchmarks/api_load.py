@@ -293,7 +293,7 @@ def build_rows(w: World, n_alerts: int, days: float, seed: int, evidence_dir: Pa
     for k, (at, actor, action, alert_id, detail) in enumerate(audit, start=1):
         h = entry_hash(prev, at, actor, action, alert_id, detail)
         chain.append({"id": k, "at": at, "actor": actor, "action": action, "alert_id": alert_id, "detail": detail,
-                      "prev_hash": prev, "hash": h})
+                      "case_id": detail.get("case_id"), "prev_hash": prev, "hash": h})
         prev = h
     return now, alerts, cases, actions, notices, events, chain
 

@@ -21,7 +21,11 @@ _WRITE = "livewarden_write"
 def engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url)
-    sqlite = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    # a pool as big as the API's worker threads (anyio's 40): a connection made per request beyond the default
+    # 5 + 10 cost its PRAGMAs every time under load
+    in_memory = url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+    sqlite = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                           **({} if in_memory else {"pool_size": 40, "max_overflow": 10}))
     event.listen(sqlite, "connect", _sqlite_connect)
     event.listen(sqlite, "begin", _sqlite_begin)
     return sqlite

@@ -61,13 +61,15 @@ def authenticate(engine: Engine, token: str) -> Principal | None:
     if not token.startswith(PREFIX) or token.count("_") < 2:
         return None
     key_id, _, secret = token[len(PREFIX):].partition("_")
-    with Session(engine) as session:
-        row = session.get(KeyRow, key_id)
-        if row is None or row.revoked_at is not None:
-            return None
-        if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
-            return None
-        return Principal(row.id, row.role, row.tenant)
+    keys = KeyRow.__table__
+    with engine.connect() as conn:  # every request: the plain query, not the ORM
+        row = conn.execute(select(keys.c.role, keys.c.tenant, keys.c.secret_sha256, keys.c.revoked_at)
+                           .where(keys.c.id == key_id)).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(row.secret_sha256, _digest(secret)):
+        return None
+    return Principal(key_id, row.role, row.tenant)
 
 
 def list_keys(engine: Engine) -> list[KeyInfo]:

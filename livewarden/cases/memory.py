@@ -45,6 +45,7 @@ class _MemoryTransaction(Transaction):
         return self.head  # the repository's lock is held for the whole transaction
 
     def add_audit(self, **fields: Any) -> int:
+        fields.pop("case_id")  # an index of the SQL store
         entry_id = self.audit[-1].id + 1 if self.audit else 1
         self.audit.append(AuditRecord(id=entry_id, **_stored(fields)))
         return entry_id

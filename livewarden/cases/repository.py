@@ -89,7 +89,7 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     def add_audit(self, **fields: Any) -> int:
-        """Insert an audit entry (every field but id); returns its id."""
+        """Insert an audit entry (every field but id, and case_id: the case it is about, an index); returns its id."""
 
     @abc.abstractmethod
     def set_chain_head(self, last_hash: str, entries: int) -> None: ...
@@ -201,7 +201,7 @@ class CaseRepository(abc.ABC):
         prev, count = tx.lock_chain_head()
         fields = dict(at=at, actor=actor, action=action, alert_id=alert_id, detail=detail, prev_hash=prev,
                       hash=entry_hash(prev, at, actor, action, alert_id, detail))
-        entry_id = tx.add_audit(**fields)
+        entry_id = tx.add_audit(**fields, case_id=detail.get("case_id"))
         tx.set_chain_head(fields["hash"], count + 1)
         return AuditRecord(id=entry_id, **fields)
 

@@ -51,6 +51,8 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     alert_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     detail: Mapped[dict] = mapped_column(JSON)
+    # detail["case_id"] copied into an indexed column for the case's timeline (the hash covers the detail)
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -23,7 +23,8 @@ from livewarden.cases.repository import AlertRecord, AuditRecord, CaseRepository
 
 
 def _record(row: Any, cls: type) -> Any:
-    return cls(**{c.name: getattr(row, c.name) for c in row.__table__.columns})
+    """The record of a row: the fields the record has (a table may carry more, e.g. an index column)."""
+    return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
 class _SqlTransaction(Transaction):

@@ -102,3 +102,22 @@ def two_writers_one_chain(url: str, sync: Path) -> None:
         assert sum(a != b for a, b in zip(actors, actors[1:])) >= 10, actors
     finally:
         store.close()
+
+
+def fill_case_ids_of_existing_entries(url: str) -> list[tuple]:
+    """0004 copies detail.case_id of the entries already in the log into the indexed column."""
+    from sqlalchemy import text
+
+    from livewarden.cases import db, migrate
+
+    migrate.upgrade(url, to="0003")
+    engine = db.engine(url)
+    with engine.begin() as conn:
+        for k, detail in enumerate(['{"case_id": 7, "action_id": 1}', '{"rule": "x"}'], start=1):
+            conn.execute(text("INSERT INTO audit_log (id, at, actor, action, alert_id, detail, prev_hash, hash) "
+                              "VALUES (:id, 1.0, 'a', 'b', NULL, :detail, 'p', 'h')"), {"id": k, "detail": detail})
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        rows = list(conn.execute(text("SELECT id, case_id FROM audit_log ORDER BY id")).tuples())
+    engine.dispose()
+    return rows

@@ -87,7 +87,7 @@ def test_a_store_made_before_migrations_is_upgraded_in_place(tmp_path: Path):
     assert migrate.current(url) is None
 
     store = CaseStore.at(data)  # the repository upgrades an embedded store at open
-    assert migrate.current(url) == migrate.head() == "0003"
+    assert migrate.current(url) == migrate.head() == "0004"
     a1, a2 = store.alerts()
     assert (a1.id, a1.status, a2.id, a2.status, a2.evidence) == (1, "closed", 2, "open", ["evidence/deals/000002_crop.jpg"])
     entries = store.audit_entries()
@@ -107,15 +107,21 @@ def test_a_store_made_before_migrations_is_upgraded_in_place(tmp_path: Path):
 def test_upgrade_reports_where_it_started(tmp_path: Path):
     legacy_store(tmp_path / "old")
     old, new = f"sqlite:///{tmp_path / 'old' / 'livewarden.db'}", f"sqlite:///{tmp_path / 'new.db'}"
-    assert migrate.upgrade(old) == ("0001", "0003")
-    assert migrate.upgrade(new) == (None, "0003")
-    assert migrate.upgrade(new) == ("0003", "0003")
+    assert migrate.upgrade(old) == ("0001", "0004")
+    assert migrate.upgrade(new) == (None, "0004")
+    assert migrate.upgrade(new) == ("0004", "0004")
 
 
 def test_the_first_revision_makes_exactly_the_schema_create_all_made(tmp_path: Path):
     legacy_store(tmp_path / "old")
     migrate.upgrade(f"sqlite:///{tmp_path / 'new.db'}", to="0001")
     assert schema(tmp_path / "new.db") == schema(tmp_path / "old" / "livewarden.db")
+
+
+def test_0004_fills_the_case_of_existing_audit_entries(tmp_path: Path):
+    from tests.cases.support import fill_case_ids_of_existing_entries
+
+    assert fill_case_ids_of_existing_entries(f"sqlite:///{tmp_path / 'old.db'}") == [(1, 7), (2, None)]
 
 
 def test_head_is_the_newest_migration_script():

@@ -13,7 +13,7 @@ from livewarden.cases import SqlCaseRepository, migrate
 from livewarden.cases.audit import GENESIS, entry_hash
 from livewarden.cli import app
 from livewarden.errors import LivewardenError
-from tests.cases.support import run_together, two_writers_one_chain
+from tests.cases.support import fill_case_ids_of_existing_entries, run_together, two_writers_one_chain
 from tests.cases.test_store import record_all, signal_at
 
 # The behaviour tests of test_store, collected here again: in this module `repo` (below) is a PostgreSQL store,
@@ -113,6 +113,10 @@ def test_db_upgrade_command_takes_the_url_and_hides_its_password(postgres_url: s
     again = runner.invoke(app, ["db", "upgrade", "--url", postgres_url])
     assert again.exit_code == 0 and "up to date" in again.output, again.output
     assert migrate.current(postgres_url) == migrate.head()
+
+
+def test_0004_fills_the_case_of_existing_audit_entries_in_postgres(postgres_url: str):
+    assert fill_case_ids_of_existing_entries(postgres_url) == [(1, 7), (2, None)]
 
 
 def test_a_database_not_at_head_is_refused(postgres_url: str, tmp_path: Path):
