@@ -546,7 +546,8 @@ def run_server(args) -> None:
     logging.basicConfig(level=logging.WARNING)
     store = SqlCaseRepository(args.serve, args.evidence)
     platform = Platform(store)
-    app = create_app(platform, make_registry(make_world(args.rooms, args.seed)))
+    app = create_app(platform, make_registry(make_world(args.rooms, args.seed)),
+                     worker_threads=int(os.environ.get("API_LOAD_THREADS", "6")))
     sender = WebhookSender(platform.engine)  # as `livewarden serve` runs it beside the API
     sender.start()
     try:
@@ -616,6 +617,10 @@ class Result:
         return self.done - self.due
 
 
+class _Stale(Exception):
+    """A kept-alive connection closed by the server before it answered."""
+
+
 class RawClient:
     """A minimal HTTP/1.1 keep-alive GET client on asyncio streams (`--client raw`): about 1/30 of httpx's CPU
     per request, for when the load generator itself would be what is measured."""
@@ -628,27 +633,40 @@ class RawClient:
 
     async def get(self, path: str, headers: dict[str, str]) -> int:
         async with self.slots:
-            reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
-            ok = False
+            if self.idle:
+                try:  # a kept-alive connection the server closed meanwhile (its keep-alive timeout): as every
+                    return await self._exchange(*self.idle.pop(), path, headers)  # HTTP client does, send the
+                except _Stale:  # GET again on a new connection
+                    pass
+            return await self._exchange(*await asyncio.open_connection(self.host, self.port), path, headers)
+
+    async def _exchange(self, reader, writer, path: str, headers: dict[str, str]) -> int:
+        ok = False
+        try:
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}\r\n".encode())
             try:
-                head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-                writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n{head}\r\n".encode())
-                lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-                status = int(lines[0].split()[1])
-                fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
-                if "content-length" in fields:
-                    await reader.readexactly(int(fields["content-length"]))
-                elif fields.get("transfer-encoding") == "chunked":
-                    while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-                        await reader.readexactly(size + 2)
-                    await reader.readuntil(b"\r\n")
-                ok = fields.get("connection") != "close"
-                return status
-            finally:
-                if ok:
-                    self.idle.append((reader, writer))
-                else:
-                    writer.close()
+                first = await reader.readuntil(b"\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+                if isinstance(exc, asyncio.IncompleteReadError) and exc.partial:
+                    raise
+                raise _Stale() from exc  # closed before a byte of the answer
+            lines = first.decode("latin-1").split("\r\n")
+            status = int(lines[0].split()[1])
+            fields = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+            if "content-length" in fields:
+                await reader.readexactly(int(fields["content-length"]))
+            elif fields.get("transfer-encoding") == "chunked":
+                while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+                    await reader.readexactly(size + 2)
+                await reader.readuntil(b"\r\n")
+            ok = fields.get("connection") != "close"
+            return status
+        finally:
+            if ok:
+                self.idle.append((reader, writer))
+            else:
+                writer.close()
 
     async def aclose(self) -> None:
         for _, writer in self.idle:
@@ -692,7 +710,7 @@ async def load(base: str, requests: list[Request], rate: float, connections: int
                     client.get(req.path, {"Authorization": f"Bearer {req.token}"}), timeout_s)
             except (asyncio.TimeoutError, httpx.TimeoutException):
                 status = "timeout"
-            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError, _Stale) as exc:
                 status = type(exc).__name__
             results.append(Result(req, due, sent, loop.time(), status))
 

@@ -174,6 +174,9 @@ class ApiSettings(_Section):
     port: int = Field(8080, ge=0, le=65535)
     max_upload_mb: float = Field(500, gt=0)  # a self-check clip (POST /scans)
     max_scan_s: float = Field(1800, gt=0)  # and its duration: half an hour of broadcast
+    # requests worked on at once (the others wait their turn): more threads than this only fight over
+    # Python's interpreter lock, and an overloaded server then spent 3x the CPU per request
+    worker_threads: int = Field(6, ge=1, le=200)
 
 
 class CasesSettings(_Section):

@@ -7,10 +7,13 @@ tenant answers 404, as if it did not exist. `PUBLIC` routes need no key.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from livewarden.cases.keys import authenticate
 from livewarden.cases.scope import ROLES, Principal
@@ -86,7 +89,36 @@ def document(spec: dict[str, Any], error_schema: str) -> dict[str, Any]:
     return spec
 
 
-def caller(request: Request) -> Principal | None:
+KEY_CHECK_S = 1.0  # a key revoked from another process (`livewarden keys revoke`) stops working within this
+
+
+class KeyCheck:
+    """token -> its caller (or None), read from the keys table at most once a second per token.
+
+    The check ran on every request: a database round trip and a hop to a worker thread, more than half the
+    server's time for a small read. A key revoked through this server is forgotten at once (`forget`).
+    """
+
+    def __init__(self, engine: Engine, max_tokens: int = 10_000):
+        self.engine, self.max_tokens = engine, max_tokens
+        self._checked: dict[str, tuple[float, Principal | None]] = {}
+
+    async def __call__(self, token: str) -> Principal | None:
+        now = time.monotonic()
+        hit = self._checked.get(token)
+        if hit is not None and now - hit[0] < KEY_CHECK_S:
+            return hit[1]
+        who = await run_in_threadpool(authenticate, self.engine, token)
+        if len(self._checked) >= self.max_tokens:  # someone trying many tokens: start over, never grow
+            self._checked.clear()
+        self._checked[token] = (now, who)
+        return who
+
+    def forget(self) -> None:
+        self._checked.clear()
+
+
+async def caller(request: Request) -> Principal | None:
     """The checked caller of this request (None on a public route); 401 without a valid key, 403 for a role
     the route does not admit."""
     route = request.scope.get("route")
@@ -96,7 +128,7 @@ def caller(request: Request) -> Principal | None:
     if roles == PUBLIC:
         return None
     token = _token(request)
-    who = authenticate(request.app.state.platform.engine, token) if token else None
+    who = await request.app.state.key_check(token) if token else None
     if who is None:
         raise HTTPException(401, "a valid API key is needed (Authorization: Bearer lw_...)",
                             headers={"WWW-Authenticate": "Bearer"})

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Literal, Optional
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
@@ -27,7 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from livewarden.api.access import PLATFORM, caller, check_table, document
+from livewarden.api.access import PLATFORM, KeyCheck, caller, check_table, document
 from livewarden.api.feed import EventFeed
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
@@ -133,7 +134,7 @@ HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an
 
 
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
-               settings: CasesSettings | None = None, scans: Any = None) -> FastAPI:
+               settings: CasesSettings | None = None, scans: Any = None, worker_threads: int = 6) -> FastAPI:
     """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
     runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads."""
     feed = EventFeed(platform)
@@ -164,6 +165,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads
         await feed.start()
         ticking = [asyncio.create_task(clocks()), asyncio.create_task(health_changes())]
         yield
@@ -178,6 +180,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                               '`{"error": {"status", "reason", "fields"?}}`.')
     app.state.platform, app.state.registry, app.state.pipeline, app.state.feed = platform, registry, pipeline, feed
     app.state.notices = notices
+    app.state.key_check = KeyCheck(platform.engine)
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's, and the router's (no such path, method)
     async def _http(request: Request, exc: StarletteHTTPException):
@@ -455,6 +458,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         if not any(k.id == key_id and k.tenant == mine and k.role in PLATFORM for k in list_keys(platform.engine)) \
                 or not revoke_key(platform.engine, key_id):
             raise NotFound(f"no key {key_id}")
+        app.state.key_check.forget()
         platform.store.append_audit(who(request).actor, "key_revoked", None, {"key_id": key_id})
         return {"revoked": key_id}
 

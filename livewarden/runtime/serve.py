@@ -26,7 +26,7 @@ def server_parts(system: Any, pipeline: Any = None):
     platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=settings.cases.claim_ttl_s)
     scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
                      int(settings.api.max_upload_mb * 2**20))
-    app = create_app(platform, system.registry, pipeline, settings.cases, scans)
+    app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads)
     return platform, app, WebhookSender(platform.engine)
 
 

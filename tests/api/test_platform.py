@@ -174,3 +174,23 @@ def test_the_timeline_names_an_edited_entry_of_its_case(fresh):
         tamper(fresh.store, action.id, actor="someone else")  # rewriting who decided
         audit = mod.get(f"/cases/{case_id}/timeline").json()["audit"]
         assert audit["verified"] is False and audit["first_bad_entry"] == action.id
+
+
+def test_a_revoked_key_stops_working(fresh):
+    """Revoked through the server: at once. Revoked from another process (the CLI, straight in the database):
+    within the key check's second."""
+    from livewarden.api.access import KEY_CHECK_S
+    from livewarden.cases.keys import create_key, revoke_key
+
+    with fresh.client("admin", "shopA") as admin:
+        made = admin.post("/keys", json={"role": "moderator", "name": "night shift"}).json()
+        with httpx.Client(base_url=fresh.url, headers={"Authorization": f"Bearer {made['token']}"}) as mod:
+            assert mod.get("/me").json()["role"] == "moderator"
+            assert admin.delete(f"/keys/{made['id']}").status_code == 200
+            assert mod.get("/me").status_code == 401
+    info, token = create_key(fresh.platform.engine, "moderator", "shopA")
+    with httpx.Client(base_url=fresh.url, headers={"Authorization": f"Bearer {token}"}) as mod:
+        assert mod.get("/me").status_code == 200
+        revoke_key(fresh.platform.engine, info.id)
+        time.sleep(KEY_CHECK_S + 0.1)
+        assert mod.get("/me").status_code == 401
