@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from livewarden.api.access import PLATFORM, KeyCheck, caller, check_table, document
 from livewarden.api.feed import EventFeed
+from livewarden.cases import db
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
@@ -163,11 +164,20 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             except Exception:  # the database busy: the next turn does it (the clocks are idempotent)
                 log.exception("notice clocks")
 
+    async def statistics():
+        while True:
+            try:
+                await run_in_threadpool(db.refresh_statistics, platform.engine)
+            except Exception:  # the database busy: the next turn does it
+                log.exception("database statistics")
+            await asyncio.sleep(db.STATISTICS_EVERY_S)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads
         await feed.start()
-        ticking = [asyncio.create_task(clocks()), asyncio.create_task(health_changes())]
+        ticking = [asyncio.create_task(clocks()), asyncio.create_task(health_changes()),
+                   asyncio.create_task(statistics())]
         yield
         for task in ticking:
             task.cancel()

@@ -7,7 +7,7 @@ read can be limited to what a caller may see in the query itself, not after load
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Boolean, Float, Integer, String
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -17,6 +17,8 @@ class Base(DeclarativeBase):
 
 class AlertRow(Base):
     __tablename__ = "alerts"
+    # a platform's open alerts (the review queue) without walking its closed ones (migration 0004)
+    __table_args__ = (Index("ix_alerts_platform_status", "platform", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     room_id: Mapped[str] = mapped_column(String(64), index=True)
