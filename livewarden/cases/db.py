@@ -16,7 +16,6 @@ import time
 from sqlalchemy import Engine, create_engine, event
 
 _WRITE = "livewarden_write"
-MMAP_BYTES = 1 << 30
 
 
 def engine(url: str) -> Engine:
@@ -79,8 +78,5 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
                     raise
                 time.sleep(random.uniform(0.01, 0.05))
         cur.execute("PRAGMA synchronous=NORMAL")
-        # read the file through a memory map shared by every connection, not a 2 MB page cache each (a page of
-        # alerts over a 265 MB store cost 7.7 ms of server CPU per request, mostly copying pages in)
-        cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     finally:
         cur.close()
