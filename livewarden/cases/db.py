@@ -21,8 +21,8 @@ _WRITE = "livewarden_write"
 def engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
         return create_engine(url)
-    # a pool as big as the API's worker threads (anyio's 40): a connection made per request beyond the default
-    # 5 + 10 cost its PRAGMAs every time under load
+    # room by room threads, the API's workers and its key checks each hold a connection: beyond SQLAlchemy's
+    # 5 + 10, one was opened (with its PRAGMAs) for every request under load
     in_memory = url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
     sqlite = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                            **({} if in_memory else {"pool_size": 40, "max_overflow": 10}))
