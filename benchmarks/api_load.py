@@ -543,12 +543,14 @@ def run_server(args) -> None:
     from livewarden.api.app import create_app
     from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
+    from livewarden.config import load_settings
 
     logging.basicConfig(level=logging.WARNING)
     store = SqlCaseRepository(args.serve, args.evidence)
     platform = Platform(store)
+    # as `serve` reads its settings (LIVEWARDEN_API__WORKER_THREADS=40 to try another number)
     app = create_app(platform, make_registry(make_world(args.rooms, args.seed)),
-                     worker_threads=int(os.environ.get("API_LOAD_THREADS", "6")))
+                     worker_threads=load_settings().api.worker_threads)
     sender = WebhookSender(platform.engine)  # as `livewarden serve` runs it beside the API
     sender.start()
     try:

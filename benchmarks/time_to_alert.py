@@ -160,7 +160,8 @@ def main() -> None:
     ok, why = RtmpServer.available()
     if not ok:
         raise SystemExit(f"time_to_alert needs nginx with the RTMP module: {why} (run scripts/setup.sh)")
-    print(f"time_to_alert: 720p{FPS} H.264 via nginx-rtmp, {os.cpu_count()} CPU cores, {allocator_in_use()}, {args.trials} trials")
+    print(f"time_to_alert: 720p{FPS} H.264 via nginx-rtmp, {os.cpu_count()} CPU cores, {allocator_in_use()}, "
+          f"{args.trials} trials")
     print("  generating frames…", flush=True)
     off, on = make_frames()
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,7 +36,7 @@ from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
 from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Conflict, Id, Input, NotFound,
                                        Platform, Statement)
-from livewarden.config import CasesSettings
+from livewarden.config import ApiSettings, CasesSettings
 from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError
 
@@ -144,7 +144,8 @@ HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an
 
 
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
-               settings: CasesSettings | None = None, scans: Any = None, worker_threads: int = 6) -> FastAPI:
+               settings: CasesSettings | None = None, scans: Any = None,
+               worker_threads: int | None = None) -> FastAPI:
     """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
     runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads."""
     feed = EventFeed(platform)
@@ -183,7 +184,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        anyio.to_thread.current_default_thread_limiter().total_tokens = worker_threads
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = worker_threads or ApiSettings().worker_threads
         await feed.start()
         ticking = [asyncio.create_task(clocks()), asyncio.create_task(health_changes()),
                    asyncio.create_task(statistics())]

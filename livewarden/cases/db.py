@@ -13,7 +13,7 @@ import random
 import sqlite3
 import time
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 
 _WRITE = "livewarden_write"
 
@@ -23,7 +23,7 @@ def engine(url: str) -> Engine:
         return create_engine(url)
     # room by room threads, the API's workers and its key checks each hold a connection: beyond SQLAlchemy's
     # 5 + 10, one was opened (with its PRAGMAs) for every request under load
-    in_memory = url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+    in_memory = make_url(url).database in (None, "", ":memory:")
     sqlite = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                            **({} if in_memory else {"pool_size": 40, "max_overflow": 10}))
     event.listen(sqlite, "connect", _sqlite_connect)

@@ -184,10 +184,9 @@ class Platform:
     def _first_id_opened(self, since: float) -> int:
         """The smallest id of an alert opened at `since` or later (from the opened_at index): the list walks the
         ids from there, not from the first alert of the tenant (35 ms over 100,000 alerts for the last day)."""
-        with self.engine.connect() as conn:
-            # min(id + 0): plain min(id) walks the table from its first id looking for the first match
-            first = conn.execute(select(func.min(AlertRow.id + 0)).where(AlertRow.opened_at >= since)).scalar()
-        return MAX_ID if first is None else first
+        # min(id + 0): plain min(id) walks the table from its first id looking for the first match
+        [row] = self._read(select(func.min(AlertRow.id + 0).label("first")).where(AlertRow.opened_at >= since))
+        return MAX_ID if row["first"] is None else row["first"]
 
     def _read(self, query: Any) -> list[dict[str, Any]]:
         """Rows as plain dicts, without the ORM (a page of 50 alerts: its objects cost more than the query)."""

@@ -89,7 +89,8 @@ class Transaction(abc.ABC):
 
     @abc.abstractmethod
     def add_audit(self, **fields: Any) -> int:
-        """Insert an audit entry (every field but id, and case_id: the case it is about, an index); returns its id."""
+        """Insert an audit entry (every field but id, and case_id: the case it is about, an index); returns its
+        id."""
 
     @abc.abstractmethod
     def set_chain_head(self, last_hash: str, entries: int) -> None: ...
