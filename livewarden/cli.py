@@ -126,7 +126,7 @@ def serve(
         system = build_system(reg, cfg, progress=console.status)
     console.print(f"[green]serving[/green] http://{cfg.api.host}:{cfg.api.port} (API docs at /docs), "
                   f"{len(reg.rooms) if watch else 0} rooms watched; Ctrl-C stops", soft_wrap=True)
-    run_server(system, cfg.api.host, cfg.api.port, watch=watch)
+    run_server(system, cfg.api.host, cfg.api.port, watch=watch, registry_path=registry)
 
 
 @keys_app.command("create")

@@ -27,6 +27,8 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/health"): PUBLIC,
     ("GET", "/me"): EVERYONE,
     ("GET", "/rooms"): EVERYONE,
+    ("GET", "/registry"): EVERYONE,
+    ("POST", "/registry/reload"): ("admin",),  # re-reads the operator's file: an admin applies, cannot edit it
     ("GET", "/alerts"): EVERYONE,
     ("GET", "/alerts/{alert_id}"): EVERYONE,
     ("GET", "/alerts/{alert_id}/evidence/{index}"): EVERYONE,

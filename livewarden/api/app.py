@@ -38,7 +38,8 @@ from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, 
                                        Platform, Statement)
 from livewarden.config import ApiSettings, CasesSettings
 from livewarden.cases.scope import Principal, room_scope
-from livewarden.errors import InputError
+from livewarden.errors import InputError, RegistryError
+from livewarden.registry.view import visible_registry
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; clip uploads have their own limit
@@ -145,9 +146,10 @@ HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an
 
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                settings: CasesSettings | None = None, scans: Any = None,
-               worker_threads: int | None = None) -> FastAPI:
+               worker_threads: int | None = None, reload: Any = None) -> FastAPI:
     """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
-    runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads."""
+    runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads, `reload` (a runtime.reload.RegistryReload)
+    applies a changed registry file. The registry in force is `app.state.registry` (a reload replaces it)."""
     feed = EventFeed(platform)
     notices = Notices(platform, registry, settings or CasesSettings())
 
@@ -160,6 +162,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                     state = status.health.state
                     if last.get(room_id) != state:
                         last[room_id] = state
+                        registry = app.state.registry
                         scope = room_scope(registry.room(room_id) if registry is not None else None)
                         await run_in_threadpool(platform.announce_health, scope, {
                             "room_id": room_id, "state": state, "last_error": status.health.last_error})
@@ -254,6 +257,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/rooms", tags=["rooms"])
     def rooms(request: Request) -> dict:
         p, out = who(request), []
+        registry = app.state.registry
         for room in (registry.rooms if registry is not None else []):
             if not p.sees(room_scope(room)):
                 continue
@@ -267,6 +271,30 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                 item["on_camera"] = sorted({s.subject for s in status.last_signals})
             out.append(item)
         return {"items": out}
+
+    @app.get("/registry", tags=["registry"])
+    def registry_view(request: Request) -> dict:
+        """What of the registry in force the caller may see, and which file version it is (its SHA-256)."""
+        registry = app.state.registry
+        version = {"sha256": reload.digest, "loaded_at": reload.loaded_at} if reload is not None else {}
+        return {**version, **(visible_registry(registry, who(request)) if registry is not None else {})}
+
+    @app.post("/registry/reload", tags=["registry"], responses=_errors(409))
+    def registry_reload(request: Request) -> dict:
+        """Re-read the registry file the server was started from and apply it, rooms staying live: new rooms
+        start, removed ones stop, the policy and every caller's scope follow the file. A file with a problem
+        changes nothing (409, each problem with its file and line)."""
+        if reload is None:
+            raise Conflict("this server was not started from a registry file: nothing to reload")
+        try:
+            summary = reload()
+        except RegistryError as exc:
+            return _error(409, f"the registry file has {len(exc.problems)} problem(s); nothing changed",
+                          [{"field": f"{p.file}:{p.line}" if p.line else p.file,
+                            "reason": f"{p.field}: {p.message}" if p.field else p.message} for p in exc.problems])
+        app.state.registry = notices.registry = reload.registry
+        platform.store.append_audit(who(request).actor, "registry_reloaded", None, summary)
+        return summary
 
     @app.get("/alerts", tags=["alerts"], responses=_errors(422))
     def alerts(request: Request, room_id: Optional[str] = Query(None, pattern=NO_NUL),
@@ -372,6 +400,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         """Upload a clip (the raw bytes as the body) to be scanned as one of the caller's rooms; follow it at
         `GET /scans/{id}`: the report is the one `livewarden scan` writes. Nothing is filed on the platform."""
         p = who(request)
+        registry = app.state.registry
         room = registry.room(room_id) if registry is not None else None
         if scans is None or room is None or room.seller != p.tenant:
             raise NotFound(f"no room {room_id} of seller {p.tenant}")
@@ -399,7 +428,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         """Prometheus metrics of what the caller may see (send the key as a bearer token from the scraper)."""
         from livewarden.api.metrics import exposition
 
-        return PlainTextResponse(exposition(platform, pipeline, registry, who(request)),
+        return PlainTextResponse(exposition(platform, pipeline, app.state.registry, who(request)),
                                  media_type="text/plain; version=0.0.4")
 
     @app.get("/events", tags=["live feed"], response_class=StreamingResponse,

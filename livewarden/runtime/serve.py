@@ -12,30 +12,34 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def server_parts(system: Any, pipeline: Any = None):
-    """(platform, app, webhook sender) over the system's store, built but not started.
+def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None = None):
+    """(platform, app, webhook sender) over the system's store, built but not started; with `registry_path`
+    (the file the system was built from) the API can reload it.
 
     Build them before the pipeline starts: the platform files each alert into its case as it is recorded."""
     from livewarden.api.app import create_app
     from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
 
+    from livewarden.runtime.reload import RegistryReload
     from livewarden.runtime.scan_jobs import ScanJobs
 
     settings = system.settings
     platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=settings.cases.claim_ttl_s)
     scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
                      int(settings.api.max_upload_mb * 2**20))
-    app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads)
+    reload = RegistryReload(registry_path, system, pipeline) if registry_path is not None else None
+    app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads,
+                     reload)
     return platform, app, WebhookSender(platform.engine)
 
 
-def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
+def run_server(system: Any, host: str, port: int, watch: bool = True, registry_path: Path | None = None) -> None:
     """Serve until Ctrl-C / SIGTERM; rooms are watched from the start, webhooks sent from the outbox."""
     import uvicorn
 
     pipeline = system.pipeline() if watch and system.registry.rooms else None
-    platform, app, sender = server_parts(system, pipeline)
+    platform, app, sender = server_parts(system, pipeline, registry_path)
     if pipeline is not None:
         pipeline.start()
     sender.start()
@@ -50,10 +54,11 @@ def run_server(system: Any, host: str, port: int, watch: bool = True) -> None:
 class BackgroundServer:
     """The API and the webhook sender in a thread of this process."""
 
-    def __init__(self, system: Any, pipeline: Any, host: str = "127.0.0.1", port: int = 8080):
+    def __init__(self, system: Any, pipeline: Any, host: str = "127.0.0.1", port: int = 8080,
+                 registry_path: Path | None = None):
         import uvicorn
 
-        self.platform, self.app, self.sender = server_parts(system, pipeline)
+        self.platform, self.app, self.sender = server_parts(system, pipeline, registry_path)
         self.url = f"http://{host}:{port}"
         self._server = uvicorn.Server(uvicorn.Config(self.app, host=host, port=port, log_level="warning",
                                                      access_log=False, timeout_graceful_shutdown=2))

@@ -24,6 +24,7 @@ from livewarden.policy.rules import Rule
 from livewarden.detectors.marks import MarksDetector
 from livewarden.registry import load_registry
 from livewarden.runtime.build import System
+from livewarden.runtime.reload import RegistryReload
 from livewarden.runtime.scan_jobs import ScanJobs
 from livewarden.testing.clips import write_clip
 from livewarden.testing.private_server import free_port
@@ -79,7 +80,8 @@ class Served:
 
 def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
     """The world served from a SQLite store under `tmp`, or from the (empty) PostgreSQL database at `url`."""
-    registry = load_registry(world_registry(tmp), check_images=False)
+    path = world_registry(tmp)
+    registry = load_registry(path, check_images=False)
     if url is None:
         store = CaseStore.at(tmp / "data")
     else:
@@ -89,7 +91,8 @@ def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
     platform = Platform(store, rules=rules)
     scanner = System.of(registry, [MarksDetector.from_registry(registry)], rules, data_dir=tmp / "scanner")
     scans = ScanJobs(scanner, tmp / "scans", max_seconds=30, max_upload_bytes=2 << 20)
-    app = create_app(platform, registry, scans=scans)
+    reload = RegistryReload(path, scanner, check_images=False)  # the scanner's system follows the file
+    app = create_app(platform, registry, scans=scans, reload=reload)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))

@@ -172,3 +172,46 @@ def test_a_room_removed_while_running_leaves_nothing_behind_and_can_come_back(ro
             assert len([a for a in system.store.alerts("deals") if a.rule == "unauthorized_brand"]) == attempt + 1
     finally:
         pipeline.stop()
+
+
+def test_a_registry_reload_while_running_starts_new_rooms_on_rebuilt_detectors(rooms: Path, tmp_path: Path):
+    """A live pipeline on one room; the file gains a room and a brand's mark changes: the reload rebuilds the
+    detectors, restarts the running room on them and starts the new one, which alerts as any room would."""
+    import shutil
+
+    import cv2
+    import yaml
+
+    from livewarden.runtime.reload import RegistryReload
+
+    folder = tmp_path / "registry"
+    shutil.copytree(rooms.parent, folder)
+    path = folder / rooms.name
+    data = yaml.safe_load(path.read_text())
+    deals = next(r for r in data["rooms"] if r["id"] == "deals")
+    data["rooms"] = [r for r in data["rooms"] if r["id"] != "deals"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    registry = load_registry(path)
+    system = build(registry, tmp_path / "store", sample_fps=2.0)
+    system.settings = system.settings.with_overrides({"detectors.language.enabled": False})
+    pipeline = system.pipeline().start()
+    reload = RegistryReload(path, system, pipeline)  # as `serve` makes it at start
+    try:
+        assert set(pipeline.rooms) == {"official"}
+        old_detectors = list(system.detectors)
+        cv2.imwrite(str(folder / "marks" / "koru.png"), generate_mark("KORU", 31))  # a new koru mark
+        data["rooms"].append(deals)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        summary = reload()
+        assert summary["detectors_rebuilt"] and summary["rooms_added"] == ["deals"]
+        assert summary["rooms_restarted"] == ["official"]
+        assert [d.name for d in system.detectors] == ["marks"] and system.detectors[0] is not old_detectors[0]
+        status = pipeline.rooms["deals"]
+        deadline = time.monotonic() + 30
+        while not (status.done and pipeline.slots.idle()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert status.analysed > 5
+        assert [a.rule for a in system.store.alerts("deals")] == ["unauthorized_brand"]
+        assert system.store.alerts("official") == []
+    finally:
+        pipeline.stop()
