@@ -544,6 +544,7 @@ def run_server(args) -> None:
     from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
     from livewarden.config import load_settings
+    from livewarden.runtime.collector import settle_after_start
 
     logging.basicConfig(level=logging.WARNING)
     store = SqlCaseRepository(args.serve, args.evidence)
@@ -553,6 +554,7 @@ def run_server(args) -> None:
                      worker_threads=load_settings().api.worker_threads)
     sender = WebhookSender(platform.engine)  # as `livewarden serve` runs it beside the API
     sender.start()
+    settle_after_start()  # as `livewarden serve` does
     try:
         uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
     finally:

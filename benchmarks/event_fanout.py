@@ -154,11 +154,13 @@ def run_server(args) -> None:
     from livewarden.api.app import create_app
     from livewarden.cases.platform import Platform
     from livewarden.registry.schema import Registry
+    from livewarden.runtime.collector import settle_after_start
 
     logging.basicConfig(level=logging.WARNING)
     spec = json.loads(Path(args.serve).read_text())
     store = SqlCaseRepository(spec["url"], spec["evidence"])
     app = create_app(Platform(store, rules=RULES), Registry(**spec["registry"]))
+    settle_after_start()  # as `livewarden serve` does
     uvicorn.run(app, host="127.0.0.1", port=spec["port"], log_level="warning", access_log=False)
 
 

@@ -296,7 +296,9 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         platform.store.append_audit(who(request).actor, "registry_reloaded", None, summary)
         return summary
 
-    @app.get("/alerts", tags=["alerts"], responses=_errors(422))
+    @app.get("/alerts", tags=["alerts"], responses=_errors(422),
+             description="A page of the alerts the caller may see, oldest first; each without its `signals` "
+                         "(`GET /alerts/{id}` has them). Follow `next` as `after` for the next page.")
     def alerts(request: Request, room_id: Optional[str] = Query(None, pattern=NO_NUL),
                rule: Optional[str] = Query(None, pattern=NO_NUL), severity: Optional[str] = Query(None, pattern=NO_NUL),
                status: Optional[Literal["open", "closed"]] = None, brand: Optional[str] = Query(None, pattern=NO_NUL),

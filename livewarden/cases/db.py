@@ -16,6 +16,10 @@ import time
 from sqlalchemy import Engine, create_engine, event, make_url
 
 _WRITE = "livewarden_write"
+# SQLite reads the file through a memory map shared by every connection instead of copying pages into each
+# connection's own 2 MB cache: over 100,000 alerts (267 MB) the API's server CPU per request went from 5.3 to
+# 4.1-4.5 ms (benchmarks/api_load.py). Address space, not memory: the OS page cache backs it.
+MMAP_BYTES = 1 << 30
 
 
 def engine(url: str) -> Engine:
@@ -59,7 +63,8 @@ def _sqlite_begin(connection) -> None:
 
 
 def _sqlite_connect(dbapi_conn, _record) -> None:
-    """WAL, NORMAL sync (durable in WAL), and no BEGIN from the driver (see the module's docstring).
+    """WAL, NORMAL sync (durable in WAL), reads through a memory map, and no BEGIN from the driver (see the
+    module's docstring).
 
     Switching a new file to WAL needs it to ourselves; when another process is mid-way through creating the
     tables, SQLite answers "database is locked" at once (it does not wait, to avoid a deadlock), so look again.
@@ -78,5 +83,6 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
                     raise
                 time.sleep(random.uniform(0.01, 0.05))
         cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     finally:
         cur.close()

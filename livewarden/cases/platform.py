@@ -91,6 +91,9 @@ class Statement(Input):
     redress: str = Field(REDRESS, max_length=1000)
 
 
+_SUMMARY = [c for c in AlertRow.__table__.columns if c.name != "signals"]  # an alert in a list
+
+
 def _row_dict(row: Any) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in row.__table__.columns}
 
@@ -152,8 +155,11 @@ class Platform:
 
     def alerts(self, who: Principal, *, after: int = 0, limit: int = 50, **filters: Any) -> list[dict[str, Any]]:
         """Alerts the caller may see, oldest first from id `after`; filters: room_id, rule, severity, status,
-        brand, person, seller, since/until (opened_at), include_shadow."""
-        q = select(AlertRow.__table__).where(who.visible(AlertRow))
+        brand, person, seller, since/until (opened_at), include_shadow.
+
+        A page holds each alert without its signals (what the detectors saw, `alert()` has them): they are
+        half of a row, and reading and writing them was a third of a page's cost."""
+        q = select(*_SUMMARY).where(who.visible(AlertRow))
         for name in ("room_id", "rule", "severity", "status", "brand", "person", "seller"):
             if filters.get(name) is not None:
                 q = q.where(getattr(AlertRow, name) == filters[name])

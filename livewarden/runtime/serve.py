@@ -38,11 +38,14 @@ def run_server(system: Any, host: str, port: int, watch: bool = True, registry_p
     """Serve until Ctrl-C / SIGTERM; rooms are watched from the start, webhooks sent from the outbox."""
     import uvicorn
 
+    from livewarden.runtime.collector import settle_after_start
+
     pipeline = system.pipeline() if watch and system.registry.rooms else None
     platform, app, sender = server_parts(system, pipeline, registry_path)
     if pipeline is not None:
         pipeline.start()
     sender.start()
+    settle_after_start()  # start-up is done: what it built is never walked by the collector again
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:

@@ -118,6 +118,6 @@ def fill_case_ids_of_existing_entries(url: str) -> list[tuple]:
                               "VALUES (:id, 1.0, 'a', 'b', NULL, :detail, 'p', 'h')"), {"id": k, "detail": detail})
     migrate.upgrade(url)
     with engine.connect() as conn:
-        rows = list(conn.execute(text("SELECT id, case_id FROM audit_log ORDER BY id")).tuples())
+        rows = list(conn.execute(text("SELECT id, case_id FROM audit_log ORDER BY id")))
     engine.dispose()
     return rows
