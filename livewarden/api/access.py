@@ -7,6 +7,7 @@ tenant answers 404, as if it did not exist. `PUBLIC` routes need no key.
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -55,6 +56,10 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/export"): ("admin", "regulator"),
     ("POST", "/scans"): ("seller",),
     ("GET", "/scans/{scan_id}"): ("seller",),
+    ("GET", "/console"): PUBLIC,  # the console's pages hold no data: what they show comes from the routes above
+    ("GET", "/console/{page}"): PUBLIC,
+    ("POST", "/session"): PUBLIC,  # checks the key it is given
+    ("DELETE", "/session"): PUBLIC,
     ("GET", "/keys"): ("admin",),
     ("POST", "/keys"): ("admin",),
     ("DELETE", "/keys/{key_id}"): ("admin",),
@@ -79,7 +84,9 @@ def document(spec: dict[str, Any], error_schema: str) -> dict[str, Any]:
                        "`livewarden_key` cookie instead"}
     error = {"application/json": {"schema": {"$ref": error_schema}}}
     for (method, path), roles in ACCESS.items():
-        operation = spec["paths"][path][method.lower()]
+        operation = spec["paths"].get(path, {}).get(method.lower())
+        if operation is None:  # a console page: not part of the API's spec
+            continue
         if roles == PUBLIC:
             operation["security"] = []
             continue
@@ -129,19 +136,33 @@ async def caller(request: Request) -> Principal | None:
         raise HTTPException(500, "route has no access entry")
     if roles == PUBLIC:
         return None
-    token = _token(request)
+    token, from_cookie = _token(request)
     who = await request.app.state.key_check(token) if token else None
     if who is None:
         raise HTTPException(401, "a valid API key is needed (Authorization: Bearer lw_...)",
                             headers={"WWW-Authenticate": "Bearer"})
+    if from_cookie and request.method not in SAFE_METHODS and not _csrf_ok(request):
+        raise HTTPException(403, f"the console's {CSRF_HEADER} header is missing or does not match its cookie")
     if who.role not in roles:
         raise HTTPException(403, f"role {who.role!r} may not {request.method} {route.path}")
     request.state.principal = who
     return who
 
 
-def _token(request: Request) -> str | None:
+KEY_COOKIE, CSRF_COOKIE, CSRF_HEADER = "livewarden_key", "livewarden_csrf", "x-csrf-token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def _token(request: Request) -> tuple[str | None, bool]:
+    """The caller's key, and whether it came from the console's cookie (then a change needs the CSRF token)."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        return auth[7:].strip()
-    return request.cookies.get("livewarden_key")  # the console keeps the key in a session cookie
+        return auth[7:].strip(), False
+    return request.cookies.get(KEY_COOKIE), True  # the console keeps the key in a session cookie
+
+
+def _csrf_ok(request: Request) -> bool:
+    """Double-submit: a page of another site can make the browser send the cookies, but cannot read the CSRF
+    cookie to copy it into the header (both cookies are also SameSite=Strict)."""
+    cookie, header = request.cookies.get(CSRF_COOKIE, ""), request.headers.get(CSRF_HEADER, "")
+    return bool(cookie) and hmac.compare_digest(cookie.encode(), header.encode())

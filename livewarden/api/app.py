@@ -40,6 +40,7 @@ from livewarden.config import ApiSettings, CasesSettings
 from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError, RegistryError
 from livewarden.registry.view import visible_registry
+from livewarden.web.console import mount_console
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1 << 20  # JSON bodies; clip uploads have their own limit
@@ -514,6 +515,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         platform.store.append_audit(who(request).actor, "key_revoked", None, {"key_id": key_id})
         return {"revoked": key_id}
 
+    mount_console(app, _errors)
     check_table(app.routes)
     plain_openapi = app.openapi
     app.openapi = lambda: document(plain_openapi(), "#/components/schemas/ErrorBody")  # type: ignore[method-assign]

@@ -1,0 +1,68 @@
+// What every console page shares: the API with the session cookie and the CSRF token, the header, the live feed.
+
+function cookie(name) {
+  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
+  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
+}
+
+export class ApiError extends Error {
+  constructor(status, reason) { super(reason); this.status = status; }
+}
+
+// fetch from the API; a change carries the CSRF token; no session: to the login page
+export async function api(path, { method = "GET", body } = {}) {
+  const headers = { "accept": "application/json" };
+  if (method !== "GET") headers["x-csrf-token"] = cookie("livewarden_csrf");
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+                                       credentials: "same-origin" });
+  if (response.status === 401) {
+    location.href = "/console/login?next=" + encodeURIComponent(location.pathname);
+    throw new ApiError(401, "signed out");
+  }
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.error ? data.error.reason : response.statusText);
+  return data;
+}
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v;
+    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (v !== undefined && v !== null) node.setAttribute(k, v);
+  }
+  for (const child of children.flat()) node.append(child instanceof Node ? child : document.createTextNode(child ?? ""));
+  return node;
+}
+
+const PAGES = { wall: "Wall", queue: "Queue" };
+const FOR = { wall: null, queue: ["admin", "moderator"] };  // null: every role
+
+// the header: the pages this role has, who is signed in, sign out; resolves to /me
+export async function header(here) {
+  const me = await api("/me");
+  const nav = el("nav", {}, Object.entries(PAGES)
+    .filter(([page]) => !FOR[page] || FOR[page].includes(me.role))
+    .map(([page, title]) => el("a", { href: "/console/" + page, class: page === here ? "here" : "" }, title)));
+  const out = el("button", { onclick: async () => { await api("/session", { method: "DELETE" });
+                                                     location.href = "/console/login"; } }, "Sign out");
+  document.body.prepend(el("header", {}, el("span", { class: "brand" }, "livewarden"), nav,
+                           el("span", { class: "who", "data-role": me.role }, `${me.role} · ${me.tenant}`), out));
+  return me;
+}
+
+// the live feed (server-sent events, the session cookie authenticates); handlers by event type
+export function live(handlers) {
+  const source = new EventSource("/events");
+  for (const [type, handle] of Object.entries(handlers)) {
+    source.addEventListener(type, (e) => handle(JSON.parse(e.data)));
+  }
+  return source;
+}
+
+export function toast(text, ms = 3000) {
+  const node = el("div", { class: "toast", role: "status" }, text);
+  document.body.append(node);
+  setTimeout(() => node.remove(), ms);
+}

@@ -1,0 +1,90 @@
+// The review queue: claim the oldest open case (held for you alone), see each alert's evidence and signals,
+// act with a statement of reasons filled in from the evidence. Keyboard first.
+import { api, el, header, toast } from "/console/static/common.js";
+
+// the legal ground an action on each rule relies on (the moderator may change it)
+const GROUND = {
+  unauthorized_brand: "trademark infringement: the seller is not authorized for this brand",
+  listing_mismatch: "trademark infringement: the room shows a brand it does not list",
+  unlisted_product: "the product shown is not one the room lists",
+  unknown_product: "terms of service: products must be listed",
+  impersonation: "impersonation of a protected person (personality rights)",
+  concurrent_impersonation: "impersonation of a protected person (personality rights)",
+  counterfeit_language: "offer of counterfeit goods",
+  viewer_fake_concern: "terms of service: buyers report counterfeit goods",
+  price_anomaly: "offer of counterfeit goods: a price no genuine product could have",
+};
+const ACTIONS = { y: "confirm", d: "dismiss", p: "pause_room", w: "warn_seller" };
+const box = document.getElementById("case"), status = document.getElementById("status");
+let current = null;  // the case held
+
+function say(text) { status.textContent = text; }
+
+async function claim() {
+  say("claiming…");
+  const { case: held } = await api("/queue/claim", { method: "POST" });
+  if (!held) { current = null; box.replaceChildren(el("p", { class: "muted" }, "The queue is empty.")); say(""); return; }
+  current = await api(`/cases/${held.id}`);
+  const alerts = await Promise.all(current.alerts.map((id) => api(`/alerts/${id}`)));
+  current.alertRecords = alerts;
+  show(current, alerts);
+  say(`case ${held.id} is yours until ${new Date(held.claim_expires * 1000).toLocaleTimeString()}`);
+}
+
+function show(c, alerts) {
+  const first = alerts[0] || {};
+  const facts = el("textarea", { id: "facts", rows: 4 }, alerts.map((a) => a.message).join("\n"));
+  const ground = el("input", { id: "ground", value: GROUND[first.rule] || "terms of service" });
+  const buttons = Object.entries(ACTIONS).map(([key, action]) =>
+    el("button", { class: action === "dismiss" ? "" : action === "confirm" ? "primary" : "danger",
+                   "data-action": action, onclick: () => act(action) }, `${action.replace("_", " ")} `, el("kbd", {}, key)));
+  box.replaceChildren(el("div", { class: "queue" },
+    el("section", { class: "panel" },
+      el("h2", {}, `Case ${c.id} · room ${c.room_id}`),
+      el("dl", { class: "facts" },
+        el("dt", {}, "seller"), el("dd", {}, c.seller || "—"), el("dt", {}, "brand"), el("dd", {}, c.brand || "—"),
+        el("dt", {}, "person"), el("dd", {}, c.person || "—"), el("dt", {}, "status"), el("dd", {}, c.status),
+        el("dt", {}, "opened"), el("dd", {}, new Date(c.opened_at * 1000).toLocaleString())),
+      alerts.map((a) => el("div", { class: "alert", "data-alert": a.id },
+        el("h3", {}, `${a.rule} · ${a.subject} `, el("span", { class: "muted" }, `${a.severity}, confidence ${a.confidence.toFixed(2)}, ${a.hits} hits`)),
+        el("p", {}, a.message),
+        el("div", { class: "evidence" }, a.evidence.map((url, i) =>
+          el("figure", {}, el("img", { src: url, alt: `evidence ${i + 1} of alert ${a.id}`, loading: "lazy" }),
+             el("figcaption", {}, `evidence ${i + 1}`)))),
+        el("details", {}, el("summary", {}, `${a.signals.length} signal(s)`),
+           el("pre", {}, JSON.stringify(a.signals.map(({ frame, ...s }) => s), null, 1)))))),
+    el("section", { class: "panel" },
+      el("h2", {}, "Statement of reasons"),
+      el("label", { for: "facts" }, "Facts and circumstances"), facts,
+      el("label", { for: "ground" }, "Ground"), ground,
+      el("p", { class: "muted" }, "Detection was automated; this decision is yours."),
+      el("div", { class: "toolbar" }, buttons,
+         el("button", { onclick: release }, "release ", el("kbd", {}, "r"))))));
+}
+
+async function act(action) {
+  if (!current) return;
+  const statement = { facts: document.getElementById("facts").value, ground: document.getElementById("ground").value,
+                      automated_detection: true, automated_decision: false };
+  try {
+    await api(`/cases/${current.id}/actions`, { method: "POST", body: { action, statement } });
+    toast(`case ${current.id}: ${action.replace("_", " ")}`);
+    await claim();
+  } catch (e) { say(`could not ${action}: ${e.message}`); }
+}
+
+async function release() {
+  if (!current) return;
+  await api(`/cases/${current.id}/release`, { method: "POST" });
+  toast(`case ${current.id} released`);
+  current = null; box.replaceChildren(); say("");
+}
+
+await header("queue");
+document.getElementById("claim").addEventListener("click", claim);
+document.addEventListener("keydown", (e) => {
+  if (e.target.matches("input, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+  if (e.key === "c") claim();
+  else if (e.key === "r") release();
+  else if (ACTIONS[e.key]) act(ACTIONS[e.key]);
+});

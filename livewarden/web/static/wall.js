@@ -1,0 +1,85 @@
+// The wall: every room the caller may see as a tile (health, what is on camera, open alerts as a badge).
+// Alerts arrive over the live feed; the rooms' health numbers come from one /rooms request every 2 s for the
+// whole wall (never a request per tile).
+import { api, el, header, live } from "/console/static/common.js";
+
+const rooms = new Map();      // room id -> the room as /rooms gives it
+const open = new Map();       // room id -> set of open alert ids
+const tiles = new Map();      // room id -> its tile element
+const wall = document.getElementById("wall");
+const sort = document.getElementById("sort"), filter = document.getElementById("filter");
+const onlyAlerting = document.getElementById("only-alerting");
+
+function openCount(id) { return (open.get(id) || new Set()).size; }
+
+function tile(room) {
+  const h = room.health || {};
+  const state = room.watched ? (h.state || "starting") : "not watched";
+  const n = openCount(room.id);
+  const node = el("article", { class: "tile" + (n ? " alerting" : ""), "data-room": room.id },
+    n ? el("span", { class: "badge", title: `${n} open alert(s)` }, String(n)) : "",
+    el("h3", { title: room.title || room.id }, room.title || room.id),
+    el("div", { class: "meta" }, `${room.id} · ${room.seller}`),
+    el("div", { class: "health" }, el("span", { class: "state-" + state.replace(/\s/g, "-") }, state),
+       room.watched && h.fps_in !== undefined ? ` · ${h.fps_in.toFixed(1)} fps · lag ${h.lag_s.toFixed(1)} s · ${h.drops} drops` : ""),
+    el("div", { class: "on-camera" }, (room.on_camera || []).length ? "on camera: " + room.on_camera.join(", ") : ""));
+  node.addEventListener("click", () => { location.href = "/console/queue?room=" + encodeURIComponent(room.id); });
+  return node;
+}
+
+function render() {
+  const q = filter.value.trim().toLowerCase();
+  let list = [...rooms.values()].filter((r) => !q || [r.id, r.title, r.seller, ...(r.on_camera || [])]
+    .some((s) => (s || "").toLowerCase().includes(q)));
+  if (onlyAlerting.checked) list = list.filter((r) => openCount(r.id) > 0);
+  const by = sort.value;
+  list.sort((a, b) => by === "alerts" ? openCount(b.id) - openCount(a.id) || a.id.localeCompare(b.id)
+                                      : (a[by === "room" ? "id" : "seller"] || "").localeCompare(b[by === "room" ? "id" : "seller"] || ""));
+  const fresh = list.map((r) => { const t = tile(r); tiles.set(r.id, t); return t; });
+  wall.replaceChildren(...fresh);
+  document.getElementById("count").textContent = `${list.length} of ${rooms.size} rooms · ` +
+    `${[...open.values()].reduce((s, v) => s + v.size, 0)} open alerts`;
+}
+
+function redraw(id) {  // one tile, in place (a live event)
+  const old = tiles.get(id), room = rooms.get(id);
+  if (!room) return;
+  if (sort.value === "alerts" || onlyAlerting.checked) { render(); return; }
+  const t = tile(room); tiles.set(id, t);
+  if (old && old.parentNode) old.replaceWith(t); else render();
+}
+
+async function loadRooms() {
+  for (const r of (await api("/rooms")).items) rooms.set(r.id, r);
+}
+
+async function loadOpenAlerts() {
+  let after = 0;
+  for (;;) {
+    const page = await api(`/alerts?status=open&include_shadow=false&limit=500&after=${after}`);
+    for (const a of page.items) {
+      if (!open.has(a.room_id)) open.set(a.room_id, new Set());
+      open.get(a.room_id).add(a.id);
+    }
+    if (page.next === null) break;
+    after = page.next;
+  }
+}
+
+await header("wall");
+await Promise.all([loadRooms(), loadOpenAlerts()]);
+render();
+for (const input of [sort, filter, onlyAlerting]) input.addEventListener("input", render);
+live({
+  "alert.opened": (e) => {
+    const d = e.data;
+    if (d.shadow) return;
+    if (!open.has(d.room_id)) open.set(d.room_id, new Set());
+    open.get(d.room_id).add(d.alert_id);
+    redraw(d.room_id);
+  },
+  "alert.closed": (e) => { const s = open.get(e.data.room_id); if (s) { s.delete(e.data.alert_id); redraw(e.data.room_id); } },
+  "room.health": (e) => { const r = rooms.get(e.data.room_id);
+                          if (r) { r.health = { ...(r.health || {}), state: e.data.state }; redraw(r.id); } },
+});
+setInterval(async () => { await loadRooms(); render(); }, 2000);

@@ -1,0 +1,99 @@
+"""The console in a real browser against a real server: sign in with a key, the wall of the caller's rooms with
+alert badges pushed over the live feed, the queue (claim, evidence, act with a reason), and the session's
+protections (HttpOnly key cookie, CSRF token on every change, each role only its tenant's data)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.api.conftest import serve
+
+
+@pytest.fixture
+def world(tmp_path):
+    served, server, thread = serve(tmp_path)
+    yield served
+    server.should_exit = True
+    thread.join(10)
+
+
+def sign_in(context, served, role, tenant):
+    page = context.new_page()
+    page.goto(served.url + "/console/login")
+    page.fill("#key", served.keys[(role, tenant)])
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console/wall")
+    page.wait_for_selector(f"header .who[data-role={role}]")
+    return page
+
+
+def test_a_moderator_signs_in_sees_their_rooms_and_a_badge_arrives_live(world, browser_context):
+    page = sign_in(browser_context, world, "moderator", "shopA")
+    page.wait_for_selector(".tile[data-room=deals]")
+    assert page.locator(".tile").count() == 1  # shopB's room is not on shopA's wall
+    assert page.locator(".tile[data-room=deals] .badge").count() == 0
+    cookies = {c["name"]: c for c in browser_context.cookies()}
+    assert cookies["livewarden_key"]["httpOnly"] and cookies["livewarden_key"]["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie").count("livewarden_key") == 0  # the page cannot read the key
+
+    committed = time.monotonic()
+    world.see("deals", "mark", "nova")
+    page.wait_for_selector(".tile[data-room=deals] .badge", timeout=3000)
+    assert time.monotonic() - committed < 3.0
+    assert page.inner_text(".tile[data-room=deals] .badge") == "1"
+
+
+def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, browser_context):
+    alert_id = world.see("deals", "mark", "nova")
+    page = sign_in(browser_context, world, "moderator", "shopA")
+    page.goto(world.url + "/console/queue")
+    page.wait_for_selector("header .who")
+    page.keyboard.press("c")
+    page.wait_for_selector(f"[data-alert='{alert_id}']")
+    assert page.eval_on_selector(f"[data-alert='{alert_id}'] .evidence img", "img => img.decode().then(() => img.naturalWidth)") > 0
+    assert "trademark" in page.input_value("#ground")
+    page.fill("#facts", "NOVA card shown by a seller NOVA never authorized")
+    page.keyboard.press("Escape")
+    page.locator("body").click(position={"x": 5, "y": 5})
+    page.keyboard.press("y")
+    page.wait_for_selector("[role=status].toast")
+    [case] = world.platform.cases(_principal(world, "moderator", "shopA"))
+    assert case["status"] == "confirmed"
+    [action] = world.platform.case(_principal(world, "moderator", "shopA"), case["id"])["actions"]
+    assert action["statement"]["facts"] == "NOVA card shown by a seller NOVA never authorized"
+
+
+def test_a_change_without_the_csrf_token_is_refused_and_a_brand_sees_only_its_own(world, browser_context):
+    world.see("deals", "mark", "nova")
+    page = sign_in(browser_context, world, "moderator", "shopA")
+    forged = page.evaluate("fetch('/queue/claim', {method: 'POST'}).then(r => r.status)")
+    assert forged == 403
+    ok = page.evaluate("""fetch('/queue/claim', {method: 'POST', headers: {'x-csrf-token':
+        document.cookie.split('; ').find(c => c.startsWith('livewarden_csrf=')).split('=')[1]}}).then(r => r.status)""")
+    assert ok == 200
+
+    other = browser_context.browser.new_context()
+    try:
+        brand = sign_in(other, world, "brand", "koru")
+        seen = brand.evaluate("fetch('/alerts').then(r => r.json()).then(d => d.items.length)")
+        assert seen == 0  # nova's alert is not koru's
+        assert brand.evaluate("fetch('/alerts/1').then(r => r.status)") == 404  # nor by its URL
+    finally:
+        other.close()
+
+
+def test_a_bad_key_is_refused_on_the_login_page(world, browser_context):
+    page = browser_context.new_page()
+    page.goto(world.url + "/console/wall")
+    page.wait_for_url("**/console/login**")
+    page.fill("#key", "lw_not_a_key")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#problem:has-text('not valid')")
+
+
+def _principal(world, role, tenant):
+    from livewarden.cases.keys import authenticate
+
+    return authenticate(world.store.engine, world.keys[(role, tenant)])
