@@ -29,7 +29,8 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/me"): EVERYONE,
     ("GET", "/rooms"): EVERYONE,
     ("GET", "/registry"): EVERYONE,
-    ("POST", "/registry/reload"): ("admin",),  # re-reads the operator's file: an admin applies, cannot edit it
+    ("POST", "/registry/reload"): ("admin",),
+    ("GET", "/registry/{section}/{entry_id}/images/{index}"): EVERYONE,  # re-reads the operator's file: an admin applies, cannot edit it
     ("GET", "/alerts"): EVERYONE,
     ("GET", "/alerts/{alert_id}"): EVERYONE,
     ("GET", "/alerts/{alert_id}/evidence/{index}"): EVERYONE,

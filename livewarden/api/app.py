@@ -280,6 +280,24 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         version = {"sha256": reload.digest, "loaded_at": reload.loaded_at} if reload is not None else {}
         return {**version, **(visible_registry(registry, who(request)) if registry is not None else {})}
 
+    @app.get("/registry/{section}/{entry_id}/images/{index}", tags=["registry"], response_class=FileResponse,
+             responses={200: {"description": "the reference image", "content": {"image/*": {}}}, **_errors(404, 422)})
+    def reference_image(request: Request, section: Literal["brands", "products", "persons"],
+                        entry_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
+                        index: int = Path_(ge=0, le=999)):
+        """A brand's mark, a product's pack shot or a protected person's reference photo, for a caller who
+        sees that entry in `GET /registry` (the console shows it beside the evidence)."""
+        registry = app.state.registry
+        visible = visible_registry(registry, who(request))[section] if registry is not None else []
+        if not any(e["id"] == entry_id for e in visible):
+            raise NotFound(f"no {section[:-1]} {entry_id}")
+        entry = {"brands": registry.brand, "products": registry.product, "persons": registry.person}[section](entry_id)
+        files = {"brands": "marks", "products": "images", "persons": "photos"}[section]
+        paths = getattr(entry, files)
+        if index >= len(paths) or not Path(paths[index]).is_file():
+            raise NotFound(f"{section[:-1]} {entry_id} has no image {index}")
+        return FileResponse(paths[index])
+
     @app.post("/registry/reload", tags=["registry"], responses=_errors(409))
     def registry_reload(request: Request) -> dict:
         """Re-read the registry file the server was started from and apply it, rooms staying live: new rooms

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import httpx
 import numpy as np
 import pytest
@@ -41,12 +42,15 @@ RULES = [Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorize
 
 
 def world_registry(directory: Path) -> Path:
+    for person, shade in (("ada", 120), ("bob", 160)):  # reference photos the console shows beside evidence
+        cv2.imwrite(str(directory / f"{person}.jpg"), np.full((96, 96, 3), shade, np.uint8))
     return write_registry(directory, {
         "brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]},
                    {"id": "koru", "name": "Koru", "marks": ["marks/koru.png"]}],
         "persons": [{"id": "ada", "name": "Ada", "photos": ["ada.jpg"]},
                     {"id": "bob", "name": "Bob", "photos": ["bob.jpg"]}],
-        "sellers": [{"id": "bargain", "name": "Bargain"}, {"id": "other", "name": "Other"}],
+        "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]},
+                    {"id": "other", "name": "Other"}],
         "rooms": [{"id": "deals", "seller": "bargain", "source": "deals.mp4", "platform": "shopA"},
                   {"id": "market", "seller": "other", "source": "market.mp4", "platform": "shopB"}],
     }, marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)})

@@ -59,7 +59,11 @@ def objects(served, small_clip):
         out[role] = {"alert_id": alert, "case_id": alerts[alert]["case_id"],
                      "notice_id": (n2 if role == "person" else n1)["id"], "counter_notice_id": n3["id"],
                      "answer_notice_id": (n2 if role == "person" else n1)["id"], "appeal_case_id": n2["case_id"],
-                     "scan_id": scan}
+                     "scan_id": scan,
+                     # a reference image the own tenant sees: its brand, its person, a brand it may sell
+                     "section": "persons" if role == "person" else "brands",
+                     "entry_id": {"brand": TENANTS[role][0], "person": TENANTS[role][0], "seller": "koru"}.get(
+                         role, "nova")}
     return out
 
 
@@ -78,6 +82,7 @@ def _request(served, client, method: str, path: str, role: str, tenant: str, ids
         params["key_id"] = create_key(served.store.engine, "moderator", TENANTS[role][0])[0].id
     params.setdefault("index", 0)
     params.setdefault("page", "wall")
+
     if path.endswith("/counter"):
         params["notice_id"] = ids["counter_notice_id"]
     elif path.endswith("/answer"):
@@ -129,8 +134,10 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
             other_status, other = _request(served, theirs, method, path, role, foreign, ids)
             if path == "/scans":  # the foreign seller names a room that is not theirs
                 assert other_status == 404, (role, other_status)
+            elif "{entry_id}" in path and role in ("admin", "moderator", "regulator"):
+                assert other_status == 200  # the reference catalog is every platform's
             elif any(f"{{{name}}}" in path
-                     for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id", "scan_id")):
+                     for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id", "scan_id", "entry_id")):
                 if "{webhook_id}" in path or "{key_id}" in path:
                     # the foreign caller asks for an object of the own tenant's
                     other_status = _foreign_object(served, theirs, method, path, role, ids)

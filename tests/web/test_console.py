@@ -53,6 +53,9 @@ def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, 
     page.keyboard.press("c")
     page.wait_for_selector(f"[data-alert='{alert_id}']")
     assert page.eval_on_selector(f"[data-alert='{alert_id}'] .evidence img", "img => img.decode().then(() => img.naturalWidth)") > 0
+    reference = page.eval_on_selector(f"[data-alert='{alert_id}'] figure.reference img",
+                                      "img => img.decode().then(() => [img.naturalWidth, img.getAttribute('src')])")
+    assert reference == [reference[0], "/registry/brands/nova/images/0"] and reference[0] > 0  # the mark beside it
     assert "trademark" in page.input_value("#ground")
     page.fill("#facts", "NOVA card shown by a seller NOVA never authorized")
     page.keyboard.press("Escape")

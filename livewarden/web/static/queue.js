@@ -31,6 +31,25 @@ async function claim() {
   say(`case ${held.id} is yours until ${new Date(held.claim_expires * 1000).toLocaleTimeString()}`);
 }
 
+// what the alert was matched against: the brand's mark, the product's pack shot, the person's reference photo
+function reference(a) {
+  if (a.person) return ["persons", a.person, "reference photo"];
+  if (["unlisted_product", "price_anomaly"].includes(a.rule)) return ["products", a.subject, "catalog pack shot"];
+  if (a.brand && a.subject === a.brand) return ["brands", a.brand, "registered mark"];
+  return null;
+}
+
+function referenceFigure(a) {
+  const ref = reference(a);
+  if (!ref) return "";
+  const [section, id, what] = ref;
+  const img = el("img", { src: `/registry/${section}/${encodeURIComponent(id)}/images/0`, alt: `${what} of ${id}`,
+                          class: "reference" });
+  const figure = el("figure", { class: "reference" }, img, el("figcaption", {}, `${what}: ${id}`));
+  img.addEventListener("error", () => { figure.replaceChildren(el("figcaption", {}, `no ${what} on file for ${id}`)); });
+  return figure;
+}
+
 function show(c, alerts) {
   const first = alerts[0] || {};
   const facts = el("textarea", { id: "facts", rows: 4 }, alerts.map((a) => a.message).join("\n"));
@@ -50,7 +69,7 @@ function show(c, alerts) {
         el("p", {}, a.message),
         el("div", { class: "evidence" }, a.evidence.map((url, i) =>
           el("figure", {}, el("img", { src: url, alt: `evidence ${i + 1} of alert ${a.id}`, loading: "lazy" }),
-             el("figcaption", {}, `evidence ${i + 1}`)))),
+             el("figcaption", {}, `evidence ${i + 1}`))), referenceFigure(a)),
         el("details", {}, el("summary", {}, `${a.signals.length} signal(s)`),
            el("pre", {}, JSON.stringify(a.signals.map(({ frame, ...s }) => s), null, 1)))))),
     el("section", { class: "panel" },
