@@ -452,8 +452,9 @@ def demo(
     duration: float = typer.Option(45.0, help="seconds to run (Ctrl-C stops earlier); the outcome check needs ~25 s"),
     workdir: Path = typer.Option(Path("livewarden-data/demo"), help="where the demo registry, clips and store go"),
     rtmp: bool = typer.Option(True, help="stream through a local nginx-rtmp server (falls back to files if absent)"),
-    serve: Optional[int] = typer.Option(None, "--serve", min=1, max=65535, metavar="PORT",
-                                        help="also run the API (as `livewarden serve`) on 127.0.0.1:PORT, with demo keys"),
+    serve: int = typer.Option(8080, "--serve", min=0, max=65535, metavar="PORT",
+                              help="run the API and the web console (as `livewarden serve`) on 127.0.0.1:PORT, with "
+                                   "demo keys (a free port if PORT is taken; 0: neither)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Stream two sample rooms and watch alerts appear: one seller is authorized for the brand, one is not."""
@@ -461,7 +462,7 @@ def demo(
 
     _setup_logging(verbose)
     with _errors():  # a registry problem only if the generated assets were tampered with
-        ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console, serve_port=serve)
+        ok = run_demo(workdir, duration=duration, use_rtmp=rtmp, console=console, serve_port=serve or None)
     raise typer.Exit(0 if ok else 1)
 
 

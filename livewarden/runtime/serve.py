@@ -73,6 +73,7 @@ class BackgroundServer:
         deadline = time.monotonic() + timeout_s
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
                 raise RuntimeError(f"the API did not start on {self.url} (is the port taken?)")
             time.sleep(0.02)
         return self

@@ -233,9 +233,17 @@ def serve_beside(system, pipeline, port: int, console: Console):
     from livewarden.cases.keys import create_key
     from livewarden.runtime.serve import BackgroundServer
 
-    api = BackgroundServer(system, pipeline, port=port).start()
+    import socket
+
+    from livewarden.testing.private_server import free_port
+
+    with socket.socket() as probe:  # the port taken (another demo, another server): any free one
+        taken = probe.connect_ex(("127.0.0.1", port)) == 0
+    api = BackgroundServer(system, pipeline, port=free_port() if taken else port).start()
+    keys = {(role, tenant): create_key(system.store.engine, role, tenant, "demo")[1] for role, tenant in DEMO_KEYS}
     console.print(f"API on {api.url} (docs at {api.url}/docs); demo keys:")
-    for role, tenant in DEMO_KEYS:
-        console.print(f"  {role:<9} {tenant:<12} {create_key(system.store.engine, role, tenant, 'demo')[1]}",
-                      soft_wrap=True, highlight=False)
+    for (role, tenant), token in keys.items():
+        console.print(f"  {role:<9} {tenant:<12} {token}", soft_wrap=True, highlight=False)
+    console.print(f"[bold]web console: {api.url}/console[/bold] — sign in with the moderator key "
+                  f"{keys[('moderator', 'default')]}", soft_wrap=True, highlight=False)
     return api
