@@ -270,8 +270,21 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                 item["health"] = {"state": h.state, "fps_in": h.fps_in, "lag_s": h.lag_s, "drops": h.drops,
                                   "analysed": status.analysed, "last_error": h.last_error}
                 item["on_camera"] = sorted({s.subject for s in status.last_signals})
+                item["thumbnail_at"] = status.thumbnail_at or None
             out.append(item)
         return {"items": out}
+
+    @app.get("/rooms/{room_id}/thumbnail", tags=["rooms"], response_class=Response,
+             responses={200: {"description": "a small JPEG of a recently analysed frame",
+                              "content": {"image/jpeg": {}}}, **_errors(404, 422)})
+    def room_thumbnail(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")):
+        """What the room showed about a second ago (its `thumbnail_at` in `GET /rooms` says when)."""
+        registry = app.state.registry
+        room = registry.room(room_id) if registry is not None else None
+        status = pipeline.rooms.get(room_id) if pipeline is not None and room is not None else None
+        if room is None or not who(request).sees(room_scope(room)) or status is None or not status.thumbnail:
+            raise NotFound(f"no picture of room {room_id} yet")
+        return Response(status.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/registry", tags=["registry"])
     def registry_view(request: Request) -> dict:

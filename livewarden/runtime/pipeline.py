@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import cv2
 from prometheus_client import CollectorRegistry, Histogram
 
 from livewarden.detectors.base import RoomDetector
@@ -39,6 +40,18 @@ if TYPE_CHECKING:
     from livewarden.runtime.build import System
 
 log = logging.getLogger(__name__)
+
+
+THUMBNAIL_EVERY_S, THUMBNAIL_WIDTH = 1.0, 240  # ~10 KB a room; 1-2 ms of a core per room per second
+
+
+def thumbnail_jpeg(image) -> bytes:
+    """A frame scaled to THUMBNAIL_WIDTH as JPEG: what a wall tile shows (a 720p frame kept per room would be
+    2.7 MB each)."""
+    h, w = image.shape[:2]
+    small = cv2.resize(image, (THUMBNAIL_WIDTH, max(1, round(h * THUMBNAIL_WIDTH / w))), interpolation=cv2.INTER_AREA)
+    ok, jpeg = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 70])
+    return jpeg.tobytes() if ok else b""
 
 
 @dataclass
@@ -62,6 +75,8 @@ class RoomStatus:
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
     first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
     last_signals: list[Signal] = field(default_factory=list)  # what the detectors saw in the last analysed frame
+    thumbnail: bytes = b""  # a small JPEG of an analysed frame, at most THUMBNAIL_EVERY_S old (the console's wall)
+    thumbnail_at: float = 0.0  # its wall time
     threads: list[threading.Thread] = field(default_factory=list)
 
     @property
@@ -257,8 +272,11 @@ class Pipeline:
             seen += signals
             self._publish(signals)
         status.last_signals = seen
+        now = time.time()
         if status.first_analysed_wall is None:
-            status.first_analysed_wall = time.time()
+            status.first_analysed_wall = now
+        if now - status.thumbnail_at >= THUMBNAIL_EVERY_S:
+            status.thumbnail, status.thumbnail_at = thumbnail_jpeg(frame.image), now
 
     def _process(self, status: RoomStatus, name: str, room_detector: RoomDetector, item) -> list[Signal]:
         started = time.perf_counter()

@@ -96,7 +96,8 @@ def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
     scanner = System.of(registry, [MarksDetector.from_registry(registry)], rules, data_dir=tmp / "scanner")
     scans = ScanJobs(scanner, tmp / "scans", max_seconds=30, max_upload_bytes=2 << 20)
     reload = RegistryReload(path, scanner, check_images=False)  # the scanner's system follows the file
-    app = create_app(platform, registry, scans=scans, reload=reload)
+    pipeline = scanner.pipeline()  # the rooms as a server watches them (never started: no video is read)
+    app = create_app(platform, registry, pipeline=pipeline, scans=scans, reload=reload)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))

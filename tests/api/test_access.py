@@ -8,13 +8,16 @@ if it did not exist), a list without the other tenant's objects, and the own ten
 from __future__ import annotations
 
 import re
+import time
 
+import numpy as np
 import pytest
 
 from livewarden.api.access import ACCESS, PUBLIC
 from livewarden.cases.keys import create_key
 from livewarden.cases.notices import CounterIn, NoticeIn
 from livewarden.cases.platform import Statement
+from livewarden.runtime.pipeline import thumbnail_jpeg
 from tests.api.conftest import TENANTS
 
 ROUTES = sorted(ACCESS)
@@ -51,6 +54,8 @@ def objects(served, small_clip):
     n3 = notice("brand", "nova")  # a case of its own (the first is decided)
     decide(n3["case_id"])
     served.clip = small_clip
+    for status in served.app.state.pipeline.rooms.values():  # as if each room had been analysed a second ago
+        status.thumbnail, status.thumbnail_at = thumbnail_jpeg(np.full((360, 640, 3), 80, np.uint8)), time.time()
     with served.client("seller", "bargain") as mine:
         scan = mine.post("/scans", params={"room_id": "deals"}, content=small_clip).json()["id"]
     out = {}
@@ -59,7 +64,7 @@ def objects(served, small_clip):
         out[role] = {"alert_id": alert, "case_id": alerts[alert]["case_id"],
                      "notice_id": (n2 if role == "person" else n1)["id"], "counter_notice_id": n3["id"],
                      "answer_notice_id": (n2 if role == "person" else n1)["id"], "appeal_case_id": n2["case_id"],
-                     "scan_id": scan,
+                     "scan_id": scan, "room_id": "deals",
                      # a reference image the own tenant sees: its brand, its person, a brand it may sell
                      "section": "persons" if role == "person" else "brands",
                      "entry_id": {"brand": TENANTS[role][0], "person": TENANTS[role][0], "seller": "koru"}.get(
@@ -137,7 +142,7 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
             elif "{entry_id}" in path and role in ("admin", "moderator", "regulator"):
                 assert other_status == 200  # the reference catalog is every platform's
             elif any(f"{{{name}}}" in path
-                     for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id", "scan_id", "entry_id")):
+                     for name in ("alert_id", "case_id", "notice_id", "webhook_id", "key_id", "scan_id", "entry_id", "room_id")):
                 if "{webhook_id}" in path or "{key_id}" in path:
                     # the foreign caller asks for an object of the own tenant's
                     other_status = _foreign_object(served, theirs, method, path, role, ids)

@@ -18,6 +18,8 @@ function tile(room) {
   const n = openCount(room.id);
   const node = el("article", { class: "tile" + (n ? " alerting" : ""), "data-room": room.id },
     n ? el("span", { class: "badge", title: `${n} open alert(s)` }, String(n)) : "",
+    el("img", { class: "thumb", alt: `what ${room.id} shows`, loading: "lazy", width: 240, height: 135,
+                src: room.thumbnail_at ? `/rooms/${encodeURIComponent(room.id)}/thumbnail?at=${room.thumbnail_at}` : undefined }),
     el("h3", { title: room.title || room.id }, room.title || room.id),
     el("div", { class: "meta" }, `${room.id} · ${room.seller}`),
     el("div", { class: "health" }, el("span", { class: "state-" + state.replace(/\s/g, "-") }, state),
@@ -82,4 +84,16 @@ live({
   "room.health": (e) => { const r = rooms.get(e.data.room_id);
                           if (r) { r.health = { ...(r.health || {}), state: e.data.state }; redraw(r.id); } },
 });
-setInterval(async () => { await loadRooms(); render(); }, 2000);
+// every 2 s: the health numbers and pictures, changed in place (the tiles and their order stay)
+setInterval(async () => {
+  await loadRooms();
+  for (const [id, node] of tiles) {
+    const room = rooms.get(id);
+    if (!room || !node.isConnected) continue;
+    const fresh = tile(room);
+    node.querySelector(".health").replaceWith(fresh.querySelector(".health"));
+    node.querySelector(".on-camera").replaceWith(fresh.querySelector(".on-camera"));
+    const img = node.querySelector("img.thumb"), src = fresh.querySelector("img.thumb").getAttribute("src");
+    if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
+  }
+}, 2000);
