@@ -21,7 +21,7 @@ from livewarden.api.access import CSRF_COOKIE, KEY_COOKIE
 from livewarden.cases.platform import Input
 
 STATIC = Path(__file__).parent / "static"
-PAGES = ("login", "wall", "queue")  # /console/{page}: static/{page}.html
+PAGES = ("login", "wall", "queue", "case")  # /console/{page}: static/{page}.html
 SESSION_S = 12 * 3600  # a console session lasts a working day; the key itself stays valid until revoked
 
 

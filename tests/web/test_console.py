@@ -67,6 +67,13 @@ def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, 
     [action] = world.platform.case(_principal(world, "moderator", "shopA"), case["id"])["actions"]
     assert action["statement"]["facts"] == "NOVA card shown by a seller NOVA never authorized"
 
+    page.click(f"a[href='/console/case?id={case['id']}']")  # when did you know, what did you do
+    page.wait_for_selector("ol.steps li[data-what=action]")
+    steps = page.eval_on_selector_all("ol.steps li", "ls => ls.map(l => l.dataset.what)")
+    assert steps == ["first_signal", "alert_opened", "first_seen_by_moderator", "action"]
+    assert page.locator("#axis circle").count() == 4
+    assert page.inner_text("#audit").startswith("audit chain verified")
+
 
 def test_a_change_without_the_csrf_token_is_refused_and_a_brand_sees_only_its_own(world, browser_context):
     world.see("deals", "mark", "nova")

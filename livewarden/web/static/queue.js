@@ -23,7 +23,7 @@ function say(text) { status.textContent = text; }
 async function claim() {
   say("claiming…");
   const { case: held } = await api("/queue/claim", { method: "POST" });
-  if (!held) { current = null; box.replaceChildren(el("p", { class: "muted" }, "The queue is empty.")); say(""); return; }
+  if (!held) { current = null; box.replaceChildren(el("p", { class: "muted" }, "The queue is empty.")); return; }
   current = await api(`/cases/${held.id}`);
   const alerts = await Promise.all(current.alerts.map((id) => api(`/alerts/${id}`)));
   current.alertRecords = alerts;
@@ -59,7 +59,7 @@ function show(c, alerts) {
                    "data-action": action, onclick: () => act(action) }, `${action.replace("_", " ")} `, el("kbd", {}, key)));
   box.replaceChildren(el("div", { class: "queue" },
     el("section", { class: "panel" },
-      el("h2", {}, `Case ${c.id} · room ${c.room_id}`),
+      el("h2", {}, `Case ${c.id} · room ${c.room_id} `, el("a", { href: `/console/case?id=${c.id}` }, "timeline")),
       el("dl", { class: "facts" },
         el("dt", {}, "seller"), el("dd", {}, c.seller || "—"), el("dt", {}, "brand"), el("dd", {}, c.brand || "—"),
         el("dt", {}, "person"), el("dd", {}, c.person || "—"), el("dt", {}, "status"), el("dd", {}, c.status),
@@ -88,6 +88,8 @@ async function act(action) {
   try {
     await api(`/cases/${current.id}/actions`, { method: "POST", body: { action, statement } });
     toast(`case ${current.id}: ${action.replace("_", " ")}`);
+    document.getElementById("last").replaceChildren("last decided: ", el("a", { href: `/console/case?id=${current.id}` },
+                                                         `case ${current.id}'s timeline`));
     await claim();
   } catch (e) { say(`could not ${action}: ${e.message}`); }
 }
