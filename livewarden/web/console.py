@@ -21,7 +21,8 @@ from livewarden.api.access import CSRF_COOKIE, KEY_COOKIE
 from livewarden.cases.platform import Input
 
 STATIC = Path(__file__).parent / "static"
-PAGES = ("login", "wall", "queue", "case")  # /console/{page}: static/{page}.html
+PAGES = ("login", "wall", "queue", "case", "notices")  # /console/{page}: static/{page}.html
+HOME = {"moderator": "/console/queue", "brand": "/console/notices", "person": "/console/notices"}  # else the wall
 SESSION_S = 12 * 3600  # a console session lasts a working day; the key itself stays valid until revoked
 
 
@@ -53,7 +54,7 @@ def mount_console(app: FastAPI, errors: Any, secure_cookies: bool = False) -> No
         if who is None:
             return JSONResponse({"error": {"status": 401, "reason": "this key is not valid (revoked, or mistyped)"}},
                                 401)
-        response = JSONResponse({"role": who.role, "tenant": who.tenant, "home": "/console/wall"})
+        response = JSONResponse({"role": who.role, "tenant": who.tenant, "home": HOME.get(who.role, "/console/wall")})
         options = dict(max_age=SESSION_S, samesite="strict", secure=secure_cookies, path="/")
         response.set_cookie(KEY_COOKIE, body.key.strip(), httponly=True, **options)
         response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, **options)

@@ -19,18 +19,22 @@ def world(tmp_path):
     thread.join(10)
 
 
+HOME = {"moderator": "queue", "brand": "notices", "person": "notices"}
+
+
 def sign_in(context, served, role, tenant):
     page = context.new_page()
     page.goto(served.url + "/console/login")
     page.fill("#key", served.keys[(role, tenant)])
     page.click("button[type=submit]")
-    page.wait_for_url("**/console/wall")
+    page.wait_for_url(f"**/console/{HOME.get(role, 'wall')}")
     page.wait_for_selector(f"header .who[data-role={role}]")
     return page
 
 
 def test_a_moderator_signs_in_sees_their_rooms_and_a_badge_arrives_live(world, browser_context):
     page = sign_in(browser_context, world, "moderator", "shopA")
+    page.goto(world.url + "/console/wall")
     page.wait_for_selector(".tile[data-room=deals]")
     assert page.locator(".tile").count() == 1  # shopB's room is not on shopA's wall
     assert page.locator(".tile[data-room=deals] .badge").count() == 0
@@ -47,9 +51,7 @@ def test_a_moderator_signs_in_sees_their_rooms_and_a_badge_arrives_live(world, b
 
 def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, browser_context):
     alert_id = world.see("deals", "mark", "nova")
-    page = sign_in(browser_context, world, "moderator", "shopA")
-    page.goto(world.url + "/console/queue")
-    page.wait_for_selector("header .who")
+    page = sign_in(browser_context, world, "moderator", "shopA")  # a moderator starts at the queue
     page.keyboard.press("c")
     page.wait_for_selector(f"[data-alert='{alert_id}']")
     assert page.eval_on_selector(f"[data-alert='{alert_id}'] .evidence img", "img => img.decode().then(() => img.naturalWidth)") > 0
@@ -107,3 +109,28 @@ def _principal(world, role, tenant):
     from livewarden.cases.keys import authenticate
 
     return authenticate(world.store.engine, world.keys[(role, tenant)])
+
+
+def test_a_brand_files_a_notice_and_follows_its_clock(world, browser_context):
+    alert_id = world.see("deals", "mark", "nova")
+    page = sign_in(browser_context, world, "brand", "nova")
+    page.select_option("#alert", str(alert_id))
+    assert page.input_value("#room") == "deals"  # taken from the alert
+    page.fill("#explanation", "counterfeit NOVA bags sold under our mark")
+    page.fill("#name", "NOVA legal")
+    page.fill("#email", "legal@nova.example")
+    page.check("#good-faith")
+    page.click("#notice button[type=submit]")
+    page.wait_for_selector("#list tr[data-notice] [data-left]")
+    left = int(page.get_attribute("#list tr[data-notice] [data-left]", "data-left"))
+    assert 23 * 3600 < left <= 24 * 3600  # the default SLA, 24 h
+    [notice] = world.app.state.notices.list(_principal(world, "brand", "nova"))
+    assert notice["fields"]["alert_id"] == alert_id and notice["fields"]["notifier_email"] == "legal@nova.example"
+    assert page.inner_text("#list tr[data-notice] td:nth-child(2)") == "deals"
+
+    with world.store.engine.begin() as conn:  # a day goes by without a decision
+        from sqlalchemy import text
+        conn.execute(text("UPDATE notices SET due_at = :t"), {"t": time.time() - 120})
+    page.reload()
+    page.wait_for_selector("#list tr[data-notice] [data-breached=true]")
+    assert "breached" in page.inner_text("#list tr[data-notice] .clock")

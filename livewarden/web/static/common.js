@@ -36,8 +36,8 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const PAGES = { wall: "Wall", queue: "Queue", case: "Cases" };
-const FOR = { wall: null, queue: ["admin", "moderator"], case: null };  // null: every role
+const PAGES = { wall: "Wall", queue: "Queue", case: "Cases", notices: "Notices" };
+const FOR = { wall: null, queue: ["admin", "moderator"], case: null, notices: null };  // null: every role
 
 // the header: the pages this role has, who is signed in, sign out; resolves to /me
 export async function header(here) {
