@@ -26,6 +26,10 @@ def chromium():
 
 @pytest.fixture
 def browser_context(chromium):
-    context = chromium.new_context()  # a fresh profile: no cookies from another test
+    """A fresh profile (no cookies from another test); a script error on any page fails the test."""
+    context = chromium.new_context()
+    errors: list[str] = []
+    context.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}")))
     yield context
     context.close()
+    assert not errors, "script errors in the console:\n" + "\n".join(errors)

@@ -19,7 +19,7 @@ def world(tmp_path):
     thread.join(10)
 
 
-HOME = {"moderator": "queue", "brand": "notices", "person": "notices"}
+HOME = {"moderator": "queue", "brand": "notices", "person": "notices", "regulator": "warning"}
 
 
 def sign_in(context, served, role, tenant):
@@ -134,3 +134,22 @@ def test_a_brand_files_a_notice_and_follows_its_clock(world, browser_context):
     page.reload()
     page.wait_for_selector("#list tr[data-notice] [data-breached=true]")
     assert "breached" in page.inner_text("#list tr[data-notice] .clock")
+
+
+def test_a_regulator_sees_the_charts_and_cannot_act(world, browser_context):
+    world.see("deals", "mark", "nova")
+    world.see("deals", "face", "ada")
+    page = sign_in(browser_context, world, "regulator", "shopA")
+    page.wait_for_selector("#chart rect[data-series]")
+    series = sorted(set(page.eval_on_selector_all("#chart rect", "rs => rs.map(r => r.dataset.series)")))
+    assert series == ["impersonation", "unauthorized_brand"]
+    assert page.eval_on_selector_all("#live li", "ls => ls.map(l => l.dataset.room)") == ["deals"]
+    page.select_option("#by", "brand")
+    page.wait_for_selector("#legend li[data-series=nova]")
+    assert page.locator("header nav a[href='/console/queue']").count() == 0  # no queue for a regulator
+    csv = page.evaluate("fetch(document.getElementById('csv').href).then(r => r.text())")
+    assert csv.splitlines()[0].startswith("id,opened_at") and len(csv.splitlines()) == 3
+    token = "document.cookie.split('; ').find(c => c.startsWith('livewarden_csrf=')).split('=')[1]"
+    claimed = page.evaluate(f"fetch('/queue/claim', {{method: 'POST', headers: {{'x-csrf-token': {token}}}}})"
+                            ".then(r => r.status)")
+    assert claimed == 403  # read-only, even with a valid session and token

@@ -47,7 +47,8 @@ def test_the_wall_shows_the_demo_rooms_live_and_a_badge_within_3_s_of_the_alert(
         page.goto(base + "/console/login")
         page.fill("#key", key)
         page.click("button[type=submit]")
-        page.wait_for_url("**/console/wall")
+        page.wait_for_url("**/console/queue")  # where a moderator starts
+        page.goto(base + "/console/wall")
         page.wait_for_selector(".tile[data-room=deal-hunter]")
         assert sorted(page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.room)")) == \
             ["deal-hunter", "juice-bar", "nova-official"]

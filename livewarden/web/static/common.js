@@ -17,8 +17,8 @@ export async function api(path, { method = "GET", body } = {}) {
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body),
                                        credentials: "same-origin" });
   if (response.status === 401) {
-    location.href = "/console/login?next=" + encodeURIComponent(location.pathname);
-    throw new ApiError(401, "signed out");
+    location.href = "/console/login?next=" + encodeURIComponent(location.pathname + location.search);
+    return new Promise(() => {});  // the page is going away: nothing after this should run
   }
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new ApiError(response.status, data.error ? data.error.reason : response.statusText);
@@ -36,8 +36,9 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const PAGES = { wall: "Wall", queue: "Queue", case: "Cases", notices: "Notices" };
-const FOR = { wall: null, queue: ["admin", "moderator"], case: null, notices: null };  // null: every role
+const PAGES = { wall: "Wall", queue: "Queue", case: "Cases", notices: "Notices", warning: "Early warning" };
+const FOR = { wall: null, queue: ["admin", "moderator"], case: null, notices: null,
+              warning: ["admin", "moderator", "regulator"] };  // null: every role
 
 // the header: the pages this role has, who is signed in, sign out; resolves to /me
 export async function header(here) {

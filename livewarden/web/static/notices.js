@@ -54,4 +54,4 @@ form.addEventListener("submit", async (e) => {
 });
 await load();
 setInterval(renderList, 1000);  // the clocks tick in the page; the states come from the API
-setInterval(load, 30000);
+setInterval(() => load().catch((e) => toast(`the server does not answer: ${e.message}`)), 30000);

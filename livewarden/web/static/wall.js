@@ -86,7 +86,15 @@ live({
 });
 // every 2 s: the health numbers and pictures, changed in place (the tiles and their order stay)
 setInterval(async () => {
-  await loadRooms();
+  try {
+    await loadRooms();
+    document.getElementById("count").classList.remove("error");
+  } catch (e) {  // the server restarting, the network gone: say so, and look again in 2 s
+    const count = document.getElementById("count");
+    count.textContent = `the server does not answer (${e.message}); trying again`;
+    count.classList.add("error");
+    return;
+  }
   for (const [id, node] of tiles) {
     const room = rooms.get(id);
     if (!room || !node.isConnected) continue;
