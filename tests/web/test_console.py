@@ -19,7 +19,7 @@ def world(tmp_path):
     thread.join(10)
 
 
-HOME = {"moderator": "queue", "brand": "notices", "person": "notices", "regulator": "warning"}
+HOME = {"moderator": "queue", "brand": "notices", "person": "notices", "regulator": "warning", "seller": "selfcheck"}
 
 
 def sign_in(context, served, role, tenant):
@@ -153,3 +153,33 @@ def test_a_regulator_sees_the_charts_and_cannot_act(world, browser_context):
     claimed = page.evaluate(f"fetch('/queue/claim', {{method: 'POST', headers: {{'x-csrf-token': {token}}}}})"
                             ".then(r => r.status)")
     assert claimed == 403  # read-only, even with a valid session and token
+
+
+def test_a_seller_checks_a_clip_reads_the_report_and_appeals_a_decision(world, browser_context, tmp_path):
+    from livewarden.assets.marks import generate_mark
+    from livewarden.cases.platform import Statement
+    from livewarden.testing.clips import write_clip
+    from livewarden.testing.scenes import room_frames
+
+    clip = tmp_path / "my-broadcast.mp4"  # a seller's clip that holds up the NOVA card it may not sell
+    write_clip(clip, room_frames(generate_mark("NOVA", 11), seconds=5.0, fps=10, size=(640, 360), mark_on=(1.0, 4.0)),
+               10)
+    world.see("deals", "mark", "nova")
+    moderator = _principal(world, "moderator", "shopA")
+    [case] = world.platform.cases(moderator)
+    world.platform.act(moderator, case["id"], "pause_room",
+                       Statement(facts="NOVA card shown by a seller NOVA never authorized", ground="trademark infringement"))
+
+    page = sign_in(browser_context, world, "seller", "bargain")
+    page.set_input_files("#clip", str(clip))
+    page.click("#upload button[type=submit]")
+    page.wait_for_selector("#findings", timeout=60_000)
+    assert page.eval_on_selector_all("#findings li", "ls => ls.map(l => l.dataset.rule)") == ["unauthorized_brand"]
+    assert page.get_attribute("#progress", "value") == "1"
+
+    decision = page.locator(f"article.decision[data-case='{case['id']}']")
+    assert "NOVA card shown by a seller NOVA never authorized" in decision.inner_text()
+    decision.locator("textarea").fill("the card is a licensed display, see the contract")
+    decision.locator("button").click()
+    page.wait_for_selector(f"article.decision[data-case='{case['id']}'] >> text=appealed")
+    assert world.platform.case(moderator, case["id"])["status"] == "appealed"

@@ -36,9 +36,10 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-const PAGES = { wall: "Wall", queue: "Queue", case: "Cases", notices: "Notices", warning: "Early warning" };
+const PAGES = { wall: "Wall", queue: "Queue", case: "Cases", notices: "Notices", warning: "Early warning",
+                selfcheck: "Self-check" };
 const FOR = { wall: null, queue: ["admin", "moderator"], case: null, notices: null,
-              warning: ["admin", "moderator", "regulator"] };  // null: every role
+              warning: ["admin", "moderator", "regulator"], selfcheck: ["seller"] };  // null: every role
 
 // the header: the pages this role has, who is signed in, sign out; resolves to /me
 export async function header(here) {
