@@ -225,7 +225,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     return ok
 
 
-DEMO_KEYS = (("admin", "default"), ("moderator", "default"), ("brand", "nova"), ("seller", "bargain-king"))
+DEMO_KEYS = (("admin", "default"), ("moderator", "default"), ("brand", "nova"), ("seller", "bargain-king"),
+             ("regulator", "default"))
 
 
 def serve_beside(system, pipeline, port: int, console: Console):
