@@ -29,6 +29,7 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/me"): EVERYONE,
     ("GET", "/rooms"): EVERYONE,
     ("GET", "/rooms/{room_id}/thumbnail"): ("admin", "moderator", "regulator", "seller"),  # who sees rooms
+    ("GET", "/rooms/{room_id}/broadcast"): ("admin", "moderator", "regulator", "seller"),
     ("GET", "/registry"): EVERYONE,
     ("POST", "/registry/reload"): ("admin",),
     ("GET", "/registry/{section}/{entry_id}/images/{index}"): EVERYONE,  # re-reads the operator's file: an admin applies, cannot edit it

@@ -274,6 +274,22 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             out.append(item)
         return {"items": out}
 
+    @app.get("/rooms/{room_id}/broadcast", tags=["rooms"], responses=_errors(404, 422))
+    def room_broadcast(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")) -> dict:
+        """What the room has shown so far on its stream clock: each subject's span on camera, what was said,
+        shown and typed (flagged terms with their spans), and its alerts' stream times."""
+        p = who(request)
+        registry = app.state.registry
+        room = registry.room(room_id) if registry is not None else None
+        if room is None or not p.sees(room_scope(room)) or pipeline is None or room_id not in pipeline.rooms:
+            raise NotFound(f"no watched room {room_id}")
+        alerts = platform.alerts(p, room_id=room_id, limit=500)
+        return _json({"room_id": room_id, "on_camera": pipeline.timeline.spans(room_id),
+                      "transcript": pipeline.transcript.lines(room_id),
+                      "alerts": [{k: a[k] for k in ("id", "rule", "subject", "severity", "status",
+                                                     "first_stream_time", "last_stream_time", "message")}
+                                 for a in alerts]})
+
     @app.get("/rooms/{room_id}/thumbnail", tags=["rooms"], response_class=Response,
              responses={200: {"description": "a small JPEG of a recently analysed frame",
                               "content": {"image/jpeg": {}}}, **_errors(404, 422)})

@@ -21,7 +21,7 @@ from livewarden.api.access import CSRF_COOKIE, KEY_COOKIE
 from livewarden.cases.platform import Input
 
 STATIC = Path(__file__).parent / "static"
-PAGES = ("login", "wall", "queue", "case", "notices", "warning", "selfcheck")  # /console/{page}: static/{page}.html
+PAGES = ("login", "wall", "room", "queue", "case", "notices", "warning", "selfcheck")  # /console/{page}: static/{page}.html
 HOME = {"moderator": "/console/queue", "brand": "/console/notices", "person": "/console/notices",
         "regulator": "/console/warning", "seller": "/console/selfcheck"}  # else the wall
 SESSION_S = 12 * 3600  # a console session lasts a working day; the key itself stays valid until revoked

@@ -183,3 +183,18 @@ def test_a_seller_checks_a_clip_reads_the_report_and_appeals_a_decision(world, b
     decision.locator("button").click()
     page.wait_for_selector(f"article.decision[data-case='{case['id']}'] >> text=appealed")
     assert world.platform.case(moderator, case["id"])["status"] == "appealed"
+
+
+def test_a_second_moderator_cannot_claim_the_case_the_first_holds(world, browser_context):
+    world.see("deals", "mark", "nova")
+    first = sign_in(browser_context, world, "moderator", "shopA")
+    first.keyboard.press("c")
+    first.wait_for_selector("[data-alert]")
+    other = browser_context.browser.new_context()
+    try:
+        second = sign_in(other, world, "moderator", "shopA")
+        second.keyboard.press("c")
+        second.wait_for_selector("#case >> text=The queue is empty.")
+        assert second.locator("[data-alert]").count() == 0
+    finally:
+        other.close()

@@ -25,7 +25,7 @@ function tile(room) {
     el("div", { class: "health" }, el("span", { class: "state-" + state.replace(/\s/g, "-") }, state),
        room.watched && h.fps_in !== undefined ? ` · ${h.fps_in.toFixed(1)} fps · lag ${h.lag_s.toFixed(1)} s · ${h.drops} drops` : ""),
     el("div", { class: "on-camera" }, (room.on_camera || []).length ? "on camera: " + room.on_camera.join(", ") : ""));
-  node.addEventListener("click", () => { location.href = "/console/queue?room=" + encodeURIComponent(room.id); });
+  node.addEventListener("click", () => { location.href = "/console/room?id=" + encodeURIComponent(room.id); });
   return node;
 }
 
