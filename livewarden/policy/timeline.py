@@ -1,4 +1,5 @@
-"""What was on camera in each room, when: products, unknown products and protected persons as time spans.
+"""What was on camera in each room, when: brand marks, products, unknown products and protected persons as
+time spans.
 
 The answer to "what was sold in this room, by whom, and when?", for the
 console and scan reports. Consecutive sightings of one subject less than `gap_s` apart
@@ -12,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from livewarden.model import Signal
 
-KINDS = ("product", "unknown_product", "face")
+KINDS = ("mark", "product", "unknown_product", "face")
 
 
 @dataclass

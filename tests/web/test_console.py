@@ -190,11 +190,35 @@ def test_a_second_moderator_cannot_claim_the_case_the_first_holds(world, browser
     first = sign_in(browser_context, world, "moderator", "shopA")
     first.keyboard.press("c")
     first.wait_for_selector("[data-alert]")
+    from livewarden.cases.keys import create_key
+
     other = browser_context.browser.new_context()
     try:
-        second = sign_in(other, world, "moderator", "shopA")
+        second = other.new_page()  # another moderator of the platform, with a key of their own
+        second.goto(world.url + "/console/login")
+        second.fill("#key", create_key(world.store.engine, "moderator", "shopA", "second")[1])
+        second.click("button[type=submit]")
+        second.wait_for_url("**/console/queue")
+        second.wait_for_selector("header .who")
         second.keyboard.press("c")
         second.wait_for_selector("#case >> text=The queue is empty.")
         assert second.locator("[data-alert]").count() == 0
     finally:
         other.close()
+
+
+def test_a_moderator_dismisses_several_cases_at_once(world, browser_context):
+    world.see("deals", "mark", "nova")
+    world.see("deals", "face", "ada")
+    world.see("deals", "face", "bob")
+    page = sign_in(browser_context, world, "moderator", "shopA")
+    page.wait_for_selector("#open-cases tr[data-case]")
+    assert page.locator("#open-cases tr[data-case]").count() == 3
+    page.check("#select-all")
+    page.uncheck("#open-cases tr[data-case]:last-child .pick")  # keep one for review
+    page.fill("#bulk-facts", "the seller's own licensed display, checked with the brand")
+    page.click("#bulk-dismiss")
+    page.wait_for_selector("#bulk-status >> text=dismiss: 2 of 2 done")
+    statuses = sorted(c["status"] for c in world.platform.cases(_principal(world, "moderator", "shopA")))
+    assert statuses == ["dismissed", "dismissed", "open"]
+    assert page.locator("#open-cases tr[data-case]").count() == 1

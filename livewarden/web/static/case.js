@@ -1,8 +1,7 @@
 // A case's timeline: "when did you know, and what did you do?" — each moment from the API on one time axis,
 // with the time since the first signal and since the step before, and whether the audit chain verifies.
-import { api, el, header } from "/console/static/common.js";
+import { api, el, header, svg, svgText } from "/console/static/common.js";
 
-const NS = "http://www.w3.org/2000/svg";
 const LABEL = { first_signal: "first signal", alert_opened: "alert opened", notice_received: "notice received",
                 counter_notice_received: "counter-notice received", first_seen_by_moderator: "first seen by a moderator",
                 action: "action", message_to_seller: "message to the seller" };
@@ -11,13 +10,6 @@ function seconds(s) {
   if (s < 60) return `${s.toFixed(s < 10 ? 2 : 1)} s`;
   if (s < 3600) return `${(s / 60).toFixed(1)} min`;
   return `${(s / 3600).toFixed(1)} h`;
-}
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text) node.textContent = text;
-  return node;
 }
 
 function drawAxis(steps) {
@@ -33,7 +25,7 @@ function drawAxis(steps) {
     const cx = x(s.at), up = i % 2 === 0;
     axis.append(svg("circle", { cx, cy: 45, r: 5, fill: s.what === "action" ? "#ff5c5c" : "#4da3ff",
                                 "data-what": s.what }));
-    axis.append(svg("text", { x: cx, y: up ? 28 : 72, "text-anchor": "middle", fill: "#8b98a8", "font-size": 11 },
+    axis.append(svgText({ x: cx, y: up ? 28 : 72, "text-anchor": "middle" },
                     `${LABEL[s.what] || s.what}`));
   });
 }

@@ -1,6 +1,6 @@
 // What every console page shares: the API with the session cookie and the CSRF token, the header, the live feed.
 
-function cookie(name) {
+export function cookie(name) {
   const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
   return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
 }
@@ -67,4 +67,37 @@ export function toast(text, ms = 3000) {
   const node = el("div", { class: "toast", role: "status" }, text);
   document.body.append(node);
   setTimeout(() => node.remove(), ms);
+}
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+// an SVG element; `tooltip` becomes its <title> (shown on hover)
+export function svg(tag, attrs = {}, tooltip) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (tooltip !== undefined) {
+    const title = document.createElementNS(SVG_NS, "title");
+    title.textContent = tooltip;
+    node.append(title);
+  }
+  return node;
+}
+
+// an SVG text label (the charts' and timelines' muted small print)
+export function svgText(attrs, text) {
+  const node = svg("text", { fill: "#8b98a8", "font-size": 11, ...attrs });
+  node.textContent = text;
+  return node;
+}
+
+// a transcript line's text with each flagged span (a lexicon term) highlighted
+export function marked(line) {
+  const out = []; let at = 0;
+  for (const f of (line.flags || []).filter((f) => Number.isInteger(f.start)).sort((a, b) => a.start - b.start)) {
+    if (f.start < at) continue;
+    out.push(line.text.slice(at, f.start), el("mark", { title: f.term || "" }, line.text.slice(f.start, f.end)));
+    at = f.end;
+  }
+  out.push(line.text.slice(at));
+  return out;
 }

@@ -88,6 +88,7 @@ async function act(action) {
   try {
     await api(`/cases/${current.id}/actions`, { method: "POST", body: { action, statement } });
     toast(`case ${current.id}: ${action.replace("_", " ")}`);
+    loadOpen();
     document.getElementById("last").replaceChildren("last decided: ", el("a", { href: `/console/case?id=${current.id}` },
                                                          `case ${current.id}'s timeline`));
     await claim();
@@ -101,7 +102,41 @@ async function release() {
   current = null; box.replaceChildren(); say("");
 }
 
+// bulk: the same decision, with the same statement, on each selected case (each recorded on its own)
+async function loadOpen() {
+  const items = (await api("/cases?status=open&limit=200")).items;
+  document.querySelector("#open-cases tbody").replaceChildren(...items.map((c) => el("tr", { "data-case": c.id },
+    el("td", {}, el("input", { type: "checkbox", class: "pick", value: c.id, style: "width:auto",
+                                "aria-label": `select case ${c.id}` })),
+    el("td", {}, el("a", { href: `/console/case?id=${c.id}` }, String(c.id))), el("td", {}, c.room_id),
+    el("td", {}, c.seller || "—"), el("td", {}, c.brand || c.person || "—"),
+    el("td", {}, new Date(c.opened_at * 1000).toLocaleString()))));
+}
+
+async function bulk(action) {
+  const ids = [...document.querySelectorAll("#open-cases .pick:checked")].map((b) => b.value);
+  const facts = document.getElementById("bulk-facts").value.trim();
+  const out = document.getElementById("bulk-status");
+  if (!ids.length || !facts) { out.textContent = "select cases and write the facts first"; return; }
+  let done = 0; const failed = [];
+  for (const id of ids) {
+    try {
+      await api(`/cases/${id}/actions`, { method: "POST", body: { action, statement: {
+        facts, ground: "terms of service", ground_type: "terms_of_service", automated_detection: true } } });
+      done++;
+    } catch (e) { failed.push(`${id}: ${e.message}`); }
+    out.textContent = `${action}: ${done} of ${ids.length}`;
+  }
+  out.textContent = `${action}: ${done} of ${ids.length} done` + (failed.length ? `; not done: ${failed.join("; ")}` : "");
+  await loadOpen();
+}
+
 await header("queue");
+document.getElementById("select-all").addEventListener("change", (e) => {
+  for (const b of document.querySelectorAll("#open-cases .pick")) b.checked = e.target.checked;
+});
+for (const b of document.querySelectorAll("[data-bulk]")) b.addEventListener("click", () => bulk(b.dataset.bulk));
+await loadOpen();
 document.getElementById("claim").addEventListener("click", claim);
 document.addEventListener("keydown", (e) => {
   if (e.target.matches("input, textarea") || e.ctrlKey || e.metaKey || e.altKey) return;

@@ -1,37 +1,8 @@
 // One room: a bigger live picture, what was on camera when (spans), what was said, shown and typed (flagged
 // terms highlighted) and its alerts, on one stream-time axis; the seller and the listings.
-import { api, el, header } from "/console/static/common.js";
+import { api, el, header, marked, svg, svgText } from "/console/static/common.js";
 
-const NS = "http://www.w3.org/2000/svg";
 const id = new URLSearchParams(location.search).get("id");
-
-function svg(tag, attrs, tooltip) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (tooltip !== undefined) {
-    const title = document.createElementNS(NS, "title");
-    title.textContent = tooltip;
-    node.append(title);
-  }
-  return node;
-}
-
-function label(y, text) {
-  const node = svg("text", { x: 0, y, fill: "#8b98a8", "font-size": 11 });
-  node.textContent = text;
-  return node;
-}
-
-function marked(line) {
-  const out = []; let at = 0;
-  for (const f of (line.flags || []).filter((f) => Number.isInteger(f.start)).sort((a, b) => a.start - b.start)) {
-    if (f.start < at) continue;
-    out.push(line.text.slice(at, f.start), el("mark", { title: f.term || "" }, line.text.slice(f.start, f.end)));
-    at = f.end;
-  }
-  out.push(line.text.slice(at));
-  return out;
-}
 
 function draw(b) {
   const box = document.getElementById("axis"), width = box.clientWidth || 900, pad = 120;
@@ -44,7 +15,7 @@ function draw(b) {
   box.replaceChildren();
   subjects.forEach((name, row) => {
     const y = 10 + row * 18;
-    box.append(label(y + 11, name));
+    box.append(svgText({ x: 0, y: y + 11 }, name));
     for (const s of b.on_camera.filter((s) => `${s.kind}: ${s.subject}` === name)) {
       box.append(svg("rect", { x: x(s.first_stream_time), y, height: 12, rx: 3, fill: "#4da3ff", "data-span": s.subject,
                                width: Math.max(2, x(s.last_stream_time) - x(s.first_stream_time)) },
@@ -52,12 +23,12 @@ function draw(b) {
     }
   });
   const said = 10 + subjects.length * 18, alerted = said + 18;
-  box.append(label(said + 11, "said / shown / typed"));
+  box.append(svgText({ x: 0, y: said + 11 }, "said / shown / typed"));
   for (const l of b.transcript) {
     box.append(svg("rect", { x: x(l.time) - 1, y: said, width: 3, height: 12, fill: l.flags.length ? "#f0b429" : "#36455a" },
                    `${l.time.toFixed(1)} s ${l.source}: ${l.text}`));
   }
-  box.append(label(alerted + 11, "alerts"));
+  box.append(svgText({ x: 0, y: alerted + 11 }, "alerts"));
   for (const a of b.alerts) {
     box.append(svg("circle", { cx: x(a.first_stream_time), cy: alerted + 6, r: 5, fill: "#ff5c5c", "data-alert": a.id },
                    `${a.rule} · ${a.subject} at ${a.first_stream_time.toFixed(1)} s`));

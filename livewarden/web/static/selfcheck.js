@@ -1,15 +1,10 @@
 // Self-check (sellers): upload a clip with a progress bar, follow the scan, read the report (findings, what was
 // on camera when, the transcript with flagged spans), download it; and the decisions about you, with their
 // statements of reasons and the appeal.
-import { api, el, header, toast } from "/console/static/common.js";
+import { api, cookie, el, header, marked, toast } from "/console/static/common.js";
 
 const form = document.getElementById("upload"), bar = document.getElementById("progress");
 const state = document.getElementById("state"), problem = document.getElementById("problem");
-
-function cookie(name) {
-  const hit = document.cookie.split("; ").find((c) => c.startsWith(name + "="));
-  return hit ? decodeURIComponent(hit.slice(name.length + 1)) : "";
-}
 
 // XMLHttpRequest, not fetch: it reports upload progress
 function upload(room, file) {
@@ -25,18 +20,6 @@ function upload(room, file) {
     xhr.onerror = () => reject(new Error("the upload failed (network)"));
     xhr.send(file);
   });
-}
-
-function marked(line) {  // the line's text with each flagged span highlighted
-  const spans = (line.flags || []).filter((f) => Number.isInteger(f.start)).sort((a, b) => a.start - b.start);
-  const out = []; let at = 0;
-  for (const f of spans) {
-    if (f.start < at) continue;
-    out.push(line.text.slice(at, f.start), el("mark", { title: f.term || "" }, line.text.slice(f.start, f.end)));
-    at = f.end;
-  }
-  out.push(line.text.slice(at));
-  return out;
 }
 
 function showReport(report) {

@@ -1,17 +1,9 @@
 // Early warning (regulators, platforms): alerts per finding, brand or seller over time as stacked bars,
 // repeat offenders, rooms alerted now, and the export. Drawn as plain SVG: no chart library to ship.
-import { api, el, header, toast } from "/console/static/common.js";
+import { api, el, header, svg, svgText, toast } from "/console/static/common.js";
 
-const NS = "http://www.w3.org/2000/svg";
 const COLORS = ["#4da3ff", "#ff5c5c", "#f0b429", "#3fb950", "#c678dd", "#56b6c2", "#e5c07b", "#98c379", "#d19a66", "#8b98a8"];
 const range = document.getElementById("range"), by = document.getElementById("by");
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
 
 function chart(data, key) {
   const box = document.getElementById("chart"), width = box.clientWidth || 600, height = 260, pad = 30;
@@ -21,17 +13,16 @@ function chart(data, key) {
   const stacks = buckets.map((t) => series.map(([, points]) => (points.find((p) => p.start === t) || { alerts: 0 }).alerts));
   const top = Math.max(1, ...stacks.map((s) => s.reduce((a, b) => a + b, 0)));
   const w = (width - 2 * pad) / Math.max(1, buckets.length);
-  box.replaceChildren(svg("text", { x: 2, y: 12, fill: "#8b98a8", "font-size": 11 }, `${top}`));
+  box.replaceChildren(svgText({ x: 2, y: 12 }, `${top}`));
   stacks.forEach((stack, i) => {
     let y = height - pad;
     stack.forEach((n, j) => {
       if (!n) return;
       const h = (height - 2 * pad) * n / top;
       y -= h;
-      const bar = svg("rect", { x: pad + i * w + 1, y, width: Math.max(1, w - 2), height: h, fill: COLORS[j],
-                                "data-series": series[j][0], "data-alerts": n });
-      bar.append(svg("title", {}, `${series[j][0]}: ${n} at ${new Date(buckets[i] * 1000).toLocaleString()}`));
-      box.append(bar);
+      box.append(svg("rect", { x: pad + i * w + 1, y, width: Math.max(1, w - 2), height: h, fill: COLORS[j],
+                               "data-series": series[j][0], "data-alerts": n },
+                     `${series[j][0]}: ${n} at ${new Date(buckets[i] * 1000).toLocaleString()}`));
     });
   });
   document.getElementById("legend").replaceChildren(...series.map(([name, points], j) =>
