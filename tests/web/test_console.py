@@ -47,6 +47,10 @@ def test_a_moderator_signs_in_sees_their_rooms_and_a_badge_arrives_live(world, b
     page.wait_for_selector(".tile[data-room=deals] .badge", timeout=3000)
     assert time.monotonic() - committed < 3.0
     assert page.inner_text(".tile[data-room=deals] .badge") == "1"
+    page.fill("#filter", "unauthorized_brand")  # the wall filtered by finding
+    page.wait_for_function("document.querySelectorAll('.tile').length === 1")
+    page.fill("#filter", "impersonation")
+    page.wait_for_function("document.querySelectorAll('.tile').length === 0")
 
 
 def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, browser_context):

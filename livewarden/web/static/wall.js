@@ -4,13 +4,13 @@
 import { api, el, header, live } from "/console/static/common.js";
 
 const rooms = new Map();      // room id -> the room as /rooms gives it
-const open = new Map();       // room id -> set of open alert ids
+const open = new Map();       // room id -> Map(open alert id -> its rule; the filter matches the rules too)
 const tiles = new Map();      // room id -> its tile element
 const wall = document.getElementById("wall");
 const sort = document.getElementById("sort"), filter = document.getElementById("filter");
 const onlyAlerting = document.getElementById("only-alerting");
 
-function openCount(id) { return (open.get(id) || new Set()).size; }
+function openCount(id) { return (open.get(id) || new Map()).size; }
 
 function tile(room) {
   const h = room.health || {};
@@ -31,7 +31,8 @@ function tile(room) {
 
 function render() {
   const q = filter.value.trim().toLowerCase();
-  let list = [...rooms.values()].filter((r) => !q || [r.id, r.title, r.seller, ...(r.on_camera || [])]
+  let list = [...rooms.values()].filter((r) => !q || [r.id, r.title, r.seller, ...(r.on_camera || []),
+                                                      ...(open.get(r.id) || new Map()).values()]
     .some((s) => (s || "").toLowerCase().includes(q)));
   if (onlyAlerting.checked) list = list.filter((r) => openCount(r.id) > 0);
   const by = sort.value;
@@ -51,6 +52,11 @@ function redraw(id) {  // one tile, in place (a live event)
   if (old && old.parentNode) old.replaceWith(t); else render();
 }
 
+function opened(room, alertId, rule) {
+  if (!open.has(room)) open.set(room, new Map());
+  open.get(room).set(alertId, rule);
+}
+
 async function loadRooms() {
   for (const r of (await api("/rooms")).items) rooms.set(r.id, r);
 }
@@ -59,10 +65,7 @@ async function loadOpenAlerts() {
   let after = 0;
   for (;;) {
     const page = await api(`/alerts?status=open&include_shadow=false&limit=500&after=${after}`);
-    for (const a of page.items) {
-      if (!open.has(a.room_id)) open.set(a.room_id, new Set());
-      open.get(a.room_id).add(a.id);
-    }
+    for (const a of page.items) opened(a.room_id, a.id, a.rule);
     if (page.next === null) break;
     after = page.next;
   }
@@ -76,8 +79,7 @@ live({
   "alert.opened": (e) => {
     const d = e.data;
     if (d.shadow) return;
-    if (!open.has(d.room_id)) open.set(d.room_id, new Set());
-    open.get(d.room_id).add(d.alert_id);
+    opened(d.room_id, d.alert_id, d.rule);
     redraw(d.room_id);
   },
   "alert.closed": (e) => { const s = open.get(e.data.room_id); if (s) { s.delete(e.data.alert_id); redraw(e.data.room_id); } },
