@@ -274,16 +274,21 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             out.append(item)
         return {"items": out}
 
+    def watched_room(request: Request, room_id: str):
+        """The pipeline's status of a room the caller may see and this server watches; else 404."""
+        registry = app.state.registry
+        room = registry.room(room_id) if registry is not None else None
+        status = pipeline.rooms.get(room_id) if pipeline is not None and room is not None else None
+        if status is None or not who(request).sees(room_scope(room)):
+            raise NotFound(f"no watched room {room_id}")
+        return status
+
     @app.get("/rooms/{room_id}/broadcast", tags=["rooms"], responses=_errors(404, 422))
     def room_broadcast(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")) -> dict:
         """What the room has shown so far on its stream clock: each subject's span on camera, what was said,
         shown and typed (flagged terms with their spans), and its alerts' stream times."""
-        p = who(request)
-        registry = app.state.registry
-        room = registry.room(room_id) if registry is not None else None
-        if room is None or not p.sees(room_scope(room)) or pipeline is None or room_id not in pipeline.rooms:
-            raise NotFound(f"no watched room {room_id}")
-        alerts = platform.alerts(p, room_id=room_id, limit=500)
+        watched_room(request, room_id)
+        alerts = platform.alerts(who(request), room_id=room_id, limit=500)
         return _json({"room_id": room_id, "on_camera": pipeline.timeline.spans(room_id),
                       "transcript": pipeline.transcript.lines(room_id),
                       "alerts": [{k: a[k] for k in ("id", "rule", "subject", "severity", "status",
@@ -295,10 +300,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                               "content": {"image/jpeg": {}}}, **_errors(404, 422)})
     def room_thumbnail(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")):
         """What the room showed about a second ago (its `thumbnail_at` in `GET /rooms` says when)."""
-        registry = app.state.registry
-        room = registry.room(room_id) if registry is not None else None
-        status = pipeline.rooms.get(room_id) if pipeline is not None and room is not None else None
-        if room is None or not who(request).sees(room_scope(room)) or status is None or not status.thumbnail:
+        status = watched_room(request, room_id)
+        if not status.thumbnail:
             raise NotFound(f"no picture of room {room_id} yet")
         return Response(status.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 

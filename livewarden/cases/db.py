@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event, make_url
 _WRITE = "livewarden_write"
 # SQLite reads the file through a memory map shared by every connection instead of copying pages into each
 # connection's own 2 MB cache: over 100,000 alerts (267 MB) the API's server CPU per request went from 5.3 to
-# 4.1-4.5 ms (benchmarks/api_load.py). Address space, not memory: the OS page cache backs it.
+# 3.1-4.5 ms over 6 runs (benchmarks/api_load.py). Address space, not memory: the OS page cache backs it.
 MMAP_BYTES = 1 << 30
 
 

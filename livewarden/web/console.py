@@ -51,13 +51,14 @@ def mount_console(app: FastAPI, errors: Any, secure_cookies: bool = False) -> No
     async def console_login(request: Request, body: SessionIn) -> Response:
         """Start a console session: the key goes into an HttpOnly, SameSite=Strict cookie (the page never
         keeps it), with a CSRF token the page sends back on every change."""
-        who = await request.app.state.key_check(body.key.strip())
+        key = body.key.strip()
+        who = await request.app.state.key_check(key)
         if who is None:
             return JSONResponse({"error": {"status": 401, "reason": "this key is not valid (revoked, or mistyped)"}},
                                 401)
         response = JSONResponse({"role": who.role, "tenant": who.tenant, "home": HOME.get(who.role, "/console/wall")})
         options = dict(max_age=SESSION_S, samesite="strict", secure=secure_cookies, path="/")
-        response.set_cookie(KEY_COOKIE, body.key.strip(), httponly=True, **options)
+        response.set_cookie(KEY_COOKIE, key, httponly=True, **options)
         response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, **options)
         return response
 

@@ -26,7 +26,6 @@ async function claim() {
   if (!held) { current = null; box.replaceChildren(el("p", { class: "muted" }, "The queue is empty.")); return; }
   current = await api(`/cases/${held.id}`);
   const alerts = await Promise.all(current.alerts.map((id) => api(`/alerts/${id}`)));
-  current.alertRecords = alerts;
   show(current, alerts);
   say(`case ${held.id} is yours until ${new Date(held.claim_expires * 1000).toLocaleTimeString()}`);
 }
