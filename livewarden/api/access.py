@@ -59,6 +59,7 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/export"): ("admin", "regulator"),
     ("POST", "/scans"): ("seller",),
     ("GET", "/scans/{scan_id}"): ("seller",),
+    ("GET", "/scans/{scan_id}/findings/{finding}/evidence/{index}"): ("seller",),
     ("GET", "/console"): PUBLIC,  # the console's pages hold no data: what they show comes from the routes above
     ("GET", "/console/{page}"): PUBLIC,
     ("POST", "/session"): PUBLIC,  # checks the key it is given

@@ -476,6 +476,21 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             raise NotFound(f"no scan {scan_id}")
         return job.to_dict()
 
+    @app.get("/scans/{scan_id}/findings/{finding}/evidence/{index}", tags=["self-check"],
+             response_class=FileResponse, responses={200: {"description": "the file: an image, or JSON (text evidence)",
+                                                          "content": {"image/*": {}, "application/json": {}}},
+                                                     **_errors(404, 422)})
+    def scan_evidence(request: Request, finding: int, index: int, scan_id: str = Path_(pattern=r"^[0-9a-f]{16}$")):
+        """One evidence file of one finding of a finished scan (its crop, frame or words), for the report page."""
+        p = who(request)
+        job = scans.jobs.get(scan_id) if scans is not None else None
+        if job is None or job.owner != (p.role, p.tenant):
+            raise NotFound(f"no scan {scan_id}")
+        path = job.evidence_file(finding, index)
+        if path is None:
+            raise NotFound(f"scan {scan_id} has no evidence file {index} of finding {finding}")
+        return FileResponse(path)
+
     @app.get("/metrics", tags=["server"], response_class=PlainTextResponse)
     def metrics(request: Request):
         """Prometheus metrics of what the caller may see (send the key as a bearer token from the scraper)."""

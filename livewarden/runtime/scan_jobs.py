@@ -40,7 +40,23 @@ class ScanJob:
         return {"id": self.id, "room_id": self.room_id, "state": self.state, "error": self.error,
                 "progress": {"done_s": round(self.done_s, 1), "total_s": round(self.total_s, 1),
                              "fraction": round(self.done_s / self.total_s, 3) if self.total_s else 0.0},
-                "submitted_at": self.submitted_at, "report": self.report}
+                "submitted_at": self.submitted_at, "report": self._report_for_caller()}
+
+    def _report_for_caller(self) -> dict[str, Any] | None:
+        """The report as the seller reads it over the API: evidence as URLs of this job, no server paths."""
+        if self.report is None:
+            return None
+        findings = [{**f, "evidence": [f"/scans/{self.id}/findings/{k}/evidence/{i}" for i in range(len(f["evidence"]))]}
+                    for k, f in enumerate(self.report["findings"])]
+        return {**self.report, "clip": "upload", "findings": findings}
+
+    def evidence_file(self, finding: int, index: int) -> Path | None:
+        """The kept file behind one evidence URL, only if it lies under this job's folder."""
+        findings = (self.report or {}).get("findings", [])
+        if not 0 <= finding < len(findings) or not 0 <= index < len(findings[finding]["evidence"]):
+            return None
+        root, path = self.clip.parent.resolve(), Path(findings[finding]["evidence"][index]).resolve()
+        return path if root in path.parents and path.is_file() else None
 
 
 class ScanJobs:

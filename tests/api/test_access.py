@@ -56,8 +56,12 @@ def objects(served, small_clip):
     served.clip = small_clip
     for status in served.app.state.pipeline.rooms.values():  # as if each room had been analysed a second ago
         status.thumbnail, status.thumbnail_at = thumbnail_jpeg(np.full((360, 640, 3), 80, np.uint8)), time.time()
-    with served.client("seller", "bargain") as mine:
-        scan = mine.post("/scans", params={"room_id": "deals"}, content=small_clip).json()["id"]
+    with served.client("seller", "bargain") as mine:  # a finished scan with a finding (its evidence route)
+        scan = mine.post("/scans", params={"room_id": "deals"}, content=_clip_with_nova()).json()["id"]
+        deadline = time.monotonic() + 60
+        while mine.get(f"/scans/{scan}").json()["state"] != "done":
+            assert time.monotonic() < deadline, mine.get(f"/scans/{scan}").json()
+            time.sleep(0.2)
     out = {}
     for role in TENANTS:
         alert = face if role == "person" else mark
@@ -70,6 +74,21 @@ def objects(served, small_clip):
                      "entry_id": {"brand": TENANTS[role][0], "person": TENANTS[role][0], "seller": "koru"}.get(
                          role, "nova")}
     return out
+
+
+def _clip_with_nova() -> bytes:
+    import tempfile
+    from pathlib import Path
+
+    from livewarden.assets.marks import generate_mark
+    from livewarden.testing.clips import write_clip
+    from livewarden.testing.scenes import room_frames
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "nova.mp4"
+        write_clip(path, room_frames(generate_mark("NOVA", 11), seconds=3.0, fps=10, size=(640, 360),
+                                     mark_on=(0.5, 2.5)), 10)
+        return path.read_bytes()
 
 
 def _principal(served, role, tenant):
@@ -86,6 +105,7 @@ def _request(served, client, method: str, path: str, role: str, tenant: str, ids
     if "{key_id}" in path:
         params["key_id"] = create_key(served.store.engine, "moderator", TENANTS[role][0])[0].id
     params.setdefault("index", 0)
+    params.setdefault("finding", 0)
     params.setdefault("page", "wall")
 
     if path.endswith("/counter"):

@@ -180,6 +180,14 @@ def test_a_seller_checks_a_clip_reads_the_report_and_appeals_a_decision(world, b
     page.wait_for_selector("#findings", timeout=60_000)
     assert page.eval_on_selector_all("#findings li", "ls => ls.map(l => l.dataset.rule)") == ["unauthorized_brand"]
     assert page.get_attribute("#progress", "value") == "1"
+    page.wait_for_function("() => [...document.querySelectorAll('#findings img')].some(i => i.naturalWidth > 0)")
+    first = page.get_attribute("#findings img", "src")  # the finding's crop, served to the seller who scanned
+    assert browser_context.request.get(world.url + first).headers["content-type"] == "image/jpeg"
+    other = browser_context.browser.new_context()
+    try:  # another seller cannot read it by its URL
+        assert sign_in(other, world, "seller", "other").evaluate(f"fetch('{first}').then(r => r.status)") == 404
+    finally:
+        other.close()
 
     decision = page.locator(f"article.decision[data-case='{case['id']}']")
     assert "NOVA card shown by a seller NOVA never authorized" in decision.inner_text()

@@ -101,3 +101,16 @@ export function marked(line) {
   out.push(line.text.slice(at));
   return out;
 }
+
+// evidence files as figures: images shown, text evidence (JSON: the words as they came) shown as its text
+export function evidenceFigures(urls, what) {
+  return urls.map((url, i) => {
+    const caption = el("figcaption", {}, `evidence ${i + 1}`);
+    const img = el("img", { src: url, alt: `evidence ${i + 1} of ${what}`, loading: "lazy" });
+    img.addEventListener("error", async () => {
+      try { img.replaceWith(el("pre", { class: "words" }, JSON.stringify(await api(url), null, 1))); }
+      catch (e) { img.replaceWith(el("p", { class: "muted" }, `evidence ${i + 1} could not be read: ${e.message}`)); }
+    }, { once: true });
+    return el("figure", {}, img, caption);
+  });
+}

@@ -1,6 +1,6 @@
 // The review queue: claim the oldest open case (held for you alone), see each alert's evidence and signals,
 // act with a statement of reasons filled in from the evidence. Keyboard first.
-import { api, el, header, toast } from "/console/static/common.js";
+import { api, el, evidenceFigures, header, toast } from "/console/static/common.js";
 
 // the legal ground an action on each rule relies on (the moderator may change it)
 const GROUND = {
@@ -66,9 +66,7 @@ function show(c, alerts) {
       alerts.map((a) => el("div", { class: "alert", "data-alert": a.id },
         el("h3", {}, `${a.rule} · ${a.subject} `, el("span", { class: "muted" }, `${a.severity}, confidence ${a.confidence.toFixed(2)}, ${a.hits} hits`)),
         el("p", {}, a.message),
-        el("div", { class: "evidence" }, a.evidence.map((url, i) =>
-          el("figure", {}, el("img", { src: url, alt: `evidence ${i + 1} of alert ${a.id}`, loading: "lazy" }),
-             el("figcaption", {}, `evidence ${i + 1}`))), referenceFigure(a)),
+        el("div", { class: "evidence" }, evidenceFigures(a.evidence, `alert ${a.id}`), referenceFigure(a)),
         el("details", {}, el("summary", {}, `${a.signals.length} signal(s)`),
            el("pre", {}, JSON.stringify(a.signals.map(({ frame, ...s }) => s), null, 1)))))),
     el("section", { class: "panel" },

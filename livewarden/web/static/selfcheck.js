@@ -1,7 +1,7 @@
 // Self-check (sellers): upload a clip with a progress bar, follow the scan, read the report (findings, what was
 // on camera when, the transcript with flagged spans), download it; and the decisions about you, with their
 // statements of reasons and the appeal.
-import { api, cookie, el, header, marked, toast } from "/console/static/common.js";
+import { api, cookie, el, evidenceFigures, header, marked, toast } from "/console/static/common.js";
 
 const form = document.getElementById("upload"), bar = document.getElementById("progress");
 const state = document.getElementById("state"), problem = document.getElementById("problem");
@@ -27,7 +27,8 @@ function showReport(report) {
   document.getElementById("report").replaceChildren(
     el("h3", {}, `Report: ${report.findings.length} finding(s) in ${report.duration_s.toFixed(1)} s of ${report.room}`),
     el("ul", { class: "plain", id: "findings" }, report.findings.map((f) =>
-      el("li", { "data-rule": f.rule }, el("strong", {}, `${f.rule} · ${f.subject}`), ` at ${f.first_stream_time.toFixed(1)}–${f.last_stream_time.toFixed(1)} s: `, f.message))),
+      el("li", { "data-rule": f.rule }, el("strong", {}, `${f.rule} · ${f.subject}`), ` at ${f.first_stream_time.toFixed(1)}–${f.last_stream_time.toFixed(1)} s: `, f.message,
+         el("div", { class: "evidence" }, evidenceFigures(f.evidence, f.rule))))),
     el("h3", {}, "On camera"),
     el("ul", { class: "plain" }, report.on_camera.map((s) =>
       el("li", {}, `${s.kind} ${s.subject}: ${s.first_stream_time.toFixed(1)}–${s.last_stream_time.toFixed(1)} s (${s.sightings} sightings)`))),
