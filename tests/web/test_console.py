@@ -234,3 +234,31 @@ def test_a_moderator_dismisses_several_cases_at_once(world, browser_context):
     statuses = sorted(c["status"] for c in world.platform.cases(_principal(world, "moderator", "shopA")))
     assert statuses == ["dismissed", "dismissed", "open"]
     assert page.locator("#open-cases tr[data-case]").count() == 1
+
+
+UNNAMED = """() => {
+  const named = (e) => (e.getAttribute("aria-label") || e.getAttribute("aria-labelledby") || e.getAttribute("title")
+                        || (e.id && document.querySelector(`label[for="${e.id}"]`)) || e.closest("label")
+                        || e.getAttribute("placeholder") || (e.textContent || "").trim());
+  return [...document.querySelectorAll("input:not([type=hidden]), select, textarea, button, a[href]")]
+           .filter((e) => !named(e)).map((e) => e.outerHTML.slice(0, 80))
+    .concat([...document.querySelectorAll("img:not([alt])")].map((e) => e.outerHTML.slice(0, 80)))
+    .concat([...document.querySelectorAll("main svg:not([role=img])")].map((e) => e.outerHTML.slice(0, 80)));
+}"""
+
+
+@pytest.mark.parametrize("role,tenant,pages", [
+    ("moderator", "shopA", ["wall", "room?id=deals", "queue", "case?id=1", "warning"]),
+    ("brand", "nova", ["notices", "wall"]), ("regulator", "shopA", ["warning"]), ("seller", "bargain", ["selfcheck"])])
+def test_every_control_image_and_chart_has_a_name_a_screen_reader_can_read(world, browser_context, role, tenant, pages):
+    world.see("deals", "mark", "nova")
+    page = sign_in(browser_context, world, role, tenant)
+    if role == "moderator":
+        page.keyboard.press("c")  # a moderator starts at the queue  # a claimed case shows evidence, reference images and the reasons form
+        page.wait_for_selector(".evidence img")
+        assert page.eval_on_selector_all(".evidence img", "is => is.length") >= 2
+        assert page.evaluate(UNNAMED) == []
+    for name in pages:
+        page.goto(f"{world.url}/console/{name}")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate(UNNAMED) == [], name
