@@ -123,6 +123,10 @@ class ScreenTextSettings(_Section):
     # 134 vs 283 ms per 720p frame); scans keep 960
     live_max_side: int = 640
     scan_max_side: int = 960
+    # a line naming a registered brand (its `words:`) is a mark sighting at this confidence x the line's:
+    # below the review line of unauthorized_brand (0.65), so a name read alone asks for review, never a red flag
+    word_marks: bool = True
+    word_mark_confidence: float = Field(0.6, gt=0, le=1)
 
 
 class SpeechSettings(_Section):

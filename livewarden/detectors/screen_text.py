@@ -4,7 +4,10 @@ OCR costs far more than the other detectors per frame, and a card stays up for
 seconds, so each room is read at most once per `every_s` of stream time (the
 pipeline already skips unchanged frames). Each line read goes to the language
 reader as a TextLine from the seller's side, with its box as the polygon so
-the evidence crop shows the card.
+the evidence crop shows the card. A line that names a registered brand (its
+word-marks, see wordmarks.py) is also a `mark` sighting of that brand, at a
+lower confidence than a logo matched by its shape: the brand's name on a box
+or a sign is the printed mark, but a card may only mention the brand.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.language import LanguageDetector
 from livewarden.detectors.table import kinds_of
+from livewarden.detectors.wordmarks import WordMarks
 from livewarden.model import Frame, Signal, TextLine
 
 
@@ -21,9 +25,11 @@ class ScreenTextDetector(Detector):
     name = "screen_text"
     kinds = kinds_of("screen_text")
 
-    def __init__(self, reader: Any, language: LanguageDetector, every_s: float = 1.0, min_confidence: float = 0.6):
+    def __init__(self, reader: Any, language: LanguageDetector, every_s: float = 1.0, min_confidence: float = 0.6,
+                 word_marks: WordMarks | None = None, word_mark_confidence: float = 0.6):
         self.reader, self.language = reader, language
         self.every_s, self.min_confidence = every_s, min_confidence
+        self.word_marks, self.word_mark_confidence = word_marks, word_mark_confidence
 
     @classmethod
     def from_registry(cls, registry: Any, settings: Any) -> "ScreenTextDetector":
@@ -31,8 +37,9 @@ class ScreenTextDetector(Detector):
 
         s = settings.detectors.screen_text
         max_side = s.scan_max_side if settings.runtime.offline else s.live_max_side
+        words = WordMarks.from_registry(registry) if s.word_marks else None
         return cls(TextReader(options={"max_side": max_side}), LanguageDetector.from_registry(registry, settings),
-                   s.every_s, s.min_confidence)
+                   s.every_s, s.min_confidence, words, s.word_mark_confidence)
 
     def open_room(self, room_id: str) -> "ScreenTextRoom":
         return ScreenTextRoom(self)
@@ -42,10 +49,24 @@ class ScreenTextDetector(Detector):
         for ocr in self.reader.read(frame.image):
             if ocr.confidence < self.min_confidence or not any(c.isalnum() for c in ocr.text):
                 continue  # nothing to read ("__" from a noisy strip)
+            polygon = [list(map(float, p)) for p in ocr.box]
             line = TextLine(frame.room_id, frame.stream_time, "ocr", ocr.text, role="seller",
                             wall_time=frame.wall_time)
-            signals += self.language.read(line, frame, [list(map(float, p)) for p in ocr.box], detector=self.name)
+            signals += self.language.read(line, frame, polygon, detector=self.name)
+            signals += self.marks_in(ocr.text, ocr.confidence, polygon, frame)
         return signals
+
+    def marks_in(self, text: str, confidence: float, polygon: list[list[float]], frame: Frame) -> list[Signal]:
+        """The brands a line names, as mark sightings with the line as evidence."""
+        if not self.word_marks:
+            return []
+        xs, ys = [p[0] for p in polygon], [p[1] for p in polygon]
+        return [Signal(room_id=frame.room_id, stream_time=frame.stream_time, kind="mark", subject=m.brand,
+                       confidence=round(self.word_mark_confidence * confidence, 4), detector=self.name,
+                       evidence={"polygon": polygon, "bbox": [min(xs), min(ys), max(xs), max(ys)], "via": "text",
+                                 "text": text, "word": m.word},
+                       frame=frame)
+                for m in self.word_marks.find(text)]
 
 
 class ScreenTextRoom(RoomDetector):

@@ -36,7 +36,7 @@ TABLE: tuple[Entry, ...] = (
           lambda r: bool(r.products)),
     Entry("faces", "livewarden.detectors.faces:FacesDetector", ("face",), lambda r: bool(r.persons)),
     Entry("language", "livewarden.detectors.language:LanguageDetector", WORDS),
-    Entry("screen_text", "livewarden.detectors.screen_text:ScreenTextDetector", SELLER_WORDS),
+    Entry("screen_text", "livewarden.detectors.screen_text:ScreenTextDetector", SELLER_WORDS + ("mark",)),
     Entry("speech", "livewarden.detectors.speech:SpeechDetector", SELLER_WORDS),
 )
 BY_NAME = {e.name: e for e in TABLE}

@@ -23,8 +23,15 @@ class Brand(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str
     marks: list[Path] = Field(default_factory=list)
+    # the brand's name as printed on its goods (word-marks), read by on-screen text; None: the name itself.
+    # [] turns it off, for a name that is also a common word ("Apple" in a grocery room)
+    words: list[str] | None = None
     # a price stated in a room below this fraction of a product's MSRP is one no genuine product could have
     price_floor: float = Field(0.4, gt=0, le=1)
+
+    @property
+    def word_marks(self) -> list[str]:
+        return [self.name] if self.words is None else self.words
 
 
 class Product(_Strict):
