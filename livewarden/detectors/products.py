@@ -39,6 +39,7 @@ from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.embedder import Embedder
 from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
 from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
+from livewarden.detectors.pack_words import READ_SCALE, VERSION as WORDS_VERSION, PackWords, read_words, words_of
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
@@ -54,8 +55,9 @@ VIEWS_VERSION = "held-up views v1 (index_backdrop, scale 0.4, +-6 deg, tilt 8, m
 class ProductMatch:
     product: str
     brand: str
-    similarity: float
+    similarity: float  # of the embeddings
     ref: str
+    text: float = 0.0  # the pack's words read on the crop (PackWords.scores)
 
 
 @dataclass(frozen=True)
@@ -74,11 +76,11 @@ def decide(ranked: Sequence[ProductMatch], confirmed: Mapping[str, MarkMatch],
            settings: Mapping[str, Any]) -> Decision | None:
     """Which catalog product a crop is, or None ("not a catalog product"). The detector's one rule.
 
-    `ranked`: the crop's best products by embedding similarity, best first
-    (`ProductIndex.search(..., k=RANKED)`). `confirmed`: the products whose pack
-    shot the verifier found in the crop (`confirmations`); only candidates at or
-    above `match_similarity` are looked up in it, so a caller may skip the
-    verifier when none is. The first such confirmed candidate wins; else the
+    `ranked`: the crop's best products by embedding similarity (and the words
+    read on it), best first (`ProductIndex.search(..., k=RANKED)`). `confirmed`:
+    the products whose pack shot the verifier found in the crop (`confirmations`);
+    only candidates at or above `match_similarity` are looked up in it, so a
+    caller may skip the verifier when none is. The first such confirmed candidate wins; else the
     best candidate stands alone only when it is at least `unverified_similarity`
     close AND `min_margin` ahead of the best other product; else nothing.
     Shared with benchmarks/products_accuracy.py so the figures measure this.
@@ -178,6 +180,8 @@ class ProductIndex:
             self.rows += [(product, brand, name)] * len(block["vectors"])
             self.row_reference += [r] * len(block["vectors"])
         self.vectors = np.ascontiguousarray(np.concatenate(blocks), np.float32)
+        self.reference_words: list[frozenset[str]] = []  # per reference: the words read on it (read_packs)
+        self.names: dict[str, str] = {}  # product -> its and its brand's names, words of the product too
         self._build()
 
     def _build(self) -> None:
@@ -185,6 +189,32 @@ class ProductIndex:
         self.index.add(self.vectors)
         # enough rows that a search always sees k different products, however many images one has
         self._rows_per_product = max(Counter(product for product, _, _ in self.rows).values())
+        self._product_rows: dict[str, list[int]] = {}
+        for i, (product, _, _) in enumerate(self.rows):
+            self._product_rows.setdefault(product, []).append(i)
+        self.pack_words = self._pack_words()
+
+    def _pack_words(self) -> PackWords | None:
+        if not self.reference_words:
+            return None
+        words: dict[str, set[str]] = {}
+        for (product, _), read in zip(self.originals, self.reference_words):
+            words.setdefault(product, set()).update(read, words_of(self.names.get(product, "")))
+        return PackWords(words)
+
+    def read_packs(self, reader: Any, names: Mapping[str, str] | None = None, cache: IndexCache | None = None) -> None:
+        """Read the words printed on every reference (once: cached under the image's content) for the text cue.
+
+        `names`: product -> the product's and its brand's names (their words count as printed too).
+        """
+        version = f"{WORDS_VERSION}; {versions('rapidocr', 'onnxruntime')}"
+        self.names = dict(names or {})
+        self.reference_words = []
+        for _, img in self.originals:
+            found = fetch(cache, "pack_words", version, {}, content(img),
+                          lambda: {"words": np.array(sorted(read_words(reader, img, READ_SCALE)), dtype=str)})
+            self.reference_words.append(frozenset(str(w) for w in found["words"]))
+        self.pack_words = self._pack_words()
 
     def subset(self, references: Sequence[int]) -> "ProductIndex":
         """The index of only these references (positions in the list it was built from), nothing embedded again.
@@ -201,6 +231,8 @@ class ProductIndex:
         out.rows = [self.rows[i] for i in rows]
         out.row_reference = [renumber[self.row_reference[i]] for i in rows]
         out.originals = [self.originals[r] for r in sorted(keep)]
+        out.reference_words = [self.reference_words[r] for r in sorted(keep)] if self.reference_words else []
+        out.names = self.names
         out.vectors = np.ascontiguousarray(self.vectors[rows])
         out._build()
         return out
@@ -211,13 +243,20 @@ class ProductIndex:
         embedder = embedder or Embedder()  # the model loads on the first image the cache does not hold
         return cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images], cache=cache)
 
-    def search(self, vectors: np.ndarray, k: int = 5) -> list[list[ProductMatch]]:
-        """Best `k` products (not images) per query vector, most similar first."""
+    def search(self, vectors: np.ndarray, k: int = 5, read: Sequence[set[str] | None] | None = None,
+               text_weight: float = DEFAULTS["text_weight"]) -> list[list[ProductMatch]]:
+        """Best `k` products (not images) per query vector, most similar first.
+
+        With `read` (the words read on each query, when the index has read its packs), products are ranked by
+        similarity + text_weight x word score, and a product whose words were read is ranked even when its
+        picture is not among the nearest.
+        """
         n_rows = len(self.rows)
+        vectors = np.ascontiguousarray(vectors, np.float32)
         depth = min(n_rows, max(k * 4, k * self._rows_per_product))
-        sims, ids = self.index.search(np.ascontiguousarray(vectors, np.float32), depth)
+        sims, ids = self.index.search(vectors, depth)
         out = []
-        for row_sims, row_ids in zip(sims, ids):
+        for q, (row_sims, row_ids) in enumerate(zip(sims, ids)):
             seen: dict[str, ProductMatch] = {}
             for s, i in zip(row_sims, row_ids):
                 if i < 0:
@@ -225,7 +264,19 @@ class ProductIndex:
                 product, brand, ref = self.rows[i]
                 if product not in seen:
                     seen[product] = ProductMatch(product, brand, float(s), ref)
-            out.append(list(seen.values())[:k])
+            words = read[q] if read is not None else None
+            if words and self.pack_words:
+                for product, score in self.pack_words.scores(words).items():
+                    if product not in seen:
+                        rows = self._product_rows[product]
+                        best = rows[int(np.argmax(self.vectors[rows] @ vectors[q]))]
+                        _, brand, ref = self.rows[best]
+                        seen[product] = ProductMatch(product, brand, float(self.vectors[best] @ vectors[q]), ref)
+                    seen[product] = replace(seen[product], text=score)
+                ranked = sorted(seen.values(), key=lambda m: -(m.similarity + text_weight * m.text))
+            else:
+                ranked = list(seen.values())
+            out.append(ranked[:k])
         return out
 
     def lookup(self, image: np.ndarray, k: int = 5) -> list[ProductMatch]:
