@@ -394,6 +394,7 @@ def lookup(
 
     from livewarden.config import Settings
     from livewarden.detectors.embedder import Embedder
+    from livewarden.detectors.index_cache import for_settings
     from livewarden.detectors.products import ProductIndex
     from livewarden.registry import load_registry
 
@@ -404,14 +405,20 @@ def lookup(
     img = cv2.imread(str(image), cv2.IMREAD_COLOR)
     if img is None:
         raise _fail("cannot read image:", f"{image} is missing or not an image file")
-    with console.status(f"indexing {len(reg.products)} catalog products…"):
-        index = ProductIndex.from_registry(reg, Embedder())
-    threshold = Settings().detectors.products.match_similarity
-    for rank, m in enumerate(index.lookup(img, k=top), 1):
+    settings = Settings().detectors.products
+    reader = None
+    if settings.pack_words:
+        from livewarden.detectors.ocr import TextReader
+
+        reader = TextReader(languages=("en", "zh"))
+    with console.status(f"indexing {len(reg.products)} catalog products (their pictures and printed words)…"):
+        index = ProductIndex.from_registry(reg, Embedder(), for_settings(Settings()), reader)
+    for rank, m in enumerate(index.lookup(img, k=top, reader=reader), 1):
         product = reg.product(m.product)
-        verdict = "match" if m.similarity >= threshold else "below threshold"
+        verdict = "match" if m.similarity >= settings.match_similarity else "below threshold"
+        words = f"  words {m.text:.1f}" if m.text else ""
         console.print(f"{rank}. {m.product}  ({product.name if product else ''}, brand {m.brand})  "
-                      f"similarity {m.similarity:.3f}  {verdict}  ref {m.ref}", markup=False, soft_wrap=True)
+                      f"similarity {m.similarity:.3f}{words}  {verdict}  ref {m.ref}", markup=False, soft_wrap=True)
 
 
 @app.command()

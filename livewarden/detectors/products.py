@@ -39,7 +39,7 @@ from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.embedder import Embedder
 from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
 from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
-from livewarden.detectors.pack_words import READ_SCALE, VERSION as WORDS_VERSION, PackWords, read_words, words_of
+from livewarden.detectors.pack_words import READ_SCALE, VERSION as WORDS_VERSION, PackWords, crop_words, read_words, words_of
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
@@ -238,10 +238,15 @@ class ProductIndex:
         return out
 
     @classmethod
-    def from_registry(cls, registry: Any, embedder: Embedder | None = None,
-                      cache: IndexCache | None = None) -> "ProductIndex":
+    def from_registry(cls, registry: Any, embedder: Embedder | None = None, cache: IndexCache | None = None,
+                      reader: Any = None) -> "ProductIndex":
+        """The catalog's index; with a text `reader`, its packs' words are read too (for `lookup`)."""
         embedder = embedder or Embedder()  # the model loads on the first image the cache does not hold
-        return cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images], cache=cache)
+        index = cls(embedder, [(p.id, p.brand, img) for p in registry.products for img in p.images], cache=cache)
+        if reader is not None:
+            brands = {b.id: b.name for b in registry.brands}
+            index.read_packs(reader, {p.id: f"{brands.get(p.brand, '')} {p.name}" for p in registry.products}, cache)
+        return index
 
     def search(self, vectors: np.ndarray, k: int = 5, read: Sequence[set[str] | None] | None = None,
                text_weight: float = DEFAULTS["text_weight"]) -> list[list[ProductMatch]]:
@@ -279,9 +284,11 @@ class ProductIndex:
             out.append(ranked[:k])
         return out
 
-    def lookup(self, image: np.ndarray, k: int = 5) -> list[ProductMatch]:
-        """Which catalog product is this (whole) image? Best matches first."""
-        return self.search(self.embedder.vectors([image]), k)[0]
+    def lookup(self, image: np.ndarray, k: int = 5, reader: Any = None) -> list[ProductMatch]:
+        """Which catalog product is this (whole) image? Best matches first; with a text `reader` (and packs
+        read), the words on the image rank them too."""
+        read = [crop_words(reader, image)] if reader is not None and self.pack_words else None
+        return self.search(self.embedder.vectors([image]), k, read)[0]
 
 
 class ProductsDetector(Detector):
