@@ -12,11 +12,13 @@ exactly and stand as a word of their own, so "dhl" inside "adhlx" is nothing. Ru
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 SHORT = 4  # words this long or shorter are matched exactly
@@ -47,39 +49,54 @@ class WordMark:
 
 
 class WordMarks:
-    """The registry's brand words, matched against lines of text read on camera."""
+    """The registry's brand words, matched against lines of text read on camera.
+
+    Short words and the cut-off starts of long words are looked up in dicts; long words are compared in one
+    C call per candidate (rapidfuzz), so a line costs about the same with 50 brands or a few thousand.
+    """
 
     def __init__(self, words: dict[str, Iterable[str]]):
-        self._words = [(brand, w, squeeze(w)) for brand, ws in words.items() for w in ws]
-        self._words = [(b, w, s) for b, w, s in self._words if len(s) >= 2]  # one letter matches anything
+        self._exact: dict[str, list[WordMark]] = {}  # short words, and long words as written
+        self._cut: dict[str, list[WordMark]] = {}  # the starts a frame may leave of a long word
+        self._long: list[str] = []
+        self._long_marks: list[WordMark] = []
+        for brand, ws in words.items():
+            for word in ws:
+                target = squeeze(word)
+                if len(target) < 2:  # one letter matches anything
+                    continue
+                mark = WordMark(brand, word, target)
+                self._exact.setdefault(target, []).append(mark)
+                if len(target) > SHORT:
+                    self._long.append(target)
+                    self._long_marks.append(mark)
+                    for n in range(max(MIN_CUT, math.ceil(MIN_CUT_SHARE * len(target))), len(target)):
+                        self._cut.setdefault(target[:n], []).append(mark)
 
     @classmethod
     def from_registry(cls, registry) -> "WordMarks":
         return cls({b.id: b.word_marks for b in registry.brands})
 
     def __bool__(self) -> bool:
-        return bool(self._words)
+        return bool(self._exact)
 
     def find(self, text: str) -> list[WordMark]:
-        """The brands whose words appear in one line of text (each brand once)."""
+        """The brands whose words appear in one line of text (each brand once, with what was read for it)."""
         toks = tokens(text)
-        # a brand word may be read as one token or split in two or three ("Coca Cola", "Red Bull", "R E D")
-        candidates = dict.fromkeys(["".join(toks[i:i + n]) for n in (1, 2, 3) for i in range(len(toks) - n + 1)])
+        # a brand word may be read as one token or split in two or three ("Coca Cola", "Red Bull", "D H L")
+        candidates = dict.fromkeys("".join(toks[i:i + n]) for n in (1, 2, 3) for i in range(len(toks) - n + 1))
         found: dict[str, WordMark] = {}
-        for brand, word, target in self._words:
-            if brand in found:
-                continue
-            for c in candidates:
-                if self._same(c, target):
-                    found[brand] = WordMark(brand, word, c)
-                    break
+        for c in candidates:
+            marks = self._exact.get(c, []) + self._cut.get(c, [])
+            if len(c) > SHORT - 1 and self._long:
+                marks += [self._long_marks[i] for _, d, i in
+                          process.extract(c, self._long, scorer=Levenshtein.distance, score_cutoff=2, limit=None)
+                          if d <= _slips(self._long[i]) and abs(len(c) - len(self._long[i])) <= _slips(self._long[i])]
+            for m in marks:
+                found.setdefault(m.brand, WordMark(m.brand, m.word, c))
         return list(found.values())
 
-    @staticmethod
-    def _same(read: str, target: str) -> bool:
-        if len(target) <= SHORT:
-            return read == target
-        slips = 1 if len(target) <= 7 else 2
-        if abs(len(read) - len(target)) <= slips and Levenshtein.distance(read, target, score_cutoff=slips) <= slips:
-            return True
-        return len(read) >= MIN_CUT and len(read) >= MIN_CUT_SHARE * len(target) and target.startswith(read)
+
+def _slips(target: str) -> int:
+    """Reading slips forgiven in a long word: one up to 7 letters, two beyond."""
+    return 1 if len(target) <= 7 else 2
