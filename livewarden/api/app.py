@@ -14,7 +14,7 @@ import shutil
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -34,7 +34,7 @@ from livewarden.cases import db
 from livewarden.cases.events import EVENT_TYPES
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
-from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Conflict, Id, Input, NotFound,
+from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Bare, Conflict, Id, Input, Int, NotFound,
                                        Platform, Statement)
 from livewarden.config import ApiSettings, CasesSettings
 from livewarden.cases.scope import Principal, room_scope
@@ -315,8 +315,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/registry/{section}/{entry_id}/images/{index}", tags=["registry"], response_class=FileResponse,
              responses={200: {"description": "the reference image", "content": {"image/*": {}}}, **_errors(404, 422)})
     def reference_image(request: Request, section: Literal["brands", "products", "persons"],
-                        entry_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"),
-                        index: int = Path_(ge=0, le=999)):
+                        entry_id: Annotated[str, Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
+                        index: Annotated[int, Path_(ge=0, le=999), Bare]):
         """A brand's mark, a product's pack shot or a protected person's reference photo, for a caller who
         sees that entry in `GET /registry` (the console shows it beside the evidence)."""
         registry = app.state.registry
@@ -354,10 +354,10 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                rule: Optional[str] = Query(None, pattern=NO_NUL), severity: Optional[str] = Query(None, pattern=NO_NUL),
                status: Optional[Literal["open", "closed"]] = None, brand: Optional[str] = Query(None, pattern=NO_NUL),
                person: Optional[str] = Query(None, pattern=NO_NUL), seller: Optional[str] = Query(None, pattern=NO_NUL),
-               since: Optional[float] = Query(None, allow_inf_nan=False),
-               until: Optional[float] = Query(None, allow_inf_nan=False), include_shadow: bool = True,
-               after: int = Query(0, ge=0, le=MAX_ID, description="cursor: the `next` of the previous page"),
-               limit: int = Query(50, ge=1, le=500)) -> dict:
+               since: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None,
+               until: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None, include_shadow: bool = True,
+               after: Annotated[int, Query(ge=0, le=MAX_ID, description="cursor: the `next` of the previous page"), Bare] = 0,
+               limit: Annotated[int, Query(ge=1, le=500), Bare] = 50) -> dict:
         items = platform.alerts(who(request), after=after, limit=limit, room_id=room_id, rule=rule,
                                 severity=severity, status=status, brand=brand, person=person, seller=seller,
                                 since=since, until=until, include_shadow=include_shadow)
@@ -374,7 +374,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/alerts/{alert_id}/evidence/{index}", tags=["alerts"], response_class=FileResponse,
              responses={200: {"description": "the file: an image, or JSON (text evidence)",
                               "content": {"image/*": {}, "application/json": {}}}, **_errors(404, 422)})
-    def evidence(request: Request, alert_id: Id, index: int):
+    def evidence(request: Request, alert_id: Id, index: Int):
         files = platform.alert(who(request), alert_id)["evidence"]
         if not 0 <= index < len(files):
             raise NotFound(f"alert {alert_id} has no evidence file {index}")
@@ -385,8 +385,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return FileResponse(path)
 
     @app.get("/cases", tags=["cases"], responses=_errors(422))
-    def cases(request: Request, status: Optional[str] = Query(None, pattern=NO_NUL), after: int = Query(0, ge=0, le=MAX_ID),
-              limit: int = Query(50, ge=1, le=500)) -> dict:
+    def cases(request: Request, status: Optional[str] = Query(None, pattern=NO_NUL), after: Annotated[int, Query(ge=0, le=MAX_ID), Bare] = 0,
+              limit: Annotated[int, Query(ge=1, le=500), Bare] = 50) -> dict:
         items = platform.cases(who(request), status=status, after=after, limit=limit)
         return _json({"items": items, "next": items[-1]["id"] if len(items) == limit else None})
 
@@ -417,8 +417,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return platform.verify_audit()
 
     @app.get("/aggregates", tags=["early warning"], responses=_errors(422))
-    def aggregates(request: Request, since: Optional[float] = Query(None, allow_inf_nan=False),
-                   until: Optional[float] = Query(None, allow_inf_nan=False),
+    def aggregates(request: Request, since: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None,
+                   until: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None,
                    bucket: Literal["hour", "day"] = "hour") -> dict:
         until = time.time() if until is None else until
         since = until - 86400 if since is None else since
@@ -427,8 +427,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/export", tags=["early warning"], responses={
         200: {"description": "the alerts as CSV or JSON", "content": {"text/csv": {}, "application/json": {}}},
         **_errors(422)})
-    def export(request: Request, since: Optional[float] = Query(None, allow_inf_nan=False),
-               until: Optional[float] = Query(None, allow_inf_nan=False), format: Literal["csv", "json"] = "csv"):
+    def export(request: Request, since: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None,
+               until: Annotated[Optional[float], Query(allow_inf_nan=False), Bare] = None, format: Literal["csv", "json"] = "csv"):
         """Every alert the caller may see opened in [since, until) (default: the last 24 h), for a regulator's
         own analysis: one row per alert with its scope, rule, severity, times and case."""
         until = time.time() if until is None else until
@@ -480,7 +480,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
              response_class=FileResponse, responses={200: {"description": "the file: an image, or JSON (text evidence)",
                                                           "content": {"image/*": {}, "application/json": {}}},
                                                      **_errors(404, 422)})
-    def scan_evidence(request: Request, finding: int, index: int, scan_id: str = Path_(pattern=r"^[0-9a-f]{16}$")):
+    def scan_evidence(request: Request, finding: Int, index: Int, scan_id: str = Path_(pattern=r"^[0-9a-f]{16}$")):
         """One evidence file of one finding of a finished scan (its crop, frame or words), for the report page."""
         p = who(request)
         job = scans.jobs.get(scan_id) if scans is not None else None
@@ -502,7 +502,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/events", tags=["live feed"], response_class=StreamingResponse,
              responses={200: {"description": "server-sent events", "content": {"text/event-stream": {}}},
                         **_errors(400, 422)})
-    async def events(request: Request, after: Optional[int] = Query(None, ge=0, le=MAX_ID)):
+    async def events(request: Request, after: Annotated[Optional[int], Query(ge=0, le=MAX_ID), Bare] = None):
         """Server-sent events; reconnect with `Last-Event-ID` (or `?after=`) to get everything missed."""
         last = request.headers.get("last-event-id")
         if last is not None:
@@ -528,7 +528,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {"removed": webhook_id}
 
     @app.get("/webhooks/{webhook_id}/deliveries", tags=["webhooks"], responses=_errors(404, 422))
-    def deliveries(request: Request, webhook_id: Id, limit: int = Query(100, ge=1, le=1000)) -> dict:
+    def deliveries(request: Request, webhook_id: Id, limit: Annotated[int, Query(ge=1, le=1000), Bare] = 100) -> dict:
         return {"items": platform.deliveries(who(request), webhook_id, limit)}
 
     @app.post("/notices", tags=["notices"], status_code=201, responses=_errors(400, 404, 422))
@@ -537,7 +537,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return notices.file(who(request), body)
 
     @app.get("/notices", tags=["notices"], responses=_errors(422))
-    def list_notices(request: Request, state: Optional[str] = Query(None, pattern=NO_NUL), limit: int = Query(100, ge=1, le=1000)) -> dict:
+    def list_notices(request: Request, state: Optional[str] = Query(None, pattern=NO_NUL), limit: Annotated[int, Query(ge=1, le=1000), Bare] = 100) -> dict:
         return {"items": notices.list(who(request), state, limit)}
 
     @app.get("/notices/{notice_id}", tags=["notices"], responses=_errors(404, 422))

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -41,7 +41,18 @@ UPDATE_EVENT_EVERY_S = 10.0  # an alert updated at every hit announces it at mos
 # ids (alerts, cases, notices, webhooks) are SQL integers from 1; an id given from outside is bounded by what a
 # JSON number holds exactly, far below the 64-bit column, so a huge one is invalid input, not a database error
 MAX_ID = 2**53 - 1
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _bare(value: Any) -> Any:
+    """A number sent as text (a path or a query) is the number alone: "2 " is refused, not read as 2."""
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError("a number without spaces around it")
+    return value
+
+
+Bare = BeforeValidator(_bare)  # in the Annotated[...] of every number a path or a query carries
+Int = Annotated[int, Bare]
+Id = Annotated[int, Field(ge=1, le=MAX_ID), Bare]
 
 
 class NotFound(LivewardenError):

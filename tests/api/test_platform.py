@@ -161,6 +161,17 @@ def test_a_nul_character_is_refused_not_stored(fresh):
         assert notice.status_code == 422
 
 
+def test_a_number_with_spaces_around_it_is_refused_not_read(fresh):
+    """The spec says integer: "2 " (a query's "2+") is bad input that names its field, in a query or a path."""
+    alert_id = fresh.see("deals", "mark", "nova")
+    with fresh.client("moderator", "shopA") as mod:
+        assert mod.get("/cases?limit=2").status_code == 200
+        for url, field in (("/cases?limit=2+", "query.limit"), ("/alerts?since=1.5%20", "query.since"),
+                           (f"/alerts/{alert_id}%20", "path.alert_id"), (f"/alerts/%20{alert_id}", "path.alert_id")):
+            refused = mod.get(url)
+            assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["field"] == field, url
+
+
 def test_the_timeline_names_an_edited_entry_of_its_case(fresh):
     from tests.cases.support import tamper
 
