@@ -413,7 +413,7 @@ def lookup(
         reader = TextReader(languages=("en", "zh"))
     with console.status(f"indexing {len(reg.products)} catalog products (their pictures and printed words)…"):
         index = ProductIndex.from_registry(reg, Embedder(), for_settings(Settings()), reader)
-    for rank, m in enumerate(index.lookup(img, k=top, reader=reader), 1):
+    for rank, m in enumerate(index.lookup(img, k=top, reader=reader, text_weight=settings.text_weight), 1):
         product = reg.product(m.product)
         verdict = "match" if m.similarity >= settings.match_similarity else "below threshold"
         words = f"  words {m.text:.1f}" if m.text else ""

@@ -78,8 +78,8 @@ class ProductsSettings(_Section):
     reuse_s: float = 1.0  # the same region in the same room is embedded again only after this long
     reuse_max_change: float = 12.0  # ... if its 16x16 grey thumbnail changed less than this (mean abs grey levels)
     sweep_s: float = 4.0  # while nothing is recognised, the whole frame is searched for pack shots this often
-    # the words printed on packs (pack_words.py): read at enrollment and on a candidate crop the catalog is close
-    # to; fused with the embedding as similarity + text_weight x word score (chosen on products/dev)
+    # `lookup` reads the words printed on the packs and on the photo (pack_words.py) and ranks by similarity +
+    # text_weight x word score (chosen on products/dev); live rooms do not read them (see the README's figures)
     pack_words: bool = True
     text_weight: float = 0.02
 

@@ -39,7 +39,8 @@ from livewarden.detectors.confidence import calibrated
 from livewarden.detectors.embedder import Embedder
 from livewarden.detectors.geometry import box_polygon, grey_thumb, iou, thumb_change
 from livewarden.detectors.index_cache import IndexCache, content, decode, fetch, for_settings, versions
-from livewarden.detectors.pack_words import READ_SCALE, VERSION as WORDS_VERSION, PackWords, crop_words, read_words, words_of
+from livewarden.detectors.pack_words import READ_SCALE, PackWords, crop_words, read_words, words_of
+from livewarden.detectors.pack_words import VERSION as WORDS_VERSION
 from livewarden.detectors.table import kinds_of
 from livewarden.model import Frame, Signal
 
@@ -284,11 +285,12 @@ class ProductIndex:
             out.append(ranked[:k])
         return out
 
-    def lookup(self, image: np.ndarray, k: int = 5, reader: Any = None) -> list[ProductMatch]:
+    def lookup(self, image: np.ndarray, k: int = 5, reader: Any = None,
+               text_weight: float = DEFAULTS["text_weight"]) -> list[ProductMatch]:
         """Which catalog product is this (whole) image? Best matches first; with a text `reader` (and packs
         read), the words on the image rank them too."""
         read = [crop_words(reader, image)] if reader is not None and self.pack_words else None
-        return self.search(self.embedder.vectors([image]), k, read)[0]
+        return self.search(self.embedder.vectors([image]), k, read, text_weight)[0]
 
 
 class ProductsDetector(Detector):

@@ -149,6 +149,11 @@ class Normalized:
         return o_start, o_end
 
 
+def fold(text: str) -> str:
+    """Stage 1 alone (case, accents, look-alike letters, traditional Chinese), for comparing names."""
+    return text.lower() if text.isascii() else text.translate(_FOLD)
+
+
 def _fold(text: str) -> tuple[str, list[int]]:
     if text.isascii():
         return text.lower(), list(range(len(text)))

@@ -3,33 +3,29 @@
 Real photos break local-feature matching against a flat logo file (curved, embroidered, small, lit), but most
 marks print the brand's name, and the on-screen text reader already reads every line of a sampled frame. So
 each line the reader gives is checked here against the registry's brand words (`words:`, by default the
-brand's name): case and accents folded, punctuation and spaces dropped ("Coca-Cola", "COCA COLA" and
-"cocacola" are one word), and for longer words one slip of the reader forgiven ("Googe", "STRBUCKS") or the
+brand's name): folded as the lexicon folds text (case, accents, look-alike letters: "NIKЕ" with a Cyrillic
+Е is "nike"), punctuation and spaces dropped ("Coca-Cola", "COCA COLA" and "cocacola" are one word), and for
+longer words one slip of the reader forgiven ("Googe", "STRBUCKS") or the
 end of a word cut off by the frame ("Coca-Co"). Short words (4 letters or fewer: "DHL", "HP") must be read
 exactly and stand as a word of their own, so "dhl" inside "adhlx" is nothing. Rules chosen on
-`benchmarks/marks_accuracy.py --split dev` (see its `--words` lines).
+`benchmarks/marks_accuracy.py --split dev` (its "logos + word-marks" lines).
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from livewarden.detectors.text_normalize import fold
+
 SHORT = 4  # words this long or shorter are matched exactly
 MIN_CUT = 6  # a word cut off at the end must keep this many letters ...
 MIN_CUT_SHARE = 0.7  # ... and this share of the word
-
-
-def fold(text: str) -> str:
-    """Lower case without accents: "Citroën" -> "citroen"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
 def tokens(text: str) -> list[str]:

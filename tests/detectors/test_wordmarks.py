@@ -26,7 +26,8 @@ def brands(text: str) -> list[str]:
     ("Coca-Co", ["cocacola"]),  # the frame cut the end off
     ("STRBUCKS COFFEE", ["starbucks"]),  # one letter lost by the reader
     ("1-800 CALL-DHL", ["dhl"]), ("www.dhl.com", ["dhl"]), ("RedBull", ["redbull"]), ("Red Bull", ["redbull"]),
-    ("i'm lovin' it McDonalds", ["mcdonalds"]), ("CITROEN C4", ["citroen"]),
+    ("i'm lovin' it McDonalds", ["mcdonalds"]), ("CITROEN C4", ["citroen"]), ("Citroën", ["citroen"]),
+    ("STАRBUCKS", ["starbucks"]),  # a Cyrillic А among the Latin letters
 ])
 def test_a_brand_is_found_however_its_name_was_written_or_read(text, expected):
     assert brands(text) == expected
