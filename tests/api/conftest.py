@@ -70,13 +70,13 @@ class Served:
         headers = {} if role is None else {"Authorization": f"Bearer {self.keys[(role, tenant)]}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10)
 
-    def see(self, room: str, kind: str, subject: str, t: float = 0.0) -> int:
+    def see(self, room: str, kind: str, subject: str, t: float = 0.0, **evidence) -> int:
         """Record what a detector saw through the policy and the store; the alert id (opened or updated)."""
         image = np.full((360, 640, 3), 90, np.uint8)
         image[100:240, 300:450] = (0, 200, 255)
         frame = Frame(room, t, image)
-        signal = self.policy.resolve(Signal(room, t, kind, subject, 0.95, "test", {"polygon": POLY}, frame=frame,
-                                            wall_time=time.time()))
+        signal = self.policy.resolve(Signal(room, t, kind, subject, 0.95, "test", {"polygon": POLY, **evidence},
+                                            frame=frame, wall_time=time.time()))
         [alert] = [self.store.record(u) for u in self.policy.observe(signal)] if signal else [None]
         return alert.id if alert else 0
 

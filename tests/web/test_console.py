@@ -81,6 +81,15 @@ def test_a_moderator_claims_sees_the_evidence_and_confirms_with_a_reason(world, 
     assert page.inner_text("#audit").startswith("audit chain verified")
 
 
+def test_a_brand_seen_by_its_name_says_what_was_read_beside_the_evidence(world, browser_context):
+    alert_id = world.see("deals", "mark", "nova", via="text", text="NOVA original 1:1", word="Nova")
+    page = sign_in(browser_context, world, "moderator", "shopA")
+    page.keyboard.press("c")
+    page.wait_for_selector(f"[data-alert='{alert_id}'] p.read")
+    assert page.inner_text(f"[data-alert='{alert_id}'] p.read q") == "NOVA original 1:1"
+    assert page.locator(f"[data-alert='{alert_id}'] figure.reference img").count() == 1  # the mark beside it
+
+
 def test_a_change_without_the_csrf_token_is_refused_and_a_brand_sees_only_its_own(world, browser_context):
     world.see("deals", "mark", "nova")
     page = sign_in(browser_context, world, "moderator", "shopA")

@@ -38,6 +38,13 @@ function reference(a) {
   return null;
 }
 
+// a brand seen by its name (a word-mark read on camera, not its logo matched): the words as read
+function nameRead(alert) {
+  const read = [...new Set(alert.signals.filter((s) => s.evidence && s.evidence.via === "text").map((s) => s.evidence.text))];
+  return read.length ? el("p", { class: "read" }, "name read on camera, not a logo matched: ",
+                          read.flatMap((t, i) => [i ? ", " : "", el("q", {}, t)])) : "";
+}
+
 function referenceFigure(a) {
   const ref = reference(a);
   if (!ref) return "";
@@ -65,7 +72,7 @@ function show(c, alerts) {
         el("dt", {}, "opened"), el("dd", {}, new Date(c.opened_at * 1000).toLocaleString())),
       alerts.map((a) => el("div", { class: "alert", "data-alert": a.id },
         el("h3", {}, `${a.rule} · ${a.subject} `, el("span", { class: "muted" }, `${a.severity}, confidence ${a.confidence.toFixed(2)}, ${a.hits} hits`)),
-        el("p", {}, a.message),
+        el("p", {}, a.message), nameRead(a),
         el("div", { class: "evidence" }, evidenceFigures(a.evidence, `alert ${a.id}`), referenceFigure(a)),
         el("details", {}, el("summary", {}, `${a.signals.length} signal(s)`),
            el("pre", {}, JSON.stringify(a.signals.map(({ frame, ...s }) => s), null, 1)))))),
