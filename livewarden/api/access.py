@@ -31,8 +31,8 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/rooms/{room_id}/thumbnail"): ("admin", "moderator", "regulator", "seller"),  # who sees rooms
     ("GET", "/rooms/{room_id}/broadcast"): ("admin", "moderator", "regulator", "seller"),
     ("GET", "/registry"): EVERYONE,
-    ("POST", "/registry/reload"): ("admin",),
-    ("GET", "/registry/{section}/{entry_id}/images/{index}"): EVERYONE,  # re-reads the operator's file: an admin applies, cannot edit it
+    ("POST", "/registry/reload"): ("admin",),  # re-reads the operator's file: an admin applies, cannot edit it
+    ("GET", "/registry/{section}/{entry_id}/images/{index}"): EVERYONE,  # each caller the entries it sees
     ("GET", "/alerts"): EVERYONE,
     ("GET", "/alerts/{alert_id}"): EVERYONE,
     ("GET", "/alerts/{alert_id}/evidence/{index}"): EVERYONE,

@@ -39,6 +39,7 @@ from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, 
 from livewarden.config import ApiSettings, CasesSettings
 from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError, RegistryError
+from livewarden.registry.schema import ID_PATTERN
 from livewarden.registry.view import visible_registry
 from livewarden.web.console import mount_console
 
@@ -284,7 +285,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return status
 
     @app.get("/rooms/{room_id}/broadcast", tags=["rooms"], responses=_errors(404, 422))
-    def room_broadcast(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")) -> dict:
+    def room_broadcast(request: Request, room_id: str = Path_(pattern=ID_PATTERN)) -> dict:
         """What the room has shown so far on its stream clock: each subject's span on camera, what was said,
         shown and typed (flagged terms with their spans), and its alerts' stream times."""
         watched_room(request, room_id)
@@ -298,7 +299,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/rooms/{room_id}/thumbnail", tags=["rooms"], response_class=Response,
              responses={200: {"description": "a small JPEG of a recently analysed frame",
                               "content": {"image/jpeg": {}}}, **_errors(404, 422)})
-    def room_thumbnail(request: Request, room_id: str = Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")):
+    def room_thumbnail(request: Request, room_id: str = Path_(pattern=ID_PATTERN)):
         """What the room showed about a second ago (its `thumbnail_at` in `GET /rooms` says when)."""
         status = watched_room(request, room_id)
         if not status.thumbnail:
@@ -315,7 +316,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.get("/registry/{section}/{entry_id}/images/{index}", tags=["registry"], response_class=FileResponse,
              responses={200: {"description": "the reference image", "content": {"image/*": {}}}, **_errors(404, 422)})
     def reference_image(request: Request, section: Literal["brands", "products", "persons"],
-                        entry_id: Annotated[str, Path_(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")],
+                        entry_id: Annotated[str, Path_(pattern=ID_PATTERN)],
                         index: Annotated[int, Path_(ge=0, le=999), Bare]):
         """A brand's mark, a product's pack shot or a protected person's reference photo, for a caller who
         sees that entry in `GET /registry` (the console shows it beside the evidence)."""

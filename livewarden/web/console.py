@@ -12,13 +12,13 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 
 from livewarden.api.access import CSRF_COOKIE, KEY_COOKIE
-from livewarden.cases.platform import Input
+from livewarden.cases.platform import Input, NotFound
 
 STATIC = Path(__file__).parent / "static"
 PAGES = ("login", "wall", "room", "queue", "case", "notices", "warning", "selfcheck")  # /console/{page}: static/{page}.html
@@ -43,7 +43,7 @@ def mount_console(app: FastAPI, errors: Any, secure_cookies: bool = False) -> No
     @app.get("/console/{page}", include_in_schema=False)
     def console_page(page: str) -> Response:
         if page not in PAGES:
-            return JSONResponse({"error": {"status": 404, "reason": f"no console page {page!r}"}}, 404)
+            raise NotFound(f"no console page {page!r}")
         return FileResponse(STATIC / f"{page}.html", headers={"Cache-Control": "no-cache"})
 
     @app.post("/session", tags=["console"], responses={
@@ -54,8 +54,7 @@ def mount_console(app: FastAPI, errors: Any, secure_cookies: bool = False) -> No
         key = body.key.strip()
         who = await request.app.state.key_check(key)
         if who is None:
-            return JSONResponse({"error": {"status": 401, "reason": "this key is not valid (revoked, or mistyped)"}},
-                                401)
+            raise HTTPException(401, "this key is not valid (revoked, or mistyped)")
         response = JSONResponse({"role": who.role, "tenant": who.tenant, "home": HOME.get(who.role, "/console/wall")})
         options = dict(max_age=SESSION_S, samesite="strict", secure=secure_cookies, path="/")
         response.set_cookie(KEY_COOKIE, key, httponly=True, **options)
