@@ -40,13 +40,12 @@ from livewarden.policy.rules import Rule  # noqa: E402
 from livewarden.registry.schema import Brand, Registry, Room, Seller  # noqa: E402
 from livewarden.runtime.build import System  # noqa: E402
 from livewarden.runtime.pipeline import thumbnail_jpeg  # noqa: E402
+from livewarden.testing.browser import launch_chromium, sign_in  # noqa: E402
 from livewarden.testing.private_server import free_port  # noqa: E402
 
 FIRST_RENDER_GOAL_S, UPDATE_GOAL_S = 1.0, 0.5
 RULES = [Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorized", hits=1, severity="red_flag",
               close_after_s=1e9)]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 
 
 def world(n_rooms: int, n_brands: int) -> Registry:
@@ -100,12 +99,8 @@ def main() -> int:
         base, key = f"http://127.0.0.1:{port}", create_key(store.engine, "moderator", "shop")[1]
 
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
-            page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
-            page.goto(base + "/console/login")
-            page.fill("#key", key)
-            page.click("button[type=submit]")
-            page.wait_for_url("**/console/queue")
+            browser = launch_chromium(p)
+            page = sign_in(browser.new_context(viewport={"width": 1600, "height": 1000}).new_page(), base, key)
 
             walls = []
             for _ in range(3):

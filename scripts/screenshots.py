@@ -20,10 +20,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from livewarden.testing.browser import launch_chromium, sign_in  # noqa: E402
 from livewarden.testing.private_server import free_port  # noqa: E402
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 
 
 def main() -> int:
@@ -49,15 +48,10 @@ def main() -> int:
             raise SystemExit("the demo did not print its keys:\n" + "".join(out)[-2000:])
         base = f"http://127.0.0.1:{port}"
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
 
             def as_role(role: str):
-                page = browser.new_context(viewport={"width": 1360, "height": 820}).new_page()
-                page.goto(base + "/console/login")
-                page.fill("#key", keys[role])
-                page.click("button[type=submit]")
-                page.wait_for_selector("header .who")
-                return page
+                return sign_in(browser.new_context(viewport={"width": 1360, "height": 820}).new_page(), base, keys[role])
 
             def shot(page, name: str) -> None:
                 page.wait_for_timeout(600)

@@ -3,23 +3,20 @@ Playwright browser download cannot run here), with a fresh profile per test."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
+from livewarden.testing.browser import launch_chromium
 
 
 @pytest.fixture(scope="session")
 def chromium():
     from playwright.sync_api import sync_playwright
 
-    path = shutil.which("chromium")
-    if path is None:
-        pytest.fail("Debian's chromium is not installed: run scripts/setup.sh (it installs it)")
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            browser = launch_chromium(p)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
         yield browser
         browser.close()
 

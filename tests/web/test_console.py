@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from livewarden.testing import browser
 from tests.api.conftest import serve
 
 
@@ -23,10 +24,7 @@ HOME = {"moderator": "queue", "brand": "notices", "person": "notices", "regulato
 
 
 def sign_in(context, served, role, tenant):
-    page = context.new_page()
-    page.goto(served.url + "/console/login")
-    page.fill("#key", served.keys[(role, tenant)])
-    page.click("button[type=submit]")
+    page = browser.sign_in(context.new_page(), served.url, served.keys[(role, tenant)])
     page.wait_for_url(f"**/console/{HOME.get(role, 'wall')}")
     page.wait_for_selector(f"header .who[data-role={role}]")
     return page

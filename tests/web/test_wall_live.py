@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+from livewarden.testing.browser import sign_in
 from livewarden.testing.private_server import free_port
 
 BADGE_GOAL_S = 3.0
@@ -44,10 +45,7 @@ def test_the_wall_shows_the_demo_rooms_live_and_a_badge_within_3_s_of_the_alert(
             time.sleep(0.2)
         assert key, "the demo did not print the console's moderator key:\n" + "".join(lines)[-3000:]
         base = f"http://127.0.0.1:{port}"
-        page = browser_context.new_page()
-        page.goto(base + "/console/login")
-        page.fill("#key", key)
-        page.click("button[type=submit]")
+        page = sign_in(browser_context.new_page(), base, key)
         page.wait_for_url("**/console/queue")  # where a moderator starts
         page.goto(base + "/console/wall")
         page.wait_for_selector(".tile[data-room=deal-hunter]")
