@@ -32,6 +32,7 @@ from livewarden.api.access import PLATFORM, KeyCheck, caller, check_table, docum
 from livewarden.api.feed import EventFeed
 from livewarden.cases import db
 from livewarden.cases.events import EVENT_TYPES
+from livewarden.cases.evidence import kept_file
 from livewarden.cases.keys import create_key, list_keys, revoke_key
 from livewarden.cases.notices import AnswerIn, AppealIn, CounterIn, NoticeIn, Notices
 from livewarden.cases.platform import (ACTIONS, EXPORT_COLUMNS, MAX_ID, NO_NUL, Bare, Conflict, Id, Input, Int, NotFound,
@@ -379,9 +380,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         files = platform.alert(who(request), alert_id)["evidence"]
         if not 0 <= index < len(files):
             raise NotFound(f"alert {alert_id} has no evidence file {index}")
-        root = platform.store.evidence_dir.resolve()
-        path = Path(files[index]).resolve()
-        if root not in path.parents or not path.is_file():  # only files the store kept, under its folder
+        path = kept_file(platform.store.evidence_dir, files[index])
+        if path is None:
             raise NotFound(f"evidence file {index} of alert {alert_id} is gone")
         return FileResponse(path)
 

@@ -27,6 +27,13 @@ CROP_MARGIN = 0.15
 FRAME_MAX_WIDTH = 960
 
 
+def kept_file(root: Path, path: str | Path) -> Path | None:
+    """`path` when it is a file under `root` (a folder evidence is kept in), else None: a route that serves
+    evidence by its recorded path never serves another file."""
+    root, path = Path(root).resolve(), Path(path).resolve()
+    return path if root in path.parents and path.is_file() else None
+
+
 def _bbox(signal: Signal, width: int, height: int) -> tuple[int, int, int, int] | None:
     poly = signal.evidence.get("polygon")
     if not poly:

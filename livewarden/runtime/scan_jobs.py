@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from livewarden.cases.evidence import kept_file
 from livewarden.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,7 @@ class ScanJob:
         findings = (self.report or {}).get("findings", [])
         if not 0 <= finding < len(findings) or not 0 <= index < len(findings[finding]["evidence"]):
             return None
-        root, path = self.clip.parent.resolve(), Path(findings[finding]["evidence"][index]).resolve()
-        return path if root in path.parents and path.is_file() else None
+        return kept_file(self.clip.parent, findings[finding]["evidence"][index])
 
 
 class ScanJobs:
