@@ -9,9 +9,10 @@ positive when B is in the photo's `brands`, otherwise a false positive.
 chosen on dev; report numbers on eval, never tune there.
 
 Printed in one run, before and after word-marks: the logo matcher alone (the
-`marks` detector), then with the on-screen text reader's word-marks (each
-brand's name as its word, the reader as a live room runs it, a read counting
-when its sighting would pass the `unauthorized_brand` rule's min_confidence),
+`marks` detector), then with the word-marks of the on-screen text detector
+(each brand's name as its word, the detector as a live room runs it, a
+sighting counting when it would pass the `unauthorized_brand` rule's
+min_confidence),
 then the same with the photo read at twice its size. On eval, the same again
 with the dev photos' boxed logos added as extra references of their brands
 (what a brand owner would upload). FlickrLogos boxes one brand per photo: the
@@ -37,8 +38,9 @@ from reference_data import data_dir  # noqa: E402
 
 from livewarden.config import Settings  # noqa: E402
 from livewarden.detectors.marks import DEFAULTS, MarkMatch, MarksDetector  # noqa: E402
-from livewarden.detectors.wordmarks import WordMarks  # noqa: E402
+from livewarden.model import Frame  # noqa: E402
 from livewarden.policy.rules import load_rules  # noqa: E402
+from livewarden.registry.schema import Brand, Registry  # noqa: E402
 
 GOAL_RECALL, GOAL_PRECISION, GOAL_NONE = 0.50, 0.95, 1 / 66  # issue 15, flat references
 GOAL_RECALL_WITH_DEV = 0.70  # issue 15, with the dev photos as extra references
@@ -66,22 +68,26 @@ def brands_seen(found: list[list[MarkMatch]], min_inliers: int) -> list[set[str]
     return [{m.brand for m in ms if m.inliers >= min_inliers} for ms in found]
 
 
-def read_words(root: Path, photos: list[tuple[str, dict]], words: WordMarks, scale: float) -> tuple[list[set[str]], float]:
-    """The brands each photo names, as the live on-screen text reader and its word-marks would report them."""
-    from livewarden.detectors.ocr import TextReader
+def read_words(root: Path, photos: list[tuple[str, dict]], names: dict[str, str], scale: float
+               ) -> tuple[list[set[str]], float]:
+    """The brands each photo names: the live on-screen text detector's own `mark` signals (its reader, its line
+    and word-mark rules, each brand's name as its word), counted when the `unauthorized_brand` rule would."""
+    from livewarden.detectors.screen_text import ScreenTextDetector
 
-    s = Settings().detectors.screen_text
+    settings = Settings()
+    settings = settings.with_overrides(
+        {"detectors.screen_text.live_max_side": round(settings.detectors.screen_text.live_max_side * scale)})
+    registry = Registry(brands=[Brand(id=brand, name=name) for brand, name in names.items()])
+    detector = ScreenTextDetector.from_registry(registry, settings)
     [rule] = [r for r in load_rules() if r.id == "unauthorized_brand"]
-    reader = TextReader(options={"max_side": round(s.live_max_side * scale)})
     out, spent = [], 0.0
     for rel, _ in photos:
         img = cv2.imread(str(root / "logos" / rel), cv2.IMREAD_COLOR)
         t = time.perf_counter()
         if scale != 1:
             img = cv2.resize(img, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        lines = [line for line in reader.read(img)
-                 if line.confidence >= s.min_confidence and s.word_mark_confidence * line.confidence >= rule.min_confidence]
-        out.append({m.brand for line in lines for m in words.find(line.text)})
+        signals = detector.read(Frame(rel, 0.0, img))
+        out.append({s.subject for s in signals if s.kind == "mark" and s.confidence >= rule.min_confidence})
         spent += time.perf_counter() - t
     return out, 1000 * spent / max(1, len(photos))
 
@@ -178,9 +184,9 @@ def main() -> int:
 
     logos = brands_seen(found, det.settings["min_inliers"])
     labels = json.loads((root / "logos" / "labels.json").read_text())
-    words = WordMarks({v["brand"]: [v["title"]] for v in labels.values() if v.get("ref")})  # each brand's name
-    read1, ms1 = read_words(root, photos, words, 1)
-    read2, ms2 = read_words(root, photos, words, 2)
+    names = {v["brand"]: v["title"] for v in labels.values() if v.get("ref")}  # each brand as registered
+    read1, ms1 = read_words(root, photos, names, 1)
+    read2, ms2 = read_words(root, photos, names, 2)
     runs = {"logos (before)": logos, "logos + word-marks": [a | b for a, b in zip(logos, read1)],
             "logos + word-marks, read at x2": [a | b for a, b in zip(logos, read2)]}
     if args.split == "eval":

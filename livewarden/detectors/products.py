@@ -273,11 +273,12 @@ class ProductIndex:
             words = read[q] if read is not None else None
             if words and self.pack_words:
                 for product, score in self.pack_words.scores(words).items():
-                    if product not in seen:
+                    if product not in seen:  # its words were read, its picture is not among the nearest
                         rows = self._product_rows[product]
-                        best = rows[int(np.argmax(self.vectors[rows] @ vectors[q]))]
-                        _, brand, ref = self.rows[best]
-                        seen[product] = ProductMatch(product, brand, float(self.vectors[best] @ vectors[q]), ref)
+                        sims_of = self.vectors[rows] @ vectors[q]
+                        best = int(np.argmax(sims_of))
+                        _, brand, ref = self.rows[rows[best]]
+                        seen[product] = ProductMatch(product, brand, float(sims_of[best]), ref)
                     seen[product] = replace(seen[product], text=score)
                 ranked = sorted(seen.values(), key=lambda m: -(m.similarity + text_weight * m.text))
             else:
