@@ -142,6 +142,25 @@ class SpeechSettings(_Section):
     model_dir: Path | None = None  # default: the packaged model
 
 
+class BroadcastSettings(_Section):
+    """The broadcast itself: loops and frozen pictures (the room against its own past), registered broadcasts
+    (the bank), and a frame fingerprint per inspected frame for the policy's same-stream-in-two-rooms check.
+
+    Loop thresholds chosen on video/dev clips looped, played back and forth, and played once
+    (benchmarks/loop_accuracy.py --split dev); see detectors/loops.py for what each test keeps out.
+    """
+
+    enabled: bool = True
+    every_s: float = Field(0.5, gt=0)  # a room's frames are hashed at most this often (stream clock)
+    loop_max_period_s: float = Field(3600.0, gt=0)  # the ring: a room's last hour, ~0.5 MB
+    loop_min_period_s: float = Field(5.0, gt=0)
+    loop_window_s: float = Field(8.0, gt=0)  # this much of the room must repeat before a loop is called
+    frozen_after_s: float = Field(30.0, gt=0)  # a picture still this long (bar a clock or counter) is frozen
+    bank_window_s: float = Field(12.0, gt=0)  # a room's recent frames judged together against the bank
+    bank_min_frames: int = Field(4, ge=1)  # matched frames (at one offset into the broadcast) for a match
+    bank_dir: Path | None = None  # a saved bank (BroadcastBank.save) loaded beside the registry's recordings
+
+
 class DetectorSettings(_Section):
     marks: MarksSettings = Field(default_factory=MarksSettings)
     products: ProductsSettings = Field(default_factory=ProductsSettings)
@@ -149,6 +168,7 @@ class DetectorSettings(_Section):
     language: LanguageSettings = Field(default_factory=LanguageSettings)
     screen_text: ScreenTextSettings = Field(default_factory=ScreenTextSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    broadcast: BroadcastSettings = Field(default_factory=BroadcastSettings)
 
 
 class RuntimeSettings(_Section):

@@ -38,6 +38,8 @@ TABLE: tuple[Entry, ...] = (
     Entry("language", "livewarden.detectors.language:LanguageDetector", WORDS),
     Entry("screen_text", "livewarden.detectors.screen_text:ScreenTextDetector", SELLER_WORDS + ("mark",)),
     Entry("speech", "livewarden.detectors.speech:SpeechDetector", SELLER_WORDS),
+    Entry("broadcast", "livewarden.detectors.broadcast:BroadcastDetector",
+          ("loop", "frozen", "broadcast_match", "stream_frame")),
 )
 BY_NAME = {e.name: e for e in TABLE}
 

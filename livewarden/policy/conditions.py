@@ -54,6 +54,32 @@ def price_below_floor(registry: Registry, signal: Signal, presence: Presence) ->
     return ratio is not None and ratio < registry.price_floor(signal.subject)
 
 
+def non_live(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """The room is not live: it loops, it is frozen, or it plays a recording its own seller registered (someone
+    else's recording is a restream, and a registered live room shown by its owner's other room is a simulcast)."""
+    if signal.kind != "broadcast_match":
+        return True
+    return not signal.evidence.get("live") and registry.broadcast_authorized(signal.room_id, signal.subject)
+
+
+def broadcast_not_authorized(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """The registered broadcast in `signal.subject` plays in a room whose seller neither owns it nor is
+    authorized by it."""
+    return not registry.broadcast_authorized(signal.room_id, signal.subject)
+
+
+def stream_not_own(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """The room shows the stream of another room (`signal.subject`) of another seller, who has not authorized
+    it through a registered broadcast of that room. A seller's own rooms may simulcast."""
+    room, original = registry.room(signal.room_id), registry.room(signal.subject)
+    if room is None or original is None:
+        return room is not None
+    if room.seller == original.seller:
+        return False
+    return not any(original.id in b.rooms and registry.broadcast_authorized(room.id, b.id)
+                   for b in registry.broadcasts)
+
+
 CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
@@ -62,4 +88,7 @@ CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "person_not_authorized": person_not_authorized,
     "live_elsewhere_unauthorized": live_elsewhere_unauthorized,
     "price_below_floor": price_below_floor,
+    "non_live": non_live,
+    "broadcast_not_authorized": broadcast_not_authorized,
+    "stream_not_own": stream_not_own,
 }

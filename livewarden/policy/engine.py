@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from livewarden.model import Finding, Signal
 from livewarden.policy.conditions import CONDITIONS
 from livewarden.policy.presence import Presence
-from livewarden.policy.prices import DERIVED, attribute_price
+from livewarden.policy.derived import DERIVED
+from livewarden.policy.prices import attribute_price
 from livewarden.policy.rules import Rule
+from livewarden.policy.streams import LiveStreams
 from livewarden.policy.timeline import Timeline
 from livewarden.registry.schema import Registry
 
@@ -55,6 +57,7 @@ class Policy:
         self._state: dict[tuple[str, str, str], _KeyState] = {}
         self.presence = Presence()  # cross-room state: who is live where
         self.timeline = Timeline()  # per room: what was on camera, when
+        self.streams = LiveStreams()  # cross-room: which room shows which room's stream
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -72,6 +75,8 @@ class Policy:
         its derived kind is read: its subject and confidence are only known once it is attributed. (Read
         without the lock: a stale answer costs one cut too many or too few for a signal that opens nothing.)
         """
+        if signal.kind == "stream_frame":  # only a frame of a room already seen copying another is worth a cut
+            return "stream_copy" in self._by_kind and self.streams.suspect(signal.room_id)
         if signal.kind in DERIVED:
             return DERIVED[signal.kind] in self._by_kind
         for rule in self._by_kind.get(signal.kind, ()):
@@ -85,14 +90,17 @@ class Policy:
         return False
 
     def resolve(self, signal: Signal) -> Signal | None:
-        """The signal as the rules see it: a stated price is attributed to a product (None: to no product);
-        a redelivered signal (same key) is None."""
+        """The signal as the rules see it: a stated price is attributed to a product (None: to no product), a
+        frame fingerprint is a copy of another room's stream (None: of none); a redelivered signal (same key)
+        is None."""
         with self._lock:
             if signal.key in self._seen:
                 return None
             self._seen[signal.key] = None
             if len(self._seen) > REMEMBERED_KEYS:
                 self._seen.popitem(last=False)
+        if signal.kind == "stream_frame":
+            return self.streams.observe(signal) if "stream_copy" in self._by_kind else None
         if signal.kind == "stated_price":
             return attribute_price(self.registry, signal, self.timeline.seen(signal.room_id, "product",
                                                                              signal.stream_time))
@@ -107,6 +115,7 @@ class Policy:
                 del self._seen[key]
         self.timeline.forget(room_id)
         self.presence.forget(room_id)
+        self.streams.forget(room_id)
 
     def observe(self, signal: Signal) -> list[Update]:
         """Updates to findings from one (resolved) signal."""

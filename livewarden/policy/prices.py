@@ -14,7 +14,6 @@ from dataclasses import replace
 from livewarden.model import Signal
 from livewarden.registry.schema import Registry
 
-DERIVED = {"stated_price": "price"}  # kind read -> kind the policy makes of it
 
 
 def attribute_price(registry: Registry, signal: Signal, on_camera: list[str]) -> Signal | None:

@@ -96,6 +96,6 @@ def load_rules(path: str | Path | None = None) -> list[Rule]:
 def known_kinds() -> set[str]:
     """Kinds a rule may read: what the detectors emit plus what the policy derives (stated_price -> price)."""
     from livewarden.detectors.table import emitted_kinds
-    from livewarden.policy.prices import DERIVED
+    from livewarden.policy.derived import DERIVED
 
     return emitted_kinds() | set(DERIVED.values())

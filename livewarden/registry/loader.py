@@ -85,6 +85,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     absolute("brands", "marks")
     absolute("products", "images")
     absolute("persons", "photos")
+    absolute("broadcasts", "recordings")
     if isinstance(data.get("rooms"), list):
         out["rooms"] = [
             {**r, "source": str(base / r["source"])}
@@ -101,7 +102,7 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
     def add(loc: tuple, msg: str) -> None:
         problems.append(locate(loc, msg))
 
-    for section in ("brands", "products", "persons", "sellers", "rooms"):
+    for section in ("brands", "products", "persons", "sellers", "rooms", "broadcasts"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(reg, section)):
             if item.id in seen:
@@ -130,6 +131,21 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
         for j, listing in enumerate(room.listings):
             if listing.product not in product_ids:
                 add(("rooms", i, "listings", j, "product"), f"unknown product {listing.product!r}")
+    for i, broadcast in enumerate(reg.broadcasts):
+        if broadcast.owner not in seller_ids:
+            add(("broadcasts", i, "owner"), f"unknown seller {broadcast.owner!r}")
+        for j, ref in enumerate(broadcast.authorized_sellers):
+            if ref not in seller_ids:
+                add(("broadcasts", i, "authorized_sellers", j), f"unknown seller {ref!r}")
+        for j, ref in enumerate(broadcast.rooms):
+            if ref not in room_ids:
+                add(("broadcasts", i, "rooms", j), f"unknown room {ref!r}")
+        if check_images:
+            for j, recording in enumerate(broadcast.recordings):
+                if not recording.is_file():
+                    add(("broadcasts", i, "recordings", j), f"recording not found: {recording}")
+                elif recording.stat().st_size == 0:
+                    add(("broadcasts", i, "recordings", j), f"recording is empty: {recording}")
     if check_images:
         for section, attr, what in (("brands", "marks", "mark"), ("products", "images", "product"),
                                     ("persons", "photos", "reference")):

@@ -82,6 +82,19 @@ class Room(_Strict):
     listings: list[Listing] = Field(default_factory=list)
 
 
+class Broadcast(_Strict):
+    """A registered broadcast: recordings a creator, brand or platform uploaded, and/or its own live rooms
+    (every frame they air is banked as it airs). Shown in a room whose seller is not its owner or authorized
+    by it, it is a restream; its recordings shown by the owner as if live, a replay."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    owner: str  # a seller id
+    title: str = ""
+    recordings: list[Path] = Field(default_factory=list)
+    rooms: list[str] = Field(default_factory=list)
+    authorized_sellers: list[str] = Field(default_factory=list)
+
+
 class Registry(_Strict):
     """The whole registry. Paths in `marks` and `images` are absolute after loading."""
 
@@ -90,6 +103,16 @@ class Registry(_Strict):
     persons: list[Person] = Field(default_factory=list)
     sellers: list[Seller] = Field(default_factory=list)
     rooms: list[Room] = Field(default_factory=list)
+    broadcasts: list[Broadcast] = Field(default_factory=list)
+
+    def broadcast(self, broadcast_id: str) -> Broadcast | None:
+        return next((b for b in self.broadcasts if b.id == broadcast_id), None)
+
+    def broadcast_authorized(self, room_id: str, broadcast_id: str) -> bool:
+        """True when the room's seller owns the broadcast or is authorized by it; unknown ones authorize nothing."""
+        broadcast, room = self.broadcast(broadcast_id), self.room(room_id)
+        return bool(broadcast and room and (room.seller == broadcast.owner
+                                            or room.seller in broadcast.authorized_sellers))
 
     def brand(self, brand_id: str) -> Brand | None:
         return next((b for b in self.brands if b.id == brand_id), None)

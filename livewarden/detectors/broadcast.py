@@ -1,0 +1,238 @@
+"""The broadcast itself, not what is on camera: is this room live, and is it its own?
+
+Each room's frames are hashed (PDQ, detectors/frame_hash.py) at most every `every_s`:
+
+* `loop`: the room repeats an earlier run of itself at a constant period (detectors/loops.py);
+* `frozen`: the picture has not changed (bar a clock or counter) for `frozen_after_s`;
+* `broadcast_match`: the room's recent frames match a registered broadcast in the bank at one offset into
+  it (most of the last `bank_window_s`, looked up whole, mirrored and by the centre of the frame); the
+  policy decides whether that is a restream (someone else's) or a replay (the owner's recording);
+* `stream_frame`: the frame's fingerprint, for the policy's cross-room check (the same stream live in two
+  rooms at once: detectors know nothing of other rooms).
+
+The bank is built from the registry's recordings (hashed every 0.5 s, kept in the index cache) and from
+its registered live rooms, whose frames are banked as they air.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from livewarden.config import BroadcastSettings
+from livewarden.detectors.base import Detector, RoomDetector, tunables
+from livewarden.detectors.frame_hash import centre, hash_image, variants
+from livewarden.detectors.hash_bank import BroadcastBank
+from livewarden.detectors.index_cache import IndexCache, fetch, for_settings, versions
+from livewarden.detectors.loops import FrozenWatch, SelfMatcher
+from livewarden.detectors.table import kinds_of
+from livewarden.errors import InputError
+from livewarden.model import Frame, Signal
+
+log = logging.getLogger(__name__)
+
+LIVE = "@live"  # bank name suffix of frames a registered live room aired (a recording's frames have none)
+RECORDING_EVERY_S = 0.5  # a registered recording is banked at two frames a second
+OFFSET_TOLERANCE_S = 2.5  # matched frames agree on the offset into a broadcast within this (a 1.1x speed-up
+# drifts 1.2 s over a 12 s window)
+
+
+def hash_recording(path: str | Path, every_s: float = RECORDING_EVERY_S) -> dict[str, np.ndarray]:
+    """A recording's frames every `every_s`: times and the whole and centre hashes. A file that is not a
+    video, or has no frame, is refused naming it."""
+    import av
+
+    times, whole, middle = [], [], []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(f"{path}: the recording has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            due = 0.0
+            for frame in container.decode(stream):
+                t = float(frame.pts * stream.time_base) if frame.pts is not None else due
+                if t + 1e-6 < due:
+                    continue
+                image = frame.to_ndarray(format="bgr24")
+                times.append(t)
+                whole.append(hash_image(image).bits)
+                middle.append(hash_image(centre(image)).bits)
+                due = t + every_s
+    except av.error.FFmpegError as exc:
+        raise InputError(f"{path}: the recording cannot be decoded ({exc})") from None
+    if not times:
+        raise InputError(f"{path}: the recording has no frame to bank")
+    return {"times": np.asarray(times, np.float32), "whole": np.stack(whole), "centre": np.stack(middle)}
+
+
+@dataclass
+class _Sighting:
+    time: float  # room stream time
+    broadcast: str
+    at: float  # time in the broadcast
+    variant: str
+    distance: int
+
+
+class BroadcastDetector(Detector):
+    name = "broadcast"
+    kinds = kinds_of("broadcast")
+
+    def __init__(self, bank: BroadcastBank, live_rooms: dict[str, str], **tunable: Any):
+        self.bank = bank
+        self.live_rooms = live_rooms  # registered live room -> its broadcast
+        self.settings = BroadcastSettings(**tunable)
+
+    @classmethod
+    def from_registry(cls, registry: Any, settings: Any) -> "BroadcastDetector":
+        tunable = tunables(settings, "broadcast")
+        cache = for_settings(settings)
+        bank = BroadcastBank.load(tunable["bank_dir"]) if tunable.get("bank_dir") else BroadcastBank()
+        for broadcast in registry.broadcasts:
+            for recording in broadcast.recordings:
+                bank_recording(bank, broadcast.id, recording, cache)
+        live = {room: b.id for b in registry.broadcasts for room in b.rooms}
+        return cls(bank, live, **tunable)
+
+    def open_room(self, room_id: str) -> "BroadcastRoom":
+        return BroadcastRoom(self, room_id)
+
+
+def bank_recording(bank: BroadcastBank, broadcast: str, path: Path, cache: IndexCache | None = None) -> int:
+    """Bank one recording of `broadcast` (hashed once: the index cache keeps it); returns its frames."""
+    data = Path(path).read_bytes()
+    arrays = fetch(cache, "broadcast", f"pdq-frames-1 {versions('pdqhash')}", {"every_s": RECORDING_EVERY_S},
+                   data, lambda: hash_recording(path), Path(path).name)
+    bank.add(broadcast, arrays["times"], arrays["whole"], "whole")
+    bank.add(broadcast, arrays["times"], arrays["centre"], "centre")
+    return len(arrays["times"])
+
+
+class BroadcastRoom(RoomDetector):
+    def __init__(self, detector: BroadcastDetector, room_id: str):
+        s = detector.settings
+        self.detector, self.room_id = detector, room_id
+        self.own_broadcast = detector.live_rooms.get(room_id)
+        self.matcher = SelfMatcher(max_period_s=s.loop_max_period_s, min_period_s=s.loop_min_period_s,
+                                   window_s=s.loop_window_s)
+        self.frozen = FrozenWatch(after_s=s.frozen_after_s)
+        self.sightings: deque[_Sighting] = deque()
+        self.hashed: deque[float] = deque()  # times of usable frames hashed in the bank window
+        self._next = -1e18
+
+    def close(self) -> None:
+        self.matcher.reset()
+        self.sightings.clear()
+        self.hashed.clear()
+        self.matcher = self.frozen = None  # type: ignore[assignment]
+
+    def process(self, frame: Frame) -> list[Signal]:
+        s = self.detector.settings
+        t = frame.stream_time
+        if t < self._next - s.every_s * 4:  # the clock went back: a new source
+            self.sightings.clear()
+            self.hashed.clear()
+        elif t < self._next:
+            return []
+        self._next = t + s.every_s
+        out: list[Signal] = []
+        still = self.frozen.add(t, frame.image)
+        hashes = variants(frame.image)
+        whole = hashes["whole"]
+        if still is not None and whole.quality > 0:  # a black or flat picture is no broadcast at all
+            out.append(self._signal(frame, "frozen", "frozen", min(0.8, 0.6 + 0.2 * (still / s.frozen_after_s - 1)),
+                                    {"still_s": round(still, 1), "since": round(t - still, 2)}))
+        if not whole.usable:
+            return out
+        loop = self.matcher.add(t, whole, frame.image)
+        if loop is not None:
+            out.append(self._loop_signal(frame, loop))
+        if self.own_broadcast is not None:  # a registered live room: banked as it airs
+            self.detector.bank.add(self.own_broadcast + LIVE, [t], whole.bits[None], "whole")
+            self.detector.bank.add(self.own_broadcast + LIVE, [t], hashes["centre"].bits[None], "centre")
+        match = self._bank_match(t, hashes)
+        if match is not None:
+            out.append(match if match.frame is not None else replace(match, frame=frame))
+        out.append(self._signal(frame, "stream_frame", "frame", whole.quality / 100.0,
+                                {name: h.hex() for name, h in hashes.items()}, keep_frame=True))
+        return out
+
+    def _signal(self, frame: Frame, kind: str, subject: str, confidence: float, evidence: dict,
+                keep_frame: bool = True) -> Signal:
+        return Signal(self.room_id, frame.stream_time, kind, subject, round(float(confidence), 4), "broadcast",
+                      evidence, frame=frame if keep_frame else None, wall_time=frame.wall_time)
+
+    def _loop_signal(self, frame: Frame, loop) -> Signal:
+        """A loop, its evidence the current frame beside the one a period earlier."""
+        confidence = 0.6 + 0.3 * min(1.0, loop.held_s / 60.0)
+        evidence = {"period_s": loop.period, "window": [round(loop.start, 2), round(loop.end, 2)],
+                    "earlier": [round(loop.start - loop.period, 2), round(loop.end - loop.period, 2)],
+                    "match_ratio": loop.ratio, "distance": loop.distance, "margin": loop.margin,
+                    "held_s": loop.held_s}
+        earlier = self.matcher.earlier_thumb(frame.stream_time - loop.period)
+        shown = frame
+        if earlier:
+            before = cv2.imdecode(np.frombuffer(earlier, np.uint8), cv2.IMREAD_COLOR)
+            h = 360
+            now = cv2.resize(frame.image, (max(1, round(frame.width * h / frame.height)), h))
+            before = cv2.resize(before, (max(1, round(before.shape[1] * h / before.shape[0])), h))
+            shown = replace(frame, image=np.hstack([before, now]))
+        return self._signal(shown, "loop", "loop", confidence, evidence)
+
+    def _bank_match(self, t: float, hashes) -> Signal | None:
+        s = self.detector.settings
+        bank = self.detector.bank
+        while self.hashed and t - self.hashed[0] > s.bank_window_s:
+            self.hashed.popleft()
+        while self.sightings and t - self.sightings[0].time > s.bank_window_s:
+            self.sightings.popleft()
+        self.hashed.append(t)
+        if not len(bank):
+            return None
+        names = list(hashes)
+        found = bank.lookup(np.stack([hashes[n].bits for n in names]))
+        best: dict[str, _Sighting] = {}
+        for name, matches in zip(names, found):
+            for m in matches:
+                if self.own_broadcast is not None and m.broadcast in (self.own_broadcast, self.own_broadcast + LIVE):
+                    continue
+                if m.broadcast not in best or m.distance < best[m.broadcast].distance:
+                    best[m.broadcast] = _Sighting(t, m.broadcast, m.time, f"{name}/{m.variant}", m.distance)
+        self.sightings.extend(best.values())
+        return self._judge(t)
+
+    def _judge(self, t: float) -> Signal | None:
+        """The broadcast most of the window matched at one offset (room time - broadcast time), if any."""
+        s = self.detector.settings
+        by_broadcast: dict[str, list[_Sighting]] = {}
+        for x in self.sightings:
+            by_broadcast.setdefault(x.broadcast, []).append(x)
+        verdict = None
+        for broadcast, seen in by_broadcast.items():
+            offsets = np.array([x.time - x.at for x in seen])
+            median = float(np.median(offsets))
+            agree = [x for x, o in zip(seen, offsets) if abs(o - median) <= OFFSET_TOLERANCE_S]
+            span = max(x.at for x in agree) - min(x.at for x in agree) if agree else 0.0
+            # the matched frames must move through the broadcast (a still picture matches any moment of it)
+            if len(agree) < s.bank_min_frames or span < 1.0:
+                continue
+            ratio = len(agree) / max(1, len(self.hashed))
+            confidence = min(0.95, 0.5 + 0.45 * ratio)
+            if verdict is None or confidence > verdict[0]:
+                last = agree[-1]
+                registered = broadcast.removesuffix(LIVE)
+                verdict = (confidence, registered, {
+                    "broadcast": registered, "live": broadcast.endswith(LIVE), "offset_s": round(median, 2), "match_ratio": round(ratio, 3),
+                    "frames": len(agree), "broadcast_time": round(last.at, 2), "variant": last.variant,
+                    "distance": last.distance})
+        if verdict is None:
+            return None
+        confidence, broadcast, evidence = verdict
+        return Signal(self.room_id, t, "broadcast_match", broadcast, round(confidence, 4), "broadcast", evidence)
