@@ -7,7 +7,9 @@ for the last `window_s`; the sequence distance at offset d is then the mean, ove
 frame's distance to the slot d earlier (forgiving one slot of sampling phase). Two tests keep what is not a
 loop from being called one:
 
-* the window must match at d (at least `min_ratio` of its frames within PDQ's match distance), and
+* the window must match at d: at least `min_ratio` of its frames within PDQ's match distance, and
+  `max_distance` bits on average (a loop repeats frames, re-encoded at most: 0-16 bits on video/dev; a host
+  who holds a product up at a steady rhythm repeats a pose, 18-25 bits in the generated demo rooms), and
 * d must stand out: its sequence distance must be `min_margin` bits below the median at other offsets, or,
   for a picture that barely moves (a host standing still: other offsets at 8-14 bits on video/dev), 70% of
   that median and at least `min_margin_still` bits (an exact repeat is 0 bits away). A static studio matches
@@ -51,13 +53,14 @@ class SelfMatcher:
 
     def __init__(self, max_period_s: float = 3600.0, min_period_s: float = 5.0, slot_s: float = 0.5,
                  window_s: float = 8.0, min_ratio: float = 0.8, min_margin: float = 24.0, min_margin_still: float = 8.0,
-                 min_frames: int = 6,
+                 max_distance: float = 16.0, min_frames: int = 6,
                  thumb_every_s: float = 4.0):
         self.slot_s, self.window_s = slot_s, window_s
         self.min_slots = max(1, int(round(min_period_s / slot_s)))
         self.size = int(math.ceil((max_period_s + window_s) / slot_s)) + 2
         self.min_ratio, self.min_frames = min_ratio, min_frames
         self.min_margin, self.min_margin_still = min_margin, min_margin_still
+        self.max_distance = max_distance
         self.thumb_every_s = thumb_every_s
         self.hashes = np.zeros((self.size, HASH_BYTES), np.uint8)
         self.filled = np.full(self.size, EMPTY, np.int64)  # which absolute slot each ring position holds
@@ -127,7 +130,7 @@ class SelfMatcher:
         ratio = float((at[:, k] <= MATCH_DISTANCE).mean())
         far_from_k = np.abs(offsets - offsets[k]) > max(2, int(2.0 / self.slot_s))
         others = mean[far_from_k & (mean < FAR)]
-        if others.size < 4 or ratio < self.min_ratio:
+        if others.size < 4 or ratio < self.min_ratio or mean[k] > self.max_distance:
             self._period = None
             return None
         median = float(np.median(others))
@@ -135,7 +138,10 @@ class SelfMatcher:
         if margin < min(self.min_margin, max(self.min_margin_still, 0.7 * median)):
             self._period = None
             return None
-        period = float(offsets[k] * self.slot_s)
+        # the period: of the slots d-1, d, d+1 (equal once the phase is forgiven), the one matched exactly best
+        exact = [(np.where(known[:, j], np.take_along_axis(matrix, positions[:, j:j + 1], axis=1)[:, 0], 0).sum(),
+                  j) for j in (k - 1, k, k + 1) if 0 <= j < offsets.size]
+        period = float(offsets[min(exact)[1]] * self.slot_s)
         if self._period is None or abs(period - self._period) > 2 * self.slot_s:
             self._period, self._period_since = period, float(self.rows[0][1])
         start = float(self.rows[0][1])

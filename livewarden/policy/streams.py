@@ -37,7 +37,7 @@ class LiveStreams:
         self.window_s, self.min_frames = window_s, min_frames
         self.min_margin, self.min_margin_still = min_margin, min_margin_still
         self._rooms: dict[str, _Room] = {}
-        self._copying: set[str] = set()
+        self._copying: dict[str, str] = {}  # room -> the room whose stream it shows
         self._lock = threading.Lock()
 
     def suspect(self, room_id: str) -> bool:
@@ -47,7 +47,7 @@ class LiveStreams:
     def forget(self, room_id: str) -> None:
         with self._lock:
             self._rooms.pop(room_id, None)
-            self._copying.discard(room_id)
+            self._copying.pop(room_id, None)
             for room in self._rooms.values():
                 room.found.pop(room_id, None)
 
@@ -76,9 +76,9 @@ class LiveStreams:
             me.frames.append((t, whole, middle))
             copy = self._judge(signal.room_id, me)
             if copy is None:
-                self._copying.discard(signal.room_id)
+                self._copying.pop(signal.room_id, None)
                 return None
-            self._copying.add(signal.room_id)
+            self._copying[signal.room_id] = copy[0]
         original, lag, agree = copy
         ratio = agree / max(1, len(me.checked))
         return replace(signal, kind="stream_copy", subject=original, confidence=round(min(0.95, 0.5 + 0.45 * ratio), 4),
@@ -108,6 +108,8 @@ class LiveStreams:
             agree = int((np.abs(lags - median) <= LAG_TOLERANCE_S).sum())
             if agree < self.min_frames:
                 continue
+            if self._copying.get(other_id) == room_id:  # found copying this room first: the original matches its
+                continue  # copy's past frames only where the picture holds still
             other = self._rooms.get(other_id)
             later = median > 0.5 or (abs(median) <= 0.5 and other is not None and other.first_seen < me.first_seen)
             if later and (best is None or agree > best[2]):

@@ -1,9 +1,12 @@
-"""`livewarden demo`: three generated rooms streamed through a local RTMP server, watched live.
+"""`livewarden demo`: five generated rooms streamed through a local RTMP server, watched live.
 
 Room `nova-official` is run by the seller NOVA authorized; room `deal-hunter`
 shows the very same NOVA card but its seller is not authorized, so only it
 must raise `unauthorized_brand`. Room `juice-bar` lists oat milk but holds up
 apple juice from the catalog, so it must raise `unlisted_product`.
+Room `copycat` restreams nova-official's live broadcast (registered as `nova-live`), scaled to 480p,
+re-encoded and framed by a banner, 3 s behind it: `restreamed_content` and `concurrent_restream`, never
+for the original. Room `rerun-shop` plays one recorded 12 s segment over and over: `non_live_content`.
 A chat feed (a JSONL file written while the demo runs, followed like a live
 feed) adds words: deal-hunter's seller offers a disguised "r3plica",
 juice-bar's seller states an impossible price, viewers ask and NOVA's own
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from importlib import resources
 from pathlib import Path
 
@@ -37,15 +42,19 @@ from livewarden.registry import load_registry
 from livewarden.runtime.build import build_system
 from livewarden.runtime.live_view import print_alert_summary, run_live
 
-ASSETS_VERSION = "3"  # bump when the generated assets change, to regenerate cached copies
-FPS = 25
-CLIP_SECONDS = 12.0
+ASSETS_VERSION = "4"  # bump when the generated assets change, to regenerate cached copies
+FPS = 15  # the pipeline samples 2 a second; fewer frames make the clips quicker to draw
+CLIP_SECONDS = 12.0  # the card comes up MARK_ON into every CLIP_SECONDS
 MARK_ON = (3.0, 9.0)
+SEGMENTS = 4  # a live room's clip is this many segments long and never repeats itself (the host moves on)
+RESTREAM_DELAY_S = 3.0  # the copycat's clip starts with this much black: it runs that far behind the original
 
 BRANDS = {"nova": ("NOVA", 11), "koru": ("KORU", 23)}
 SELLERS = [
     {"id": "nova-store", "name": "NOVA Official Store", "authorized_brands": ["nova"]},
     {"id": "bargain-king", "name": "Bargain King", "authorized_brands": ["koru"]},
+    # a NOVA reseller: it may sell NOVA, not restream NOVA's own broadcast
+    {"id": "mirror-mall", "name": "Mirror Mall", "authorized_brands": ["nova"]},
 ]
 PRODUCTS = [  # id, brand, name, pack shot shipped in livewarden/assets/packs, MSRP in USD
     ("oatly-oat-milk", "oatly", "Oatly Oat Milk 1 l", "Oatly-Oat-Milk.jpg", 2.49),
@@ -56,6 +65,9 @@ ROOMS = [  # (room id, seller, what is held up: a brand card or a pack shot, bac
     ("deal-hunter", "bargain-king", "nova", 9, []),
     ("juice-bar", "nova-store", "Tropicana-Apple-Juice.jpg", 13, ["oatly-oat-milk"]),
 ]
+RESTREAM = ("copycat", "mirror-mall", "nova-official")  # room, seller, the room it restreams
+RERUN = ("rerun-shop", "bargain-king", "koru", 17)  # room, seller, its card (authorized), background seed
+BROADCASTS = [{"id": "nova-live", "owner": "nova-store", "title": "NOVA official live", "rooms": ["nova-official"]}]
 CHAT = [  # (seconds into each loop, room, role, author, text): replayed into a followed JSONL file
     (2.0, "nova-official", "seller", "nova-store", "Welcome! 100% authentic NOVA, not fake, 假一赔十"),
     (4.0, "deal-hunter", "seller", "bargain-king", "NOVA AAA r3plica 1:1, same factory as the original"),
@@ -67,7 +79,9 @@ CHAT = [  # (seconds into each loop, room, role, author, text): replayed into a 
 # exactly these (room, rule, subject) alerts, and nothing else: a false alert anywhere fails the demo
 EXPECT = {("deal-hunter", "unauthorized_brand", "nova"), ("deal-hunter", "counterfeit_language", "bargain-king"),
           ("juice-bar", "unlisted_product", "tropicana-apple"), ("juice-bar", "listing_mismatch", "tropicana-apple"),
-          ("juice-bar", "price_anomaly", "tropicana-apple")}
+          ("juice-bar", "price_anomaly", "tropicana-apple"),
+          ("copycat", "restreamed_content", "nova-live"), ("copycat", "concurrent_restream", "nova-official"),
+          ("rerun-shop", "non_live_content", "loop")}
 
 
 def prepare_assets(workdir: Path, console: Console) -> Path:
@@ -86,13 +100,16 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
     packs = resources.files("livewarden.assets") / "packs"
     for *_, image, _msrp in PRODUCTS:
         (workdir / "packs" / image).write_bytes((packs / image).read_bytes())
-    for room_id, _seller, shown, seed, _listed in ROOMS:
-        card = marks[shown] if shown in marks else cv2.imread(str(workdir / "packs" / shown))
-        scale = 0.24 if shown in marks else 0.22
-        with console.status(f"generating sample room {room_id} ({CLIP_SECONDS:.0f}s of 720p video)…"):
-            write_clip(workdir / "rooms" / f"{room_id}.mp4",
-                       room_frames(card, seconds=CLIP_SECONDS, fps=FPS, mark_on=MARK_ON, seed=seed, scale=scale),
-                       FPS, gop_seconds=1.0)
+    jobs = [(workdir, room_id, shown, seed, SEGMENTS * CLIP_SECONDS) for room_id, _s, shown, seed, _l in ROOMS]
+    rerun, _, shown, seed = RERUN
+    jobs.append((workdir, rerun, shown, seed, CLIP_SECONDS))  # one segment, written SEGMENTS times
+    copycat, _, original = RESTREAM
+    with console.status(f"generating {len(jobs) + 1} sample rooms ({SEGMENTS * CLIP_SECONDS:.0f}s of video each)…"):
+        with ProcessPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            list(pool.map(_write_room, jobs))
+        write_clip(workdir / "rooms" / f"{copycat}.mp4", restreamed(workdir / "rooms" / f"{original}.mp4"), FPS,
+                   crf=30, gop_seconds=1.0, preset="ultrafast")
+    rooms = ROOMS + [(copycat, RESTREAM[1], None, None, []), (rerun, RERUN[1], None, None, [])]
     registry = {
         "brands": [{"id": b, "name": text.title(), "marks": [f"marks/{b}.png"]} for b, (text, _) in BRANDS.items()]
         + [{"id": brand, "name": brand.title()} for _, brand, *_ in PRODUCTS],
@@ -100,11 +117,42 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
                       "currency": "USD"} for pid, brand, name, image, msrp in PRODUCTS],
         "sellers": SELLERS,
         "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live",
-                   "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in ROOMS],
+                   "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in rooms],
+        "broadcasts": BROADCASTS,
     }
     registry_path.write_text(yaml.safe_dump(registry, sort_keys=False))
     stamp.write_text(ASSETS_VERSION)
     return registry_path
+
+
+def _write_room(job: tuple) -> None:
+    """One generated room's clip (in a worker process: drawing 720p frames is the slow part)."""
+    workdir, room_id, shown, seed, seconds = job
+    card = generate_mark(*BRANDS[shown]) if shown in BRANDS else cv2.imread(str(workdir / "packs" / shown))
+    scale = 0.24 if shown in BRANDS else 0.22
+    frames = list(room_frames(card, seconds=seconds, fps=FPS, mark_on=MARK_ON, seed=seed, scale=scale,
+                              every=CLIP_SECONDS))
+    repeats = round(SEGMENTS * CLIP_SECONDS / seconds)
+    write_clip(workdir / "rooms" / f"{room_id}.mp4", (f for _ in range(repeats) for f in frames), FPS,
+               gop_seconds=1.0, preset="ultrafast")
+
+
+def restreamed(original: Path):
+    """What a thief's room sends: `original` 3 s late (black first), scaled to 480p, under a banner."""
+    import av
+
+    black = None
+    with av.open(str(original)) as container:
+        for frame in container.decode(video=0):
+            image = cv2.resize(frame.to_ndarray(format="bgr24"), (854, 480), interpolation=cv2.INTER_AREA)
+            if black is None:
+                black = image * 0
+                for _ in range(int(RESTREAM_DELAY_S * FPS)):
+                    yield black
+            cv2.rectangle(image, (0, 420), (854, 480), (30, 30, 200), -1)
+            cv2.putText(image, "FLASH SALE - 70% OFF - LINK BELOW", (24, 462), cv2.FONT_HERSHEY_SIMPLEX, 0.9,
+                        (255, 255, 255), 2, cv2.LINE_AA)
+            yield image
 
 
 def replay_chat(path: Path, stop: threading.Event, loop_start: Callable[[str], float | None]) -> None:
@@ -178,7 +226,7 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
             console.print(f"streaming {len(rooms)} rooms through nginx-rtmp on 127.0.0.1:{server.port}")
         else:
             rooms = list(registry.rooms)
-            console.print(f"playing {len(rooms)} rooms from files at real-time pace (one {CLIP_SECONDS:.0f}s pass)")
+            console.print(f"playing {len(rooms)} rooms from files at real-time pace (one {SEGMENTS * CLIP_SECONDS:.0f}s pass)")
         pipeline = system.pipeline(rooms=[])
         if serve_port is not None:
             api = serve_beside(system, pipeline, serve_port, console)
@@ -194,7 +242,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
         pipeline.add_chat(lambda on_message, on_error: JsonlChatSource(chat_path, on_message, on_error, follow=True))
         console.print(f"Cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each {CLIP_SECONDS:.0f}s loop: "
                       f"[bold]{BRANDS['nova'][0]}[/bold] in nova-official and deal-hunter (only deal-hunter's seller "
-                      "is not authorized for it); apple juice in juice-bar, which lists only oat milk. "
+                      "is not authorized for it); apple juice in juice-bar, which lists only oat milk. copycat "
+                      "restreams nova-official; rerun-shop plays one recorded segment over and over. "
                       f"Chat is read from {chat_path}.")
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
@@ -215,7 +264,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     if ok:
         console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and its seller's "
                       "'r3plica' offer, juice-bar's unlisted apple juice (another brand than it lists) and impossible "
-                      "price were flagged; nothing else was (not the authorized room, not the viewers' questions).")
+                      "price, copycat's restream of nova-official and rerun-shop's loop were flagged; nothing else "
+                      "was (not the authorized room, not the original broadcast, not the viewers' questions).")
         console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:
         missing = ", ".join(" ".join(x) for x in sorted(EXPECT - got)) or "none"

@@ -41,8 +41,10 @@ def draw_host(image: np.ndarray, t: float) -> None:
 
 
 def room_frames(mark: np.ndarray | None, *, seconds: float, fps: int = 25, size: tuple[int, int] = (1280, 720),
-                mark_on: tuple[float, float] = (3.0, 9.0), seed: int = 0, scale: float = 0.24) -> Iterator[np.ndarray]:
-    """Frames of one room: the card with `mark` is held up between mark_on[0] and mark_on[1] seconds."""
+                mark_on: tuple[float, float] = (3.0, 9.0), seed: int = 0, scale: float = 0.24,
+                every: float | None = None) -> Iterator[np.ndarray]:
+    """Frames of one room: the card with `mark` is held up between mark_on[0] and mark_on[1] seconds (of every
+    `every` seconds: the host moves on, so a long clip never repeats itself)."""
     w, h = size
     background = generate_background(seed, w, h)
     card = product_card(mark) if mark is not None else None
@@ -50,7 +52,8 @@ def room_frames(mark: np.ndarray | None, *, seconds: float, fps: int = 25, size:
         t = i / fps
         image = background.copy()
         draw_host(image, t)
-        if card is not None and mark_on[0] <= t < mark_on[1]:
+        into = t % every if every else t
+        if card is not None and mark_on[0] <= into < mark_on[1]:
             image, _ = place_mark(image, card, center=(w * (0.74 + 0.02 * math.sin(t)), h * 0.55),
                                   scale=scale, angle_deg=8 * math.sin(t * 0.9), tilt=15 * math.sin(t * 0.6))
         yield image

@@ -1,5 +1,6 @@
 """The README's first command ends in `livewarden demo`: the unauthorized brand and the unlisted product
-must be flagged in their rooms, and nothing in the authorized room."""
+must be flagged in their rooms, the restream and the loop in theirs, and nothing in the authorized room
+(the original of the restream)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
     assert "juice-bar unlisted_product tropicana-apple" in result.output
     assert "juice-bar listing_mismatch tropicana-apple" in result.output
-    assert "nova-official" not in result.output.split("alert(s) in")[1].split("demo ok")[0]  # the summary lists none
+    summary = result.output.split("alert(s) in")[1].split("demo ok")[0]
+    assert not [line for line in summary.splitlines() if "] nova-official " in line]  # the summary lists none
+    # the broadcast itself: the restream of nova-official's registered live room, and the looping room
+    assert "copycat restreamed_content nova-live" in summary and "copycat concurrent_restream nova-official" in summary
+    assert "rerun-shop non_live_content loop" in summary
     # words: the seller's disguised offer and an impossible price alert; an authenticity claim does not
     assert "deal-hunter counterfeit_language bargain-king" in result.output
     assert "juice-bar price_anomaly" in result.output and "nova-official counterfeit_language" not in result.output
@@ -38,7 +43,7 @@ def test_demo_through_nginx_rtmp(workdir: Path):
 
 
 def test_demo_falls_back_to_paced_files(workdir: Path):
-    result = CliRunner().invoke(app, ["demo", "--duration", "16", "--workdir", str(workdir), "--no-rtmp"])
+    result = CliRunner().invoke(app, ["demo", "--duration", "26", "--workdir", str(workdir), "--no-rtmp"])
     assert result.exit_code == 0, result.output
     assert "through nginx-rtmp" not in result.output
     assert "demo ok" in result.output and "deal-hunter unauthorized_brand nova" in result.output
