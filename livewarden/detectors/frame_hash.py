@@ -72,10 +72,11 @@ def centre(image: np.ndarray, keep: float = CENTRE) -> np.ndarray:
 def variants(image: np.ndarray) -> dict[str, FrameHash]:
     """The hashes a query frame is looked up with: whole, mirrored, centre (see VARIANTS)."""
     rgb = _scaled_rgb(image)
-    vectors, quality = pdqhash.compute_dihedral(rgb)  # [original, rot90, rot180, rot270, flip x, ...]
+    # [original, rot90, rot180, rot270, flip about the x axis (upside down), flip about the y axis (mirror), ...]
+    vectors, quality = pdqhash.compute_dihedral(rgb)
     middle = hash_image(centre(image))
     return {"whole": FrameHash(_pack(vectors[0]), int(quality)),
-            "mirror": FrameHash(_pack(vectors[4]), int(quality)),
+            "mirror": FrameHash(_pack(vectors[5]), int(quality)),
             "centre": middle}
 
 

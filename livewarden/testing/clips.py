@@ -89,3 +89,26 @@ def pattern_frames(n: int, *, size: tuple[int, int] = (320, 240), fps: int = 25,
         cv2.rectangle(img, (x, h // 3), (x + 40, h // 3 + 40), (255, 255, 255), -1)
         cv2.putText(img, f"{label}{i}", (8, h - 12), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (0, 0, 0), 3)
         yield img
+
+
+def drifting_shapes(n: int, *, seed: int = 0, size: tuple[int, int] = (640, 360), fps: float = 10) -> Iterable[np.ndarray]:
+    """A scene in constant motion that never repeats itself: big shapes drifting on random paths over a
+    background whose light changes (what a camera on a busy room sees, for the loop and restream tests)."""
+    import cv2
+
+    w, h = size
+    rng = np.random.default_rng(seed)
+    shapes = [(rng.uniform(0, w), rng.uniform(0, h), rng.uniform(-60, 60), rng.uniform(-40, 40),
+               int(rng.uniform(h * 0.12, h * 0.3)), tuple(int(c) for c in rng.integers(0, 256, 3)))
+              for _ in range(6)]
+    turns = rng.uniform(0.05, 0.4, (6, 2))
+    for i in range(n):
+        t = i / fps
+        img = np.empty((h, w, 3), np.uint8)
+        img[:] = (int(110 + 60 * np.sin(t * 0.23 + seed)), int(110 + 60 * np.sin(t * 0.31 + 2 * seed)), 120)
+        for k, (x, y, vx, vy, r, colour) in enumerate(shapes):
+            cx = int(x + vx * t + 80 * np.sin(turns[k, 0] * t * 3)) % w
+            cy = int(y + vy * t + 60 * np.sin(turns[k, 1] * t * 3)) % h
+            cv2.circle(img, (cx, cy), r, colour, -1) if k % 2 else cv2.rectangle(img, (cx - r, cy - r // 2),
+                                                                                  (cx + r, cy + r // 2), colour, -1)
+        yield img

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from livewarden.assets.marks import generate_mark, place_mark, generate_background
+from livewarden.testing.clips import pattern_frames, write_clip
 from livewarden.testing.scenes import draw_host, held_up, product_card, shown_large
 from livewarden.config import Settings
 from livewarden.detectors.table import TABLE, BY_NAME
@@ -59,8 +60,15 @@ def registry(tmp_path_factory):
         "sellers": [{"id": "shop", "name": "Shop"}],
         "rooms": [{"id": "room", "seller": "shop", "source": "room.mp4"}],
     }
+    write_clip(d / "broadcast.mp4", broadcast_frames(), 10)
+    doc["broadcasts"] = [{"id": "show", "owner": "shop", "recordings": ["broadcast.mp4"]}]
     (d / "registry.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_registry(d / "registry.yaml")
+
+
+def broadcast_frames(seconds: float = 10.0, fps: int = 10):
+    """A registered recording: a scene that moves all the time (every moment of it looks different)."""
+    yield from pattern_frames(int(seconds * fps), size=(640, 360), fps=fps)
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +104,10 @@ def scenes() -> dict[str, list]:
               "card-room": [card("REPLICA 1:1 $25")] * 2}
     items: dict[str, list] = {room: [Frame(room, i * 0.5, img) for i, img in enumerate(imgs)]
                               for room, imgs in frames.items()}
+    # the broadcast itself: a room playing the registered recording (twice: a loop), and a still picture
+    recording = list(broadcast_frames())[::5]  # 2 a second
+    items["replay-room"] = [Frame("replay-room", i * 0.5, img) for i, img in enumerate(recording + recording)]
+    items["still-room"] = [Frame("still-room", i * 2.0, card("BACK SOON")) for i in range(18)]
     items["chat-room"] = [TextLine("chat-room", 1.0, "chat", "AAA r3plica 1:1 only $25 today", role="seller"),
                           TextLine("chat-room", 2.0, "chat", "is this fake??", role="viewer", author="ana")]
     if SPEECH.is_file():
