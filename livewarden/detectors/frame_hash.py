@@ -25,7 +25,7 @@ HASH_WIDTH = 256  # pixels: frames are scaled to this width before hashing
 MATCH_DISTANCE = 31  # vPDQ's frame match distance (of 256 bits)
 MIN_QUALITY = 50  # vPDQ ignores frames below PDQ quality 50 (flat, dark, blurred: they match anything)
 CENTRE = 0.8  # the centre variant keeps this fraction of each side (a border or banner of up to 10%)
-VARIANTS = ("whole", "mirror", "centre")
+VARIANTS = ("whole", "mirror", "centre", "centre_mirror")
 
 
 @dataclass(frozen=True)
@@ -70,14 +70,14 @@ def centre(image: np.ndarray, keep: float = CENTRE) -> np.ndarray:
 
 
 def variants(image: np.ndarray) -> dict[str, FrameHash]:
-    """The hashes a query frame is looked up with: whole, mirrored, centre (see VARIANTS)."""
-    rgb = _scaled_rgb(image)
-    # [original, rot90, rot180, rot270, flip about the x axis (upside down), flip about the y axis (mirror), ...]
-    vectors, quality = pdqhash.compute_dihedral(rgb)
-    middle = hash_image(centre(image))
-    return {"whole": FrameHash(_pack(vectors[0]), int(quality)),
-            "mirror": FrameHash(_pack(vectors[5]), int(quality)),
-            "centre": middle}
+    """The hashes a query frame is looked up with: whole, mirrored, centre, centre mirrored (see VARIANTS)."""
+    out = {}
+    for name, part in (("whole", image), ("centre", centre(image))):
+        # [original, rot90, rot180, rot270, flip about the x axis (upside down), flip about the y axis (mirror), ...]
+        vectors, quality = pdqhash.compute_dihedral(_scaled_rgb(part))
+        out[name] = FrameHash(_pack(vectors[0]), int(quality))
+        out["mirror" if name == "whole" else "centre_mirror"] = FrameHash(_pack(vectors[5]), int(quality))
+    return {name: out[name] for name in VARIANTS}
 
 
 def from_hex(text: str) -> np.ndarray:
