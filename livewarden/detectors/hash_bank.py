@@ -53,7 +53,7 @@ def _build_index(hashes: np.ndarray) -> faiss.IndexBinary:
         nlist = int(2 ** round(math.log2(4 * math.sqrt(len(hashes)))))
         index = faiss.IndexBinaryIVF(faiss.IndexBinaryFlat(d), d, nlist)
         rng = np.random.default_rng(0)
-        sample = hashes[rng.choice(len(hashes), min(len(hashes), 50 * nlist), replace=False)]
+        sample = hashes[rng.choice(len(hashes), min(len(hashes), 20 * nlist), replace=False)]  # k-means: the slow part
         index.train(sample)
         index.nprobe = NPROBE
     if len(hashes):

@@ -167,11 +167,12 @@ class FrozenWatch:
     """Has the picture stopped? True once no frame has changed for `after_s` of stream time.
 
     A change is more than `min_changed` of a 64x36 grey thumbnail's pixels moving by more than `levels`
-    grey levels from the last frame that changed: a clock or counter (a few per cent of the frame) does
-    not count as change, a person moving does.
+    grey levels from the last frame that changed: a clock or counter (under 1% of the frame) does not count
+    as change, a person moving does (a near-still DFDC host on video/dev moved 3% of them by 10 levels only
+    now and then: `levels` 6, `min_changed` 1.5% chosen there).
     """
 
-    def __init__(self, after_s: float = 30.0, min_changed: float = 0.03, levels: float = 10.0):
+    def __init__(self, after_s: float = 30.0, min_changed: float = 0.015, levels: float = 6.0):
         self.after_s, self.min_changed, self.levels = after_s, min_changed, levels
         self._ref: np.ndarray | None = None
         self._since = 0.0

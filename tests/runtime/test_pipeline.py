@@ -205,7 +205,7 @@ def test_a_registry_reload_while_running_starts_new_rooms_on_rebuilt_detectors(r
         summary = reload()
         assert summary["detectors_rebuilt"] and summary["rooms_added"] == ["deals"]
         assert summary["rooms_restarted"] == ["official"]
-        assert [d.name for d in system.detectors] == ["marks"] and system.detectors[0] is not old_detectors[0]
+        assert [d.name for d in system.detectors] == ["marks", "broadcast"] and system.detectors[0] is not old_detectors[0]
         status = pipeline.rooms["deals"]
         deadline = time.monotonic() + 30
         while not (status.done and pipeline.slots.idle()) and time.monotonic() < deadline:
