@@ -28,21 +28,11 @@ from reference_data import data_dir  # noqa: E402
 
 from livewarden.detectors.frame_hash import hash_image  # noqa: E402
 from livewarden.detectors.loops import FrozenWatch, SelfMatcher  # noqa: E402
-from livewarden.testing.clips import write_clip  # noqa: E402
+from livewarden.testing.clips import sampled_frames, write_clip  # noqa: E402
 
 
 def sampled(path: Path, fps: float = 2.0) -> list[np.ndarray]:
-    import av
-
-    out, due = [], 0.0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if t + 1e-6 >= due:
-                out.append(frame.to_ndarray(format="bgr24"))
-                due += 1 / fps
-    return out
+    return [image for _, image in sampled_frames(path, fps)]
 
 
 def re_encoded(frames: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
@@ -52,7 +42,7 @@ def re_encoded(frames: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
     return sampled(tmp / "re.mp4")
 
 
-def first_loop(hashes: list, images: list | None = None) -> float | None:
+def first_loop(hashes: list) -> float | None:
     matcher = SelfMatcher()
     for i, h in enumerate(hashes):
         if matcher.add(i * 0.5, h) is not None:

@@ -112,3 +112,16 @@ def drifting_shapes(n: int, *, seed: int = 0, size: tuple[int, int] = (640, 360)
             cv2.circle(img, (cx, cy), r, colour, -1) if k % 2 else cv2.rectangle(img, (cx - r, cy - r // 2),
                                                                                   (cx + r, cy + r // 2), colour, -1)
         yield img
+
+
+def sampled_frames(path: str | Path, fps: float = 2.0) -> list[tuple[float, np.ndarray]]:
+    """(stream time, BGR frame) of a clip at `fps`, as the live sampler takes them (tests, benchmarks)."""
+    out, due = [], 0.0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for frame in container.decode(stream):
+            t = float(frame.pts * stream.time_base)
+            if t + 1e-6 >= due:
+                out.append((t, frame.to_ndarray(format="bgr24")))
+                due += 1 / fps
+    return out

@@ -16,27 +16,13 @@ from livewarden.detectors.frame_hash import MATCH_DISTANCE, distance, distances,
 from livewarden.detectors.hash_bank import BankError, BroadcastBank
 from livewarden.detectors.loops import FrozenWatch, SelfMatcher
 from livewarden.errors import InputError
-from livewarden.testing.clips import drifting_shapes, pattern_frames, write_clip
+from livewarden.testing.clips import drifting_shapes, pattern_frames, sampled_frames, write_clip
 
 from ..conftest import DATA
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MOVING_CLIP = DATA / "video" / "dev" / "liveportrait_driving_d3.mp4"  # a talking head, 11.8 s
 STILL_CLIP = DATA / "video" / "dev" / "liveportrait_driving_d19.mp4"  # a host who hardly moves, 8.3 s
-
-
-def frames_of(path: Path, fps: float = 2.0) -> list[tuple[float, np.ndarray]]:
-    import av
-
-    out, due = [], 0.0
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for frame in container.decode(stream):
-            t = float(frame.pts * stream.time_base)
-            if t + 1e-6 >= due:
-                out.append((t, frame.to_ndarray(format="bgr24")))
-                due += 1 / fps
-    return out
 
 
 def test_pdq_is_meta_pdq_bit_for_bit():
@@ -95,7 +81,7 @@ def test_a_moving_scene_that_never_repeats_and_a_clip_played_back_and_forth_are_
 @pytest.mark.skipif(not MOVING_CLIP.is_file(), reason=f"reference data not found at {DATA}")
 def test_real_talking_heads_looped_are_loops_and_played_once_are_not():
     for clip in (MOVING_CLIP, STILL_CLIP):
-        once = frames_of(clip)
+        once = sampled_frames(clip)
         sequence, period = looped(once, 3)
         found = run_matcher(sequence)[1]
         assert found and found[0][0] <= 2 * period + 10, clip.name
@@ -108,7 +94,7 @@ def test_real_talking_heads_looped_are_loops_and_played_once_are_not():
 def test_a_re_encoded_loop_is_a_loop(tmp_path: Path):
     frames = moving(10.0)
     write_clip(tmp_path / "again.mp4", (f for f in frames for _ in range(5)), 10, crf=34)
-    again = [im for _, im in frames_of(tmp_path / "again.mp4")]
+    again = [im for _, im in sampled_frames(tmp_path / "again.mp4")]
     once = [(i * 0.5, im) for i, im in enumerate(frames)]
     second = [(10.5 + i * 0.5, im) for i, im in enumerate(again)]
     assert run_matcher(once + second + [(21.0 + t, im) for t, im in once])[1]
