@@ -16,7 +16,6 @@ its registered live rooms, whose frames are banked as they air.
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +33,6 @@ from livewarden.detectors.loops import FrozenWatch, SelfMatcher
 from livewarden.detectors.table import kinds_of
 from livewarden.errors import InputError
 from livewarden.model import Frame, Signal
-
-log = logging.getLogger(__name__)
 
 LIVE = "@live"  # bank name suffix of frames a registered live room aired (a recording's frames have none)
 RECORDING_EVERY_S = 0.5  # a registered recording is banked at two frames a second
@@ -157,17 +154,16 @@ class BroadcastRoom(RoomDetector):
         if self.own_broadcast is not None:  # a registered live room: banked as it airs
             self.detector.bank.add(self.own_broadcast + LIVE, [t], whole.bits[None], "whole")
             self.detector.bank.add(self.own_broadcast + LIVE, [t], hashes["centre"].bits[None], "centre")
-        match = self._bank_match(t, hashes)
+        match = self._bank_match(frame, hashes)
         if match is not None:
-            out.append(match if match.frame is not None else replace(match, frame=frame))
+            out.append(match)
         out.append(self._signal(frame, "stream_frame", "frame", whole.quality / 100.0,
-                                {name: h.hex() for name, h in hashes.items()}, keep_frame=True))
+                                {name: h.hex() for name, h in hashes.items()}))
         return out
 
-    def _signal(self, frame: Frame, kind: str, subject: str, confidence: float, evidence: dict,
-                keep_frame: bool = True) -> Signal:
+    def _signal(self, frame: Frame, kind: str, subject: str, confidence: float, evidence: dict) -> Signal:
         return Signal(self.room_id, frame.stream_time, kind, subject, round(float(confidence), 4), "broadcast",
-                      evidence, frame=frame if keep_frame else None, wall_time=frame.wall_time)
+                      evidence, frame=frame, wall_time=frame.wall_time)
 
     def _loop_signal(self, frame: Frame, loop) -> Signal:
         """A loop, its evidence the current frame beside the one a period earlier."""
@@ -186,8 +182,9 @@ class BroadcastRoom(RoomDetector):
             shown = replace(frame, image=np.hstack([before, now]))
         return self._signal(shown, "loop", "loop", confidence, evidence)
 
-    def _bank_match(self, t: float, hashes) -> Signal | None:
+    def _bank_match(self, frame: Frame, hashes) -> Signal | None:
         s = self.detector.settings
+        t = frame.stream_time
         bank = self.detector.bank
         while self.hashed and t - self.hashed[0] > s.bank_window_s:
             self.hashed.popleft()
@@ -206,9 +203,9 @@ class BroadcastRoom(RoomDetector):
                 if m.broadcast not in best or m.distance < best[m.broadcast].distance:
                     best[m.broadcast] = _Sighting(t, m.broadcast, m.time, f"{name}/{m.variant}", m.distance)
         self.sightings.extend(best.values())
-        return self._judge(t)
+        return self._judge(frame)
 
-    def _judge(self, t: float) -> Signal | None:
+    def _judge(self, frame: Frame) -> Signal | None:
         """The broadcast most of the window matched at one offset (room time - broadcast time), if any."""
         s = self.detector.settings
         by_broadcast: dict[str, list[_Sighting]] = {}
@@ -235,4 +232,4 @@ class BroadcastRoom(RoomDetector):
         if verdict is None:
             return None
         confidence, broadcast, evidence = verdict
-        return Signal(self.room_id, t, "broadcast_match", broadcast, round(confidence, 4), "broadcast", evidence)
+        return self._signal(frame, "broadcast_match", broadcast, confidence, evidence)
