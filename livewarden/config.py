@@ -158,6 +158,8 @@ class BroadcastSettings(_Section):
     frozen_after_s: float = Field(30.0, gt=0)  # a picture still this long (bar a clock or counter) is frozen
     bank_window_s: float = Field(12.0, gt=0)  # a room's recent frames judged together against the bank
     bank_min_frames: int = Field(4, ge=1)  # matched frames (at one offset into the broadcast) for a match
+    keyframe_every_s: float = Field(1.0, ge=0)  # a frame the hashes do not place is looked up by its local
+    # features at most this often (crops, banners, picture-in-picture: detectors/keyframes.py); 0: never
     bank_dir: Path | None = None  # a saved bank (BroadcastBank.save) loaded beside the registry's recordings
 
 

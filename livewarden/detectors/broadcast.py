@@ -28,6 +28,7 @@ from livewarden.config import BroadcastSettings
 from livewarden.detectors.base import Detector, RoomDetector, tunables
 from livewarden.detectors.frame_hash import centre, hash_image, variants
 from livewarden.detectors.hash_bank import BroadcastBank
+from livewarden.detectors.keyframes import KeyframeBank, describe_keyframe
 from livewarden.detectors.index_cache import IndexCache, fetch, for_settings, versions
 from livewarden.detectors.loops import FrozenWatch, SelfMatcher
 from livewarden.detectors.table import kinds_of
@@ -36,23 +37,28 @@ from livewarden.model import Frame, Signal
 
 LIVE = "@live"  # bank name suffix of frames a registered live room aired (a recording's frames have none)
 RECORDING_EVERY_S = 0.5  # a registered recording is banked at two frames a second
+KEYFRAME_EVERY_S = 1.0  # and described by local features once a second
 OFFSET_TOLERANCE_S = 2.5  # matched frames agree on the offset into a broadcast within this (a 1.1x speed-up
 # drifts 1.2 s over a 12 s window)
 
 
-def hash_recording(path: str | Path, every_s: float = RECORDING_EVERY_S) -> dict[str, np.ndarray]:
-    """A recording's frames every `every_s`: times and the whole and centre hashes. A file that is not a
-    video, or has no frame, is refused naming it."""
+def hash_recording(path: str | Path, every_s: float = RECORDING_EVERY_S,
+                   keyframe_every_s: float = KEYFRAME_EVERY_S) -> dict[str, np.ndarray]:
+    """A recording's frames every `every_s` (times, whole and centre hashes) and its keyframes every
+    `keyframe_every_s` (described as it is and mirrored, detectors/keyframes.py). A file that is not a video,
+    or has no frame, is refused naming it."""
     import av
 
     times, whole, middle = [], [], []
+    kf: dict[str, list] = {"kf_times": [], "kf_mirrored": [], "kf_counts": [], "kf_area": [], "kf_points": [],
+                           "kf_descriptors": []}
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise InputError(f"{path}: the recording has no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            due = 0.0
+            due, key_due = 0.0, 0.0
             for frame in container.decode(stream):
                 t = float(frame.pts * stream.time_base) if frame.pts is not None else due
                 if t + 1e-6 < due:
@@ -62,11 +68,22 @@ def hash_recording(path: str | Path, every_s: float = RECORDING_EVERY_S) -> dict
                 whole.append(hash_image(image).bits)
                 middle.append(hash_image(centre(image)).bits)
                 due = t + every_s
+                if t + 1e-6 >= key_due:
+                    for mirrored, (points, descriptors, area) in zip((False, True), describe_keyframe(image)):
+                        for key, value in (("kf_times", t), ("kf_mirrored", mirrored), ("kf_counts", len(points)),
+                                           ("kf_area", area), ("kf_points", points),
+                                           ("kf_descriptors", descriptors)):
+                            kf[key].append(value)
+                    key_due = t + keyframe_every_s
     except av.error.FFmpegError as exc:
         raise InputError(f"{path}: the recording cannot be decoded ({exc})") from None
     if not times:
         raise InputError(f"{path}: the recording has no frame to bank")
-    return {"times": np.asarray(times, np.float32), "whole": np.stack(whole), "centre": np.stack(middle)}
+    return {"times": np.asarray(times, np.float32), "whole": np.stack(whole), "centre": np.stack(middle),
+            **{k: np.asarray(kf[k], np.float32) for k in ("kf_times", "kf_area")},
+            "kf_mirrored": np.asarray(kf["kf_mirrored"], bool), "kf_counts": np.asarray(kf["kf_counts"], np.int64),
+            "kf_points": np.concatenate(kf["kf_points"]).astype(np.float32),
+            "kf_descriptors": np.concatenate(kf["kf_descriptors"]).astype(np.uint8)}
 
 
 @dataclass
@@ -75,15 +92,18 @@ class _Sighting:
     broadcast: str
     at: float  # time in the broadcast
     variant: str
-    distance: int
+    distance: int  # bits (frame hashes); -1 for a keyframe match
+    inliers: int = 0  # keypoints one transform explains (keyframe matches)
 
 
 class BroadcastDetector(Detector):
     name = "broadcast"
     kinds = kinds_of("broadcast")
 
-    def __init__(self, bank: BroadcastBank, live_rooms: dict[str, str], **tunable: Any):
+    def __init__(self, bank: BroadcastBank, live_rooms: dict[str, str], keyframes: KeyframeBank | None = None,
+                 **tunable: Any):
         self.bank = bank
+        self.keyframes = keyframes if keyframes is not None else KeyframeBank()
         self.live_rooms = live_rooms  # registered live room -> its broadcast
         self.settings = BroadcastSettings(**tunable)
 
@@ -92,23 +112,32 @@ class BroadcastDetector(Detector):
         tunable = tunables(settings, "broadcast")
         cache = for_settings(settings)
         bank = BroadcastBank.load(tunable["bank_dir"]) if tunable.get("bank_dir") else BroadcastBank()
+        keyframes = KeyframeBank()
         for broadcast in registry.broadcasts:
             for recording in broadcast.recordings:
-                bank_recording(bank, broadcast.id, recording, cache)
+                bank_recording(bank, broadcast.id, recording, cache, keyframes)
         live = {room: b.id for b in registry.broadcasts for room in b.rooms}
-        return cls(bank, live, **tunable)
+        return cls(bank, live, keyframes, **tunable)
 
     def open_room(self, room_id: str) -> "BroadcastRoom":
         return BroadcastRoom(self, room_id)
 
 
-def bank_recording(bank: BroadcastBank, broadcast: str, path: Path, cache: IndexCache | None = None) -> int:
+def bank_recording(bank: BroadcastBank, broadcast: str, path: Path, cache: IndexCache | None = None,
+                   keyframes: KeyframeBank | None = None) -> int:
     """Bank one recording of `broadcast` (hashed once: the index cache keeps it); returns its frames."""
     data = Path(path).read_bytes()
-    arrays = fetch(cache, "broadcast", f"pdq-frames-1 {versions('pdqhash')}", {"every_s": RECORDING_EVERY_S},
-                   data, lambda: hash_recording(path), Path(path).name)
+    arrays = fetch(cache, "broadcast", f"pdq-frames-2 orb-keyframes-1 {versions('pdqhash', 'opencv-python-headless')}",
+                   {"every_s": RECORDING_EVERY_S, "keyframe_every_s": KEYFRAME_EVERY_S}, data,
+                   lambda: hash_recording(path), Path(path).name)
     bank.add(broadcast, arrays["times"], arrays["whole"], "whole")
     bank.add(broadcast, arrays["times"], arrays["centre"], "centre")
+    if keyframes is not None:
+        ends = np.cumsum(arrays["kf_counts"])
+        for i, (t, mirrored, area) in enumerate(zip(arrays["kf_times"], arrays["kf_mirrored"], arrays["kf_area"])):
+            part = slice(int(ends[i] - arrays["kf_counts"][i]), int(ends[i]))
+            keyframes.add(broadcast, float(t), bool(mirrored), arrays["kf_points"][part],
+                          arrays["kf_descriptors"][part], float(area))
     return len(arrays["times"])
 
 
@@ -122,7 +151,7 @@ class BroadcastRoom(RoomDetector):
         self.frozen = FrozenWatch(after_s=s.frozen_after_s)
         self.sightings: deque[_Sighting] = deque()
         self.hashed: deque[float] = deque()  # times of usable frames hashed in the bank window
-        self._next = -1e18
+        self._next = self._next_keyframe = -1e18
 
     def close(self) -> None:
         self.matcher.reset()
@@ -136,6 +165,7 @@ class BroadcastRoom(RoomDetector):
         if t < self._next - s.every_s * 4:  # the clock went back: a new source
             self.sightings.clear()
             self.hashed.clear()
+            self._next_keyframe = -1e18
         elif t < self._next:
             return []
         self._next = t + s.every_s
@@ -198,12 +228,22 @@ class BroadcastRoom(RoomDetector):
         best: dict[str, _Sighting] = {}
         for name, matches in zip(names, found):
             for m in matches:
-                if self.own_broadcast is not None and m.broadcast in (self.own_broadcast, self.own_broadcast + LIVE):
+                if m.broadcast in self._own():
                     continue
                 if m.broadcast not in best or m.distance < best[m.broadcast].distance:
                     best[m.broadcast] = _Sighting(t, m.broadcast, m.time, f"{name}/{m.variant}", m.distance)
+        if not best and self.detector.keyframes and s.keyframe_every_s and t + 1e-6 >= self._next_keyframe:
+            self._next_keyframe = t + s.keyframe_every_s
+            kf = self.detector.keyframes.lookup(frame.image)
+            if kf is not None and kf.broadcast not in self._own():
+                self._next_keyframe = t  # a stolen picture is on screen: look at every frame until it is judged
+                best[kf.broadcast] = _Sighting(t, kf.broadcast, kf.time, "keyframe" + ("/mirror" if kf.mirrored else ""),
+                                               -1, kf.inliers)
         self.sightings.extend(best.values())
         return self._judge(frame)
+
+    def _own(self) -> tuple[str, ...]:
+        return () if self.own_broadcast is None else (self.own_broadcast, self.own_broadcast + LIVE)
 
     def _judge(self, frame: Frame) -> Signal | None:
         """The broadcast most of the window matched at one offset (room time - broadcast time), if any."""
@@ -228,7 +268,7 @@ class BroadcastRoom(RoomDetector):
                 verdict = (confidence, registered, {
                     "broadcast": registered, "live": broadcast.endswith(LIVE), "offset_s": round(median, 2), "match_ratio": round(ratio, 3),
                     "frames": len(agree), "broadcast_time": round(last.at, 2), "variant": last.variant,
-                    "distance": last.distance})
+                    "distance": last.distance, "keyframe_inliers": last.inliers})
         if verdict is None:
             return None
         confidence, broadcast, evidence = verdict

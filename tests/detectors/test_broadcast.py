@@ -11,12 +11,15 @@ import numpy as np
 import pytest
 
 from livewarden.detectors import hash_bank
-from livewarden.detectors.broadcast import hash_recording
+from livewarden.detectors.broadcast import BroadcastDetector, bank_recording, hash_recording
 from livewarden.detectors.frame_hash import MATCH_DISTANCE, distance, distances, hash_image, variants
 from livewarden.detectors.hash_bank import BankError, BroadcastBank
 from livewarden.detectors.loops import FrozenWatch, SelfMatcher
+from livewarden.detectors.keyframes import KeyframeBank
 from livewarden.errors import InputError
+from livewarden.model import Frame
 from livewarden.testing.clips import drifting_shapes, pattern_frames, sampled_frames, write_clip
+from livewarden.testing.restreams import banner, crop, mirror, picture_in_picture
 
 from ..conftest import DATA
 
@@ -32,8 +35,8 @@ def test_pdq_is_meta_pdq_bit_for_bit():
     assert full.quality == 100
     # hashed at the working width, as every frame here is: far inside the match distance of the full hash
     assert distance(hash_image(image).bits, full.bits) <= 16
-    # the mirror variant is the hash of the mirrored picture
-    assert distance(variants(image)["mirror"].bits, hash_image(np.ascontiguousarray(image[:, ::-1])).bits) <= 24
+    # the mirror variant is the hash of the mirrored picture, bit for bit
+    assert variants(image)["mirror"].hex() == hash_image(np.ascontiguousarray(image[:, ::-1])).hex()
     assert not hash_image(np.zeros((360, 640, 3), np.uint8)).usable  # a black frame has quality 0
 
 
@@ -174,3 +177,27 @@ def test_a_corrupt_or_empty_recording_is_refused_naming_it(tmp_path: Path):
     arrays = hash_recording(good)
     assert len(arrays["times"]) == 6 and arrays["whole"].shape == (6, 32)
     assert (distances(arrays["whole"][0], arrays["whole"]) <= MATCH_DISTANCE).sum() >= 1
+
+
+@pytest.mark.skipif(not MOVING_CLIP.is_file(), reason=f"reference data not found at {DATA}")
+def test_cropped_bannered_and_inset_restreams_are_found_by_keyframes_and_another_host_is_not(tmp_path: Path):
+    """What a frame hash cannot place (measured 65-122 bits away) the keyframes' local features do, at the
+    right moment of the recording; a different talking head under the same banner matches nothing."""
+    bank, keyframes = BroadcastBank(), KeyframeBank()
+    bank_recording(bank, "show", MOVING_CLIP, keyframes=keyframes)
+    detector = BroadcastDetector(bank, {}, keyframes)
+    frames = sampled_frames(MOVING_CLIP, 2.0)
+    times, images = [t for t, _ in frames], [im for _, im in frames]
+    for name, shown in (("crop", crop(images, 0.10)), ("banner", banner(images)),
+                        ("inset, mirrored", picture_in_picture(mirror(images), 0.7, seed=2))):
+        room = detector.open_room(name)
+        matches = [s for t, im in zip(times, shown) for s in room.process(Frame(name, t, im))
+                   if s.kind == "broadcast_match"]
+        assert matches and {m.subject for m in matches} == {"show"}, name
+        if name != "banner":  # (a banner leaves the centre hash within reach on some frames)
+            assert all(m.evidence["variant"].startswith("keyframe") for m in matches), name
+        assert abs(matches[-1].evidence["offset_s"]) <= 2.5, name  # room time and recording time agree
+    stranger = detector.open_room("stranger")
+    other = [im for _, im in sampled_frames(STILL_CLIP, 2.0)]
+    assert not [s for i, im in enumerate(banner(other)) for s in stranger.process(Frame("stranger", i * 0.5, im))
+                if s.kind == "broadcast_match"]

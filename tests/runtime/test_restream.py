@@ -5,10 +5,8 @@ flagged, a room that never repeats is not."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import cv2
 import pytest
 import yaml
 
@@ -17,21 +15,16 @@ from livewarden.detectors.broadcast import BroadcastDetector
 from livewarden.registry import load_registry
 from livewarden.runtime.build import System
 from livewarden.testing.clips import drifting_shapes, write_clip
-from livewarden.testing.publish import start_publisher
-from livewarden.testing.rtmp_server import RtmpServer
+from livewarden.testing.live_rooms import rtmp_or_skip, watch_live
+from livewarden.testing.restreams import banner, mirror, short_side
 
 FPS = 10
 
 
-def thief(frames, *, mirror: bool = False):
-    """What a restreaming room sends: 360p, a banner over the bottom, optionally mirrored."""
-    for image in frames:
-        small = cv2.resize(image, (480, 270), interpolation=cv2.INTER_AREA)
-        if mirror:
-            small = small[:, ::-1].copy()
-        cv2.rectangle(small, (0, 236), (480, 270), (20, 20, 200), -1)
-        cv2.putText(small, "SALE -70%", (12, 262), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2)
-        yield small
+def thief(frames, *, mirrored: bool = False):
+    """What a restreaming room sends: 270p, a sale banner and a price sticker, optionally mirrored."""
+    small = short_side(list(frames), 270)
+    return banner(mirror(small) if mirrored else small)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def registry_path(tmp_path_factory) -> Path:
     recording = list(drifting_shapes(40 * FPS, seed=5, fps=FPS))  # the creator's registered recording
     write_clip(d / "show.mp4", recording, FPS)
     write_clip(d / "stolen.mp4", thief(recording), FPS, crf=32)
-    write_clip(d / "mirrored.mp4", thief(recording, mirror=True), FPS, crf=32)
+    write_clip(d / "mirrored.mp4", thief(recording, mirrored=True), FPS, crf=32)
     write_clip(d / "own.mp4", recording, FPS, crf=28)  # the owner shows it in its own room: a replay
     write_clip(d / "fresh.mp4", drifting_shapes(40 * FPS, seed=9, fps=FPS), FPS)  # never registered, never repeats
     segment = list(drifting_shapes(10 * FPS, seed=11, fps=FPS))
@@ -64,30 +57,9 @@ def build(registry, data_dir: Path) -> System:
 
 
 def watch(registry, tmp_path: Path, rooms: list[str], until, seconds: float = 45.0, delays=None):
-    ok, why = RtmpServer.available()
-    if not ok:
-        pytest.skip(why)
-    delays = delays or {}
-    with RtmpServer() as server:
-        publishers, live = [], []
-        for room_id in rooms:
-            room = registry.room(room_id)
-            if delays.get(room_id):
-                time.sleep(delays[room_id])
-            publishers.append(start_publisher(room.source, server.url(room_id)))
-            live.append(room.model_copy(update={"source": server.url(room_id)}))
-        system = build(registry.model_copy(update={"rooms": live}), tmp_path)
-        pipeline = system.pipeline()
-        started = time.monotonic()
-        try:
-            pipeline.start()
-            while time.monotonic() - started < seconds and not until(system.store):
-                time.sleep(0.25)
-        finally:
-            pipeline.stop()
-            for _, stop in publishers:
-                stop.set()
-    return {(a.room_id, a.rule, a.subject): a for a in system.store.alerts()}, time.monotonic() - started
+    rtmp_or_skip()
+    run = watch_live(registry, lambda live: build(live, tmp_path), rooms, until, seconds, delays)
+    return run.alerts, run.took_s
 
 
 @pytest.mark.rtmp
