@@ -29,20 +29,13 @@ from reference_data import data_dir  # noqa: E402
 
 from livewarden.detectors.frame_hash import MATCH_DISTANCE, centre, hash_image, variants  # noqa: E402
 from livewarden.detectors.hash_bank import BroadcastBank  # noqa: E402
+from livewarden.testing.clips import sampled_frames  # noqa: E402
 
 
 def clip_frames(folder: Path, every_s: float = 0.5):
-    import av
-
     for path in sorted(folder.glob("*/*.mp4")):
-        due = 0.0
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            for frame in container.decode(stream):
-                t = float(frame.pts * stream.time_base)
-                if t + 1e-6 >= due:
-                    due += every_s
-                    yield path.stem, t, frame.to_ndarray(format="bgr24")
+        for t, image in sampled_frames(path, 1 / every_s):
+            yield path.stem, t, image
 
 
 def restreamed(image: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ def with_pack(frames, pack: np.ndarray, on: tuple[float, float], fps: int, width
 
 
 def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False,
-                   persons: bool = False) -> Registry:
+                   persons: bool = False, broadcast: Path | None = None) -> Registry:
     """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms.
 
     With `products`, the five test pack shots are the catalog (the rooms list none of them); with
@@ -93,6 +93,9 @@ def write_registry(directory: Path, sources: dict[str, str], *, products: bool =
         "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
         "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
     }
+    if broadcast is not None:
+        data["sellers"].append({"id": "studio", "name": "Studio"})
+        data["broadcasts"] = [{"id": "studio-show", "owner": "studio", "recordings": [str(broadcast)]}]
     path = directory / "registry.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return load_registry(path)

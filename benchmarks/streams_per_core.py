@@ -64,7 +64,7 @@ from rig import FACES, PACKS, the_mark, trial_rules, with_pack, with_portrait, w
 from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
-from livewarden.testing.clips import write_clip
+from livewarden.testing.clips import drifting_shapes, write_clip
 from livewarden.testing.publish import start_publisher
 from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.media.sources import RoomHealth, VideoSource
@@ -223,7 +223,7 @@ def score_sightings(start: float, on: tuple[float, float], alerts: list[float], 
 
 
 def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False) -> dict:
+         faces: bool = False, bank: Path | None = None) -> dict:
     """Run n rooms for `seconds` in one mode; score start-up and steady state of every finding."""
     starts: dict[str, float] = {}
     opened: dict[tuple[str, str], list[float]] = {}
@@ -242,13 +242,16 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
                                               on_start=lambda wall, room=room: starts.__setitem__(room, wall)))
             time.sleep(LOOP_S / n)  # independent rooms: their loops are spread over the loop period
         registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms},
-                                  products=products, persons=faces)
+                                  products=products, persons=faces, broadcast=bank)
+        ours = mode in ("livewarden", "no-broadcast")
         # the baselines search every frame in full: keypoint reuse (refresh_s > 0) is livewarden's
         settings = load_settings(overrides={"runtime.sample_fps": SAMPLE_FPS,
                                             "store.data_dir": workdir / f"{mode}-{n}" / "store",
-                                            "detectors.marks.refresh_s": None if mode == "livewarden" else 0.0})
+                                            "store.index_dir": workdir / "index",
+                                            "detectors.marks.refresh_s": None if ours else 0.0,
+                                            "detectors.broadcast.enabled": mode != "no-broadcast"})
         system = build_system(registry, settings, rules=trial_rules(1.5))
-        if mode == "livewarden":
+        if ours:
             watcher = PipelineWatcher(system, on_alert)
         else:
             watcher = PerRoomWatcher(system, on_alert, None if mode == "naive" else SAMPLE_FPS)
@@ -325,10 +328,10 @@ def verdict(r: dict) -> tuple[bool, bool, list[str]]:
 
 
 def ramp(mode: str, ns: list[int], clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False) -> int:
+         faces: bool = False, bank: Path | None = None) -> int:
     reached = 0
     for n in ns:
-        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces))
+        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces, bank))
         ok = up_ok and steady_ok
         print(f"  {mode:10s} N={n:2d}: {'pass' if ok else 'FAIL'}", flush=True)
         for line in lines:
@@ -346,7 +349,10 @@ def main() -> None:
     ap.add_argument("--max-rooms", type=int, default=40)
     ap.add_argument("--with-products", action="store_true", help="a pack shot held up; run the products detector too")
     ap.add_argument("--with-faces", action="store_true", help="a portrait on screen; run the faces detector too")
-    ap.add_argument("--modes", default="naive,sampled,livewarden", help="which ramps to run (comma-separated)")
+    ap.add_argument("--with-bank", action="store_true",
+                    help="a registered broadcast (60 s) in the bank: every room's frames are looked up in it")
+    ap.add_argument("--modes", default="naive,sampled,livewarden",
+                    help="which ramps to run (comma-separated; no-broadcast: livewarden without the broadcast detector)")
     ap.add_argument("--rooms", type=int, action="append", help="run only these steps (e.g. --rooms 16 for an A/B)")
     args = ap.parse_args()
     modes = set(args.modes.split(","))
@@ -367,12 +373,20 @@ def main() -> None:
         if args.with_faces:
             frames = with_portrait(frames, cv2.imread(str(FACES / "obama-live.jpg")))
         write_clip(clip, frames, FPS)
-        extra = (args.with_products, args.with_faces)
-        ramps = {"naive": [1, 2, 3, 4, 6, 8], "sampled": [1, 2, 4, 6, 8, 12, 16, 20],
-                 "livewarden": [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48]}
+        bank = None
+        if args.with_bank:
+            bank = Path(tmp) / "studio-show.mp4"
+            write_clip(bank, drifting_shapes(60 * 10, seed=4, size=(1280, 720), fps=10), 10)
+        extra = (args.with_products, args.with_faces, bank)
+        ours = [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48]
+        ramps = {"naive": [1, 2, 3, 4, 6, 8], "sampled": [1, 2, 4, 6, 8, 12, 16, 20], "no-broadcast": ours,
+                 "livewarden": ours}
         reached = {mode: ramp(mode, args.rooms or [n for n in ns if n <= args.max_rooms], clip, args.seconds,
                               Path(tmp), *extra)
                    for mode, ns in ramps.items() if mode in modes}
+    if "no-broadcast" in reached:
+        print(f"  broadcast detector{' with a registered broadcast in the bank' if bank else ''}: "
+              f"livewarden {reached.get('livewarden', 0)} rooms with it, {reached['no-broadcast']} without it")
     naive, sampled, ours = (reached.get(m, 0) for m in ("naive", "sampled", "livewarden"))
     print(f"  rooms sustained (start-up and steady state): livewarden {ours} ({ours / cores:.1f}/core), "
           f"sampled loop {sampled}, naive loop {naive}; ratio {ours / max(sampled, 1):.1f}x the sampled loop, "

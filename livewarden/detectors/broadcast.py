@@ -5,13 +5,16 @@ Each room's frames are hashed (PDQ, detectors/frame_hash.py) at most every `ever
 * `loop`: the room repeats an earlier run of itself at a constant period (detectors/loops.py);
 * `frozen`: the picture has not changed (bar a clock or counter) for `frozen_after_s`;
 * `broadcast_match`: the room's recent frames match a registered broadcast in the bank at one offset into
-  it (most of the last `bank_window_s`, looked up whole, mirrored and by the centre of the frame); the
-  policy decides whether that is a restream (someone else's) or a replay (the owner's recording);
+  it (most of the last `bank_window_s`, looked up whole, mirrored and by the centre of the frame; a frame
+  the hashes cannot place is looked up among the recordings' keyframes by its local features, which see
+  through crops, banners and picture-in-picture: detectors/keyframes.py); the policy decides whether that
+  is a restream (someone else's) or a replay (the owner's recording);
 * `stream_frame`: the frame's fingerprint, for the policy's cross-room check (the same stream live in two
   rooms at once: detectors know nothing of other rooms).
 
-The bank is built from the registry's recordings (hashed every 0.5 s, kept in the index cache) and from
-its registered live rooms, whose frames are banked as they air.
+The bank is built from the registry's recordings (hashed every 0.5 s, keyframes described every 1 s, both
+kept in the index cache) and from its registered live rooms, whose frame hashes are banked as they air
+(not their keyframes: a live room's copy is found by hashes and the policy's cross-room check).
 """
 
 from __future__ import annotations

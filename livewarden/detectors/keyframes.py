@@ -42,10 +42,11 @@ class KeyframeMatch:
     scale: float
 
 
-def _gray(image: np.ndarray) -> tuple[np.ndarray, float]:
+def _gray(image: np.ndarray) -> np.ndarray:
+    """Grey, long side SIZE: keyframes and rooms' frames are described at one scale."""
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
     f = SIZE / max(gray.shape)
-    return cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR), f
+    return cv2.resize(gray, None, fx=f, fy=f, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
 
 
 def _orb(n: int) -> cv2.ORB:
@@ -54,7 +55,7 @@ def _orb(n: int) -> cv2.ORB:
 
 def describe(image: np.ndarray, features: int = REF_FEATURES) -> tuple[np.ndarray, np.ndarray, float]:
     """ORB points (working px), descriptors (n, 32) and the working area of a BGR picture."""
-    gray, _ = _gray(image)
+    gray = _gray(image)
     kps, d = _orb(features).detectAndCompute(gray, None)
     if d is None:
         return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8), float(gray.size)
