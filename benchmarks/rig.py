@@ -61,12 +61,19 @@ def with_pack(frames, pack: np.ndarray, on: tuple[float, float], fps: int, width
         yield image
 
 
+# --with-codes: NOVA's code scheme, the serials it issued, and the never-issued one on the rooms' swing tag
+CODE_TEMPLATE = "https://verify.nova.example/{serial}"
+ISSUED_SERIALS = [f"NV{i:08d}" for i in range(1000)]
+NEVER_ISSUED = "NV99999999"
+
+
 def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False,
-                   persons: bool = False, broadcast: Path | None = None) -> Registry:
+                   persons: bool = False, broadcast: Path | None = None, codes: bool = False) -> Registry:
     """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms.
 
     With `products`, the five test pack shots are the catalog (the rooms list none of them); with
-    `persons`, two test portraits are protected persons who authorized no one.
+    `persons`, two test portraits are protected persons who authorized no one; with `codes`, NOVA's code scheme
+    and 1,000 issued serials.
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "marks").mkdir(exist_ok=True)
@@ -93,6 +100,10 @@ def write_registry(directory: Path, sources: dict[str, str], *, products: bool =
         "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
         "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
     }
+    if codes:
+        (directory / "nova-codes.txt").write_text("\n".join(ISSUED_SERIALS) + "\n")
+        data["code_schemes"] = [{"id": "nova-tags", "brand": "nova", "kind": "url", "template": CODE_TEMPLATE,
+                                 "issued": ["nova-codes.txt"]}]
     if broadcast is not None:
         data["sellers"].append({"id": "studio", "name": "Studio"})
         data["broadcasts"] = [{"id": "studio-show", "owner": "studio", "recordings": [str(broadcast)]}]

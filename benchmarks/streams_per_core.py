@@ -30,7 +30,10 @@ beside the marks one: its `unlisted_product` alerts are scored like the
 marks' (their rule waits for 3 hits, so their bound is P95_LIMIT + 1 s). With
 --with-faces a real portrait of a protected person is on screen the whole time
 and the faces detector runs too: every room must raise `impersonation`
-within P95_LIMIT + 1 s of its first frame (p95). Goals: >= 16 rooms on 2 cores
+within P95_LIMIT + 1 s of its first frame (p95). With --with-codes the card is a swing tag whose QR carries a
+serial NOVA never issued, and the codes detector runs: `code_invalid` is scored like the marks' alerts (the
+time from the code appearing to the alert; its rule waits for 2 reads); mode `no-codes` is livewarden without
+the codes detector, for the rooms it costs. Goals: >= 16 rooms on 2 cores
 with marks (issue 3), >= 12 with marks + products (issue 4), >= 12 with
 marks + faces (issue 5).
 
@@ -59,9 +62,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from rig import FACES, PACKS, the_mark, trial_rules, with_pack, with_portrait, write_registry
+from rig import (CODE_TEMPLATE, FACES, NEVER_ISSUED, PACKS, the_mark, trial_rules, with_pack, with_portrait,
+                 write_registry)
 
 from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
+from livewarden.testing.codes import tag
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.clips import drifting_shapes, write_clip
@@ -223,7 +228,7 @@ def score_sightings(start: float, on: tuple[float, float], alerts: list[float], 
 
 
 def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False, bank: Path | None = None) -> dict:
+         faces: bool = False, bank: Path | None = None, codes: bool = False) -> dict:
     """Run n rooms for `seconds` in one mode; score start-up and steady state of every finding."""
     starts: dict[str, float] = {}
     opened: dict[tuple[str, str], list[float]] = {}
@@ -242,14 +247,15 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
                                               on_start=lambda wall, room=room: starts.__setitem__(room, wall)))
             time.sleep(LOOP_S / n)  # independent rooms: their loops are spread over the loop period
         registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms},
-                                  products=products, persons=faces, broadcast=bank)
-        ours = mode in ("livewarden", "no-broadcast")
+                                  products=products, persons=faces, broadcast=bank, codes=codes)
+        ours = mode in ("livewarden", "no-broadcast", "no-codes")
         # the baselines search every frame in full: keypoint reuse (refresh_s > 0) is livewarden's
         settings = load_settings(overrides={"runtime.sample_fps": SAMPLE_FPS,
                                             "store.data_dir": workdir / f"{mode}-{n}" / "store",
                                             "store.index_dir": workdir / "index",
                                             "detectors.marks.refresh_s": None if ours else 0.0,
-                                            "detectors.broadcast.enabled": mode != "no-broadcast"})
+                                            "detectors.broadcast.enabled": mode != "no-broadcast",
+                                            "detectors.codes.enabled": mode != "no-codes"})
         system = build_system(registry, settings, rules=trial_rules(1.5))
         if ours:
             watcher = PipelineWatcher(system, on_alert)
@@ -272,7 +278,8 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
         for _, stop in publishers:
             stop.set()
 
-    shown = [("unauthorized_brand", MARK_ON)] + [("unlisted_product", PACK_ON)] * products
+    shown = [("unauthorized_brand", MARK_ON)] + [("unlisted_product", PACK_ON)] * products \
+        + [("code_invalid", MARK_ON)] * (codes and mode != "no-codes")
     phases = {rule: (Phase(), Phase()) for rule, _ in shown}
     never_started = [r for r in rooms if r not in starts]
     for room in rooms:
@@ -328,10 +335,10 @@ def verdict(r: dict) -> tuple[bool, bool, list[str]]:
 
 
 def ramp(mode: str, ns: list[int], clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False, bank: Path | None = None) -> int:
+         faces: bool = False, bank: Path | None = None, codes: bool = False) -> int:
     reached = 0
     for n in ns:
-        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces, bank))
+        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces, bank, codes))
         ok = up_ok and steady_ok
         print(f"  {mode:10s} N={n:2d}: {'pass' if ok else 'FAIL'}", flush=True)
         for line in lines:
@@ -351,6 +358,8 @@ def main() -> None:
     ap.add_argument("--with-faces", action="store_true", help="a portrait on screen; run the faces detector too")
     ap.add_argument("--with-bank", action="store_true",
                     help="a registered broadcast (60 s) in the bank: every room's frames are looked up in it")
+    ap.add_argument("--with-codes", action="store_true",
+                    help="the card is a swing tag with a never-issued QR; run the codes detector too")
     ap.add_argument("--modes", default="naive,sampled,livewarden",
                     help="which ramps to run (comma-separated; no-broadcast: livewarden without the broadcast detector)")
     ap.add_argument("--rooms", type=int, action="append", help="run only these steps (e.g. --rooms 16 for an A/B)")
@@ -367,7 +376,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "room.mp4"
         print("  encoding the sample room…", flush=True)
-        frames = room_frames(the_mark(), seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9)
+        card = tag(the_mark(), CODE_TEMPLATE.format(serial=NEVER_ISSUED)) if args.with_codes else the_mark()
+        frames = room_frames(card, seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9,
+                             scale=0.34 if args.with_codes else 0.24)
         if args.with_products:
             frames = with_pack(frames, cv2.imread(str(PACK)), PACK_ON, FPS)
         if args.with_faces:
@@ -377,16 +388,19 @@ def main() -> None:
         if args.with_bank:
             bank = Path(tmp) / "studio-show.mp4"
             write_clip(bank, drifting_shapes(60 * 10, seed=4, size=(1280, 720), fps=10), 10)
-        extra = (args.with_products, args.with_faces, bank)
+        extra = (args.with_products, args.with_faces, bank, args.with_codes)
         ours = [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48]
         ramps = {"naive": [1, 2, 3, 4, 6, 8], "sampled": [1, 2, 4, 6, 8, 12, 16, 20], "no-broadcast": ours,
-                 "livewarden": ours}
+                 "no-codes": ours, "livewarden": ours}
         reached = {mode: ramp(mode, args.rooms or [n for n in ns if n <= args.max_rooms], clip, args.seconds,
                               Path(tmp), *extra)
                    for mode, ns in ramps.items() if mode in modes}
     if "no-broadcast" in reached:
         print(f"  broadcast detector{' with a registered broadcast in the bank' if bank else ''}: "
               f"livewarden {reached.get('livewarden', 0)} rooms with it, {reached['no-broadcast']} without it")
+    if "no-codes" in reached:
+        print(f"  codes detector: livewarden {reached.get('livewarden', 0)} rooms with it, "
+              f"{reached['no-codes']} without it")
     naive, sampled, ours = (reached.get(m, 0) for m in ("naive", "sampled", "livewarden"))
     print(f"  rooms sustained (start-up and steady state): livewarden {ours} ({ours / cores:.1f}/core), "
           f"sampled loop {sampled}, naive loop {naive}; ratio {ours / max(sampled, 1):.1f}x the sampled loop, "

@@ -25,6 +25,8 @@ keys_app = typer.Typer(help="API keys for `livewarden serve` (shown once, stored
 app.add_typer(keys_app, name="keys")
 case_app = typer.Typer(help="Cases in the store (as the server's operator: every tenant).", no_args_is_help=True)
 app.add_typer(case_app, name="case")
+codes_app = typer.Typer(help="Traceability codes: import a brand's issued serials, check a code.", no_args_is_help=True)
+app.add_typer(codes_app, name="codes")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -227,6 +229,82 @@ def redact_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+RegistryFile = Annotated[Path, typer.Option("--registry", help="registry YAML file (its code_schemes)")]
+
+
+@codes_app.command("import")
+def codes_import(
+    scheme: str = typer.Argument(..., help="the code scheme's id (code_schemes in the registry)"),
+    files: list[Path] = typer.Argument(..., help="CSV (serial,product,batch,issued_on,revoked) or TXT files"),
+    registry: RegistryFile = Path("registry.yaml"),
+    settings: SettingsFile = None,
+    data_dir: StoreDir = None,
+) -> None:
+    """Import issued serials (millions: streamed, never all in memory). Good rows are imported; bad ones are
+    listed as file:line and the command exits 1."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from livewarden.registry import load_registry
+    from livewarden.registry.issued import bank_for
+
+    bad = 0
+    with _errors():
+        reg = load_registry(registry, check_images=False)
+        found = reg.code_scheme(scheme)
+        if found is None:
+            raise InputError(f"{registry}: no code scheme {scheme!r} (known: "
+                             f"{', '.join(s.id for s in reg.code_schemes) or 'none'})")
+        bank = bank_for(_settings(settings, {"store.data_dir": data_dir} if data_dir else {}))
+        products = {p.id for p in reg.products}
+        for path in files:
+            with Progress("[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+                          TimeRemainingColumn(), console=err_console, transient=True) as bar:
+                task = bar.add_task(f"importing {path.name}", total=path.stat().st_size if path.is_file() else 0)
+                report = bank.import_file(found, path, products, lambda done, total: bar.update(task, completed=done))
+            console.print(report.summary(), soft_wrap=True, markup=False, highlight=False)
+            bad += report.bad_rows
+        console.print(f"{scheme}: {bank.count(scheme):,} codes issued in all")
+    if bad:
+        raise typer.Exit(1)
+
+
+@codes_app.command("check")
+def codes_check(
+    what: str = typer.Argument(..., help="an image file with codes in it, a URL or payload read from a code"),
+    registry: RegistryFile = Path("registry.yaml"),
+    settings: SettingsFile = None,
+    data_dir: StoreDir = None,
+) -> None:
+    """What livewarden makes of a code: its scheme, brand, serial, product, whether it was issued, how often
+    buyers verified it and in how many live rooms it was seen (checking does not count as a verification)."""
+    import json
+
+    import cv2
+
+    from livewarden.api.verify import verdict
+    from livewarden.detectors.codes import decode, describe
+    from livewarden.registry import load_registry
+    from livewarden.registry.codes import SchemeReader
+    from livewarden.registry.issued import bank_for
+
+    with _errors():
+        reg = load_registry(registry, check_images=False)
+        bank = bank_for(_settings(settings, {"store.data_dir": data_dir} if data_dir else {}))
+        reader = SchemeReader(reg)
+        payloads = [what]
+        if Path(what).is_file():
+            image = cv2.imread(what)
+            if image is None:
+                raise InputError(f"{what}: not an image livewarden can read")
+            payloads = [text for text, _fmt, _poly in decode(image)]
+            if not payloads:
+                raise InputError(f"{what}: no QR, DataMatrix, EAN/UPC or Code 128 code found in the image")
+        for payload in payloads:
+            code = reader.read(payload)
+            answer = {"verdict": verdict(reader, bank, payload, count=False), "read": describe(code, reader, bank)}
+            print(json.dumps(answer, indent=2, ensure_ascii=False))
 
 
 @registry_app.command("check")

@@ -160,7 +160,19 @@ class BroadcastSettings(_Section):
     bank_min_frames: int = Field(4, ge=1)  # matched frames (at one offset into the broadcast) for a match
     keyframe_every_s: float = Field(1.0, ge=0)  # a frame the hashes do not place is looked up by its local
     # features at most this often (crops, banners, picture-in-picture: detectors/keyframes.py); 0: never
+    keyframe_same_bits: int = Field(31, ge=0, le=256)  # ...and only when its picture moved this far (PDQ bits,
+    # PDQ's own same-picture distance) from the last one looked up, or `keyframe_recheck_s` passed
+    keyframe_recheck_s: float = Field(10.0, gt=0)
     bank_dir: Path | None = None  # a saved bank (BroadcastBank.save) loaded beside the registry's recordings
+
+
+class CodesSettings(_Section):
+    """Traceability codes (QR, DataMatrix, EAN/UPC, Code 128) read with zxing-cpp, ~4 ms a 720p frame."""
+
+    enabled: bool = True
+    every_s: float = Field(0.25, ge=0)  # a room's frames are read at most this often (stream clock)
+    unambiguous_confidence: float = Field(0.95, gt=0, le=1)  # a GS1 link or the brand's URL: red flags
+    ambiguous_confidence: float = Field(0.7, gt=0, le=1)  # a bare serial or a GTIN: for review
 
 
 class DetectorSettings(_Section):
@@ -171,6 +183,7 @@ class DetectorSettings(_Section):
     screen_text: ScreenTextSettings = Field(default_factory=ScreenTextSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     broadcast: BroadcastSettings = Field(default_factory=BroadcastSettings)
+    codes: CodesSettings = Field(default_factory=CodesSettings)
 
 
 class RuntimeSettings(_Section):
@@ -203,6 +216,8 @@ class ApiSettings(_Section):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     max_upload_mb: float = Field(500, gt=0)  # a self-check clip (POST /scans)
+    # the public verification page (GET /verify): checks per client address (`limits` notation)
+    verify_limit: str = Field("20/minute", pattern=r"^\d+\s*/\s*(second|minute|hour|day)$")
     max_scan_s: float = Field(1800, gt=0)  # and its duration: half an hour of broadcast
     # requests worked on at once (the others wait their turn): more threads than this only fight over
     # Python's interpreter lock, and an overloaded server then spent 3x the CPU per request

@@ -64,6 +64,9 @@ ACCESS: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/console/{page}"): PUBLIC,
     ("POST", "/session"): PUBLIC,  # checks the key it is given
     ("DELETE", "/session"): PUBLIC,
+    ("GET", "/verify"): PUBLIC,  # buyers check the code on their unit: no account, nothing about them kept
+    ("GET", "/verify/{scheme}/{serial}"): PUBLIC,
+    ("GET", "/codes/statistics"): ("admin", "moderator", "regulator", "brand"),  # a brand: its own schemes
     ("GET", "/keys"): ("admin",),
     ("POST", "/keys"): ("admin",),
     ("DELETE", "/keys/{key_id}"): ("admin",),

@@ -42,6 +42,7 @@ from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError, RegistryError
 from livewarden.registry.schema import ID_PATTERN
 from livewarden.registry.view import visible_registry
+from livewarden.api.verify import mount_verification
 from livewarden.web.console import mount_console
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,8 @@ class ErrorBody(BaseModel):
 
 ERRORS = {400: "the request could not be read (a body that is not what the route takes, a NUL character)", 404: "no such object, or one the caller may not see",
           409: "the object is not in a state that allows this", 413: f"the body is over {MAX_BODY_BYTES} bytes",
-          422: "the request is not valid: `fields` names each part at fault"}
+          422: "the request is not valid: `fields` names each part at fault",
+          429: "too many requests from this client: `Retry-After` says when to try again"}
 # 401 and 403 are the access table's: `access.document` declares them
 
 
@@ -149,10 +151,12 @@ HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an
 
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                settings: CasesSettings | None = None, scans: Any = None,
-               worker_threads: int | None = None, reload: Any = None) -> FastAPI:
+               worker_threads: int | None = None, reload: Any = None, codes: Any = None,
+               verify_limit: str = "20/minute") -> FastAPI:
     """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
     runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads, `reload` (a runtime.reload.RegistryReload)
-    applies a changed registry file. The registry in force is `app.state.registry` (a reload replaces it)."""
+    applies a changed registry file, `codes` (a registry.issued.IssuedCodes) answers the buyers' verification page.
+    The registry in force is `app.state.registry` (a reload replaces it)."""
     feed = EventFeed(platform)
     notices = Notices(platform, registry, settings or CasesSettings())
 
@@ -582,6 +586,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {"revoked": key_id}
 
     mount_console(app, _errors)
+    mount_verification(app, _errors, codes, verify_limit)
     check_table(app.routes)
     plain_openapi = app.openapi
     app.openapi = lambda: document(plain_openapi(), "#/components/schemas/ErrorBody")  # type: ignore[method-assign]

@@ -29,7 +29,7 @@ import numpy as np
 
 from livewarden.config import BroadcastSettings
 from livewarden.detectors.base import Detector, RoomDetector, tunables
-from livewarden.detectors.frame_hash import centre, hash_image, variants
+from livewarden.detectors.frame_hash import FrameHash, centre, distance, hash_image, variants
 from livewarden.detectors.hash_bank import BroadcastBank
 from livewarden.detectors.keyframes import KeyframeBank, describe_keyframe
 from livewarden.detectors.index_cache import IndexCache, fetch, for_settings, versions
@@ -155,12 +155,13 @@ class BroadcastRoom(RoomDetector):
         self.sightings: deque[_Sighting] = deque()
         self.hashed: deque[float] = deque()  # times of usable frames hashed in the bank window
         self._next = self._next_keyframe = -1e18
+        self._looked_at: tuple[float, FrameHash] | None = None  # (time, whole hash) of the last keyframe lookup
 
     def close(self) -> None:
         self.matcher.reset()
         self.sightings.clear()
         self.hashed.clear()
-        self.matcher = self.frozen = None  # type: ignore[assignment]
+        self.matcher = self.frozen = self._looked_at = None  # type: ignore[assignment]
 
     def process(self, frame: Frame) -> list[Signal]:
         s = self.detector.settings
@@ -169,6 +170,7 @@ class BroadcastRoom(RoomDetector):
             self.sightings.clear()
             self.hashed.clear()
             self._next_keyframe = -1e18
+            self._looked_at = None
         elif t < self._next:
             return []
         self._next = t + s.every_s
@@ -235,15 +237,27 @@ class BroadcastRoom(RoomDetector):
                     continue
                 if m.broadcast not in best or m.distance < best[m.broadcast].distance:
                     best[m.broadcast] = _Sighting(t, m.broadcast, m.time, f"{name}/{m.variant}", m.distance)
-        if not best and self.detector.keyframes and s.keyframe_every_s and t + 1e-6 >= self._next_keyframe:
+        if not best and self.detector.keyframes and s.keyframe_every_s and t + 1e-6 >= self._next_keyframe \
+                and self._new_picture(t, hashes["whole"]):
             self._next_keyframe = t + s.keyframe_every_s
+            self._looked_at = (t, hashes["whole"])
             kf = self.detector.keyframes.lookup(frame.image)
             if kf is not None and kf.broadcast not in self._own():
                 self._next_keyframe = t  # a stolen picture is on screen: look at every frame until it is judged
+                self._looked_at = None
                 best[kf.broadcast] = _Sighting(t, kf.broadcast, kf.time, "keyframe" + ("/mirror" if kf.mirrored else ""),
                                                -1, kf.inliers)
         self.sightings.extend(best.values())
         return self._judge(frame)
+
+    def _new_picture(self, t: float, whole) -> bool:
+        """Worth a keyframe lookup: the picture moved on from the last one looked up (which found nothing), or
+        `keyframe_recheck_s` passed. A room's own scene costs one lookup, not one a second (~15 ms each)."""
+        if self._looked_at is None:
+            return True
+        at, seen = self._looked_at
+        s = self.detector.settings
+        return t - at >= s.keyframe_recheck_s or distance(whole.bits, seen.bits) > s.keyframe_same_bits
 
     def _own(self) -> tuple[str, ...]:
         return () if self.own_broadcast is None else (self.own_broadcast, self.own_broadcast + LIVE)

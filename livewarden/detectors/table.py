@@ -40,6 +40,8 @@ TABLE: tuple[Entry, ...] = (
     Entry("speech", "livewarden.detectors.speech:SpeechDetector", SELLER_WORDS),
     Entry("broadcast", "livewarden.detectors.broadcast:BroadcastDetector",
           ("loop", "frozen", "broadcast_match", "stream_frame")),
+    Entry("codes", "livewarden.detectors.codes:CodesDetector", ("code",),
+          lambda r: bool(r.code_schemes) or any(p.gtin for p in r.products)),
 )
 BY_NAME = {e.name: e for e in TABLE}
 

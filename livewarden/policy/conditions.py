@@ -80,6 +80,35 @@ def stream_not_own(registry: Registry, signal: Signal, presence: Presence) -> bo
                    for b in registry.broadcasts)
 
 
+def code_not_issued(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """A code in a registered brand's scheme whose serial the brand never issued, or revoked."""
+    e = signal.evidence
+    return e.get("issued") is False or bool(e.get("revoked"))
+
+
+def code_cloned(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """An issued code shown in another room too (within the presence window for codes), on several units in
+    one frame, or verified by buyers more often than its scheme allows: one genuine code, copied."""
+    e = signal.evidence
+    if not e.get("issued") or e.get("revoked"):
+        return False
+    return (e.get("units", 1) > 1 or e.get("verified", 0) > e.get("max_verifications", float("inf"))
+            or bool(presence.other_rooms(signal)))
+
+
+def code_product_mismatch(registry: Registry, signal: Signal, presence: Presence) -> bool:
+    """The code names a product (its GTIN, or the product the serial was issued for) that the room does not
+    list, or another than the catalog product recognised on camera in the room just now."""
+    product = signal.evidence.get("product")
+    if not product:
+        return False
+    listed = registry.listed_products(signal.room_id)
+    if listed and product not in listed:
+        return True
+    on_camera = presence.subjects_in(signal.room_id, "product", signal.wall_time)
+    return bool(on_camera) and product not in on_camera
+
+
 CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "always": always,
     "seller_not_authorized": seller_not_authorized,
@@ -91,4 +120,7 @@ CONDITIONS: dict[str, Callable[[Registry, Signal, Presence], bool]] = {
     "non_live": non_live,
     "broadcast_not_authorized": broadcast_not_authorized,
     "stream_not_own": stream_not_own,
+    "code_not_issued": code_not_issued,
+    "code_cloned": code_cloned,
+    "code_product_mismatch": code_product_mismatch,
 }

@@ -15,8 +15,12 @@ from livewarden.model import Signal
 
 
 class Presence:
-    def __init__(self, window_s: float = 10.0, min_confidence: float = 0.5):
+    """`window_s`: how long a sighting counts as "live now"; `windows`: per kind, longer (a cloned code shown in
+    one room at 10:00 and in another at 10:05 is still two units with one code)."""
+
+    def __init__(self, window_s: float = 10.0, min_confidence: float = 0.5, windows: dict[str, float] | None = None):
         self.window_s = window_s
+        self.windows = {"code": 600.0} if windows is None else windows
         self.min_confidence = min_confidence
         self._seen: dict[tuple[str, str], dict[str, float]] = {}
         self._lock = threading.Lock()
@@ -37,6 +41,14 @@ class Presence:
     def other_rooms(self, signal: Signal, now: float | None = None) -> list[str]:
         """Rooms other than the signal's where the same subject was seen within `window_s`."""
         now = signal.wall_time if now is None else now
+        window = self.windows.get(signal.kind, self.window_s)
         with self._lock:
             rooms = self._seen.get((signal.kind, signal.subject), {})
-            return sorted(r for r, t in rooms.items() if r != signal.room_id and now - t <= self.window_s)
+            return sorted(r for r, t in rooms.items() if r != signal.room_id and now - t <= window)
+
+    def subjects_in(self, room_id: str, kind: str, now: float) -> set[str]:
+        """The subjects of `kind` seen in this room within the window (what is on camera there now)."""
+        window = self.windows.get(kind, self.window_s)
+        with self._lock:
+            return {subject for (k, subject), rooms in self._seen.items()
+                    if k == kind and now - rooms.get(room_id, float("-inf")) <= window}

@@ -1,5 +1,5 @@
-"""What was on camera in each room, when: brand marks, products, unknown products and protected persons as
-time spans.
+"""What was on camera in each room, when: brand marks, products, unknown products, protected persons and codes
+as time spans.
 
 The answer to "what was sold in this room, by whom, and when?", for the
 console and scan reports. Consecutive sightings of one subject less than `gap_s` apart
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from livewarden.model import Signal
 
-KINDS = ("mark", "product", "unknown_product", "face")
+KINDS = ("mark", "product", "unknown_product", "face", "code")  # a code in no scheme is only ever recorded here
 
 
 @dataclass
@@ -69,7 +69,8 @@ class Timeline:
     def on_camera(self, room_id: str, now_stream_time: float) -> str:
         """What was seen most recently (product, person), if within `gap_s` of `now_stream_time`, else ''."""
         with self._lock:
-            recent = [s for s in self._spans.get(room_id, []) if now_stream_time - s.last_stream_time <= self.gap_s]
+            recent = [s for s in self._spans.get(room_id, [])
+                      if s.kind != "code" and now_stream_time - s.last_stream_time <= self.gap_s]
         if not recent:
             return ""
         latest = max(recent, key=lambda s: s.last_stream_time)

@@ -86,6 +86,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     absolute("products", "images")
     absolute("persons", "photos")
     absolute("broadcasts", "recordings")
+    absolute("code_schemes", "issued")
     if isinstance(data.get("rooms"), list):
         out["rooms"] = [
             {**r, "source": str(base / r["source"])}
@@ -102,7 +103,7 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
     def add(loc: tuple, msg: str) -> None:
         problems.append(locate(loc, msg))
 
-    for section in ("brands", "products", "persons", "sellers", "rooms", "broadcasts"):
+    for section in ("brands", "products", "persons", "sellers", "rooms", "broadcasts", "code_schemes"):
         seen: dict[str, int] = {}
         for i, item in enumerate(getattr(reg, section)):
             if item.id in seen:
@@ -146,6 +147,16 @@ def _cross_check(reg: Registry, locate: _Locator, check_images: bool) -> list[Pr
                     add(("broadcasts", i, "recordings", j), f"recording not found: {recording}")
                 elif recording.stat().st_size == 0:
                     add(("broadcasts", i, "recordings", j), f"recording is empty: {recording}")
+    gtins: dict[str, int] = {}
+    for i, product in enumerate(reg.products):
+        if product.gtin is not None and gtins.setdefault(product.gtin, i) != i:
+            add(("products", i, "gtin"), f"GTIN {product.gtin} is also products[{gtins[product.gtin]}]'s")
+    for i, scheme in enumerate(reg.code_schemes):
+        if scheme.brand not in brand_ids:
+            add(("code_schemes", i, "brand"), f"unknown brand {scheme.brand!r}")
+        for j, issued in enumerate(scheme.issued):
+            if check_images and not issued.is_file():
+                add(("code_schemes", i, "issued", j), f"issued codes file not found: {issued}")
     if check_images:
         for section, attr, what in (("brands", "marks", "mark"), ("products", "images", "product"),
                                     ("persons", "photos", "reference")):

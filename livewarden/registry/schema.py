@@ -6,9 +6,11 @@ loader turns those locations into file:line:field messages.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -43,6 +45,19 @@ class Product(_Strict):
     images: list[Path] = Field(min_length=1)
     msrp: float | None = Field(None, gt=0)
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    gtin: str | None = None  # its EAN-13 / UPC-A / GTIN-14 (a barcode on camera names this product)
+
+    @field_validator("gtin")
+    @classmethod
+    def _valid_gtin(cls, value: str | None) -> str | None:
+        from livewarden.registry.codes import gtin14
+
+        if value is None:
+            return None
+        normal = gtin14(value)
+        if normal is None:
+            raise ValueError(f"{value!r} is not a GTIN (8, 12, 13 or 14 digits with a valid check digit)")
+        return normal
 
 
 class Listing(_Strict):
@@ -95,6 +110,48 @@ class Broadcast(_Strict):
     authorized_sellers: list[str] = Field(default_factory=list)
 
 
+class CodeScheme(_Strict):
+    """How a brand's traceability codes read, and the files of the serials it issued.
+
+    `gs1`: a GS1 Digital Link (`https://id.gs1.org/01/{GTIN}/10/{batch}/21/{serial}`, any resolver host) whose
+    GTIN is one of the brand's products' or starts with one of its `gtin_prefixes`. `url`: a URL made from
+    `template` (`https://verify.brand.example/{serial}`). `serial`: a bare serial matching `pattern` (the
+    only ambiguous kind: a match may be someone else's number, so its findings are for review).
+    """
+
+    id: str = Field(pattern=ID_PATTERN)
+    brand: str
+    kind: Literal["gs1", "url", "serial"]
+    template: str | None = None
+    pattern: str | None = None  # the whole serial (url/gs1: optional, a check of the serial's shape)
+    gtin_prefixes: list[str] = Field(default_factory=list)
+    issued: list[Path] = Field(default_factory=list)  # CSV/TXT files of issued serials (`livewarden codes import`)
+    max_verifications: int = Field(5, ge=1)  # verified by buyers more often than this: the code may be copied
+
+    @model_validator(mode="after")
+    def _readable(self) -> "CodeScheme":
+        if self.kind == "url" and (not self.template or self.template.count("{serial}") != 1
+                                   or "://" not in self.template):
+            raise ValueError("a url scheme needs a template URL with {serial} once, e.g. "
+                             "https://verify.brand.example/{serial}")
+        if self.kind == "serial" and not self.pattern:
+            raise ValueError("a serial scheme needs a pattern (a regular expression of the whole serial)")
+        if self.pattern:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern is not a regular expression: {exc}") from None
+        for prefix in self.gtin_prefixes:
+            if not prefix.isdigit() or not 4 <= len(prefix) <= 13:
+                raise ValueError(f"gtin_prefixes: {prefix!r} is not a GS1 company prefix (4 to 13 digits)")
+        return self
+
+    @property
+    def ambiguous(self) -> bool:
+        """A bare serial: nothing in the payload says it is this brand's."""
+        return self.kind == "serial"
+
+
 class Registry(_Strict):
     """The whole registry. Paths in `marks` and `images` are absolute after loading."""
 
@@ -104,6 +161,13 @@ class Registry(_Strict):
     sellers: list[Seller] = Field(default_factory=list)
     rooms: list[Room] = Field(default_factory=list)
     broadcasts: list[Broadcast] = Field(default_factory=list)
+    code_schemes: list[CodeScheme] = Field(default_factory=list)
+
+    def code_scheme(self, scheme_id: str) -> CodeScheme | None:
+        return next((c for c in self.code_schemes if c.id == scheme_id), None)
+
+    def product_of_gtin(self, gtin: str) -> Product | None:
+        return next((p for p in self.products if p.gtin == gtin), None)
 
     def broadcast(self, broadcast_id: str) -> Broadcast | None:
         return next((b for b in self.broadcasts if b.id == broadcast_id), None)

@@ -21,6 +21,7 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     from livewarden.cases.outbox import WebhookSender
     from livewarden.cases.platform import Platform
 
+    from livewarden.registry.issued import bank_for
     from livewarden.runtime.reload import RegistryReload
     from livewarden.runtime.scan_jobs import ScanJobs
 
@@ -29,8 +30,10 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
                      int(settings.api.max_upload_mb * 2**20))
     reload = RegistryReload(registry_path, system, pipeline) if registry_path is not None else None
+    codes = bank_for(settings)
+    codes.sync(system.registry)
     app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads,
-                     reload)
+                     reload, codes, settings.api.verify_limit)
     return platform, app, WebhookSender(platform.engine)
 
 

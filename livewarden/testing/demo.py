@@ -1,8 +1,10 @@
-"""`livewarden demo`: five generated rooms streamed through a local RTMP server, watched live.
+"""`livewarden demo`: six generated rooms streamed through a local RTMP server, watched live.
 
 Room `nova-official` is run by the seller NOVA authorized; room `deal-hunter`
-shows the very same NOVA card but its seller is not authorized, so only it
-must raise `unauthorized_brand`. Room `juice-bar` lists oat milk but holds up
+shows the NOVA card too but its seller is not authorized, so only it
+must raise `unauthorized_brand`; its card carries a QR whose serial NOVA never issued (`code_invalid`).
+Rooms `rerun-shop` and `koru-outlet` hold KORU swing tags with one and the same issued serial: `code_cloned`
+in both. Room `juice-bar` lists oat milk but holds up
 apple juice from the catalog, so it must raise `unlisted_product`.
 Room `copycat` restreams nova-official's live broadcast (registered as `nova-live`), scaled to 480p,
 re-encoded and framed by a banner, 3 s behind it: `restreamed_content` and `concurrent_restream`, never
@@ -32,6 +34,7 @@ import yaml
 from rich.console import Console
 
 from livewarden.assets.marks import generate_mark
+from livewarden.testing.codes import tag
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.media.chat import JsonlChatSource
@@ -42,7 +45,7 @@ from livewarden.registry import load_registry
 from livewarden.runtime.build import build_system
 from livewarden.runtime.live_view import print_alert_summary, run_live
 
-ASSETS_VERSION = "4"  # bump when the generated assets change, to regenerate cached copies
+ASSETS_VERSION = "5"  # bump when the generated assets change, to regenerate cached copies
 FPS = 15  # the pipeline samples 2 a second; fewer frames make the clips quicker to draw
 CLIP_SECONDS = 12.0  # the card comes up MARK_ON into every CLIP_SECONDS
 MARK_ON = (3.0, 9.0)
@@ -64,7 +67,15 @@ ROOMS = [  # (room id, seller, what is held up: a brand card or a pack shot, bac
     ("nova-official", "nova-store", "nova", 5, []),
     ("deal-hunter", "bargain-king", "nova", 9, []),
     ("juice-bar", "nova-store", "Tropicana-Apple-Juice.jpg", 13, ["oatly-oat-milk"]),
+    ("koru-outlet", "bargain-king", "koru", 29, []),
 ]
+# the brands' traceability codes: issued serials, and the QR each room's card carries (a swing tag)
+CODE_SCHEMES = [{"id": f"{b}-tags", "brand": b, "kind": "url", "template": f"https://verify.{b}.example/{{serial}}",
+                 "issued": [f"codes/{b}.csv"]} for b in BRANDS]
+ISSUED = {"nova": ["NV7K2P9QM4", "NV3H8D6WX2"], "koru": ["KR5T9C2ZP8", "KR8M4Q7VJ3"]}
+NEVER_ISSUED, CLONED = "NV9Z9Z9Z9Z", "KR5T9C2ZP8"
+CODES = {"deal-hunter": f"https://verify.nova.example/{NEVER_ISSUED}",  # room -> payload of the QR on its card
+         "rerun-shop": f"https://verify.koru.example/{CLONED}", "koru-outlet": f"https://verify.koru.example/{CLONED}"}
 RESTREAM = ("copycat", "mirror-mall", "nova-official")  # room, seller, the room it restreams
 RERUN = ("rerun-shop", "bargain-king", "koru", 17)  # room, seller, its card (authorized), background seed
 BROADCASTS = [{"id": "nova-live", "owner": "nova-store", "title": "NOVA official live", "rooms": ["nova-official"]}]
@@ -81,7 +92,8 @@ EXPECT = {("deal-hunter", "unauthorized_brand", "nova"), ("deal-hunter", "counte
           ("juice-bar", "unlisted_product", "tropicana-apple"), ("juice-bar", "listing_mismatch", "tropicana-apple"),
           ("juice-bar", "price_anomaly", "tropicana-apple"),
           ("copycat", "restreamed_content", "nova-live"), ("copycat", "concurrent_restream", "nova-official"),
-          ("rerun-shop", "non_live_content", "loop")}
+          ("rerun-shop", "non_live_content", "loop"), ("deal-hunter", "code_invalid", f"nova-tags/{NEVER_ISSUED}"),
+          ("rerun-shop", "code_cloned", f"koru-tags/{CLONED}"), ("koru-outlet", "code_cloned", f"koru-tags/{CLONED}")}
 
 
 def prepare_assets(workdir: Path, console: Console) -> Path:
@@ -96,6 +108,10 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
         marks[brand_id] = generate_mark(text, seed)
         (workdir / "marks").mkdir(exist_ok=True)
         cv2.imwrite(str(workdir / "marks" / f"{brand_id}.png"), marks[brand_id])
+    (workdir / "codes").mkdir(exist_ok=True)
+    for brand_id, serials in ISSUED.items():
+        (workdir / "codes" / f"{brand_id}.csv").write_text("serial,batch,issued_on\n" + "".join(
+            f"{serial},{brand_id.upper()}-B1,2026-11-02\n" for serial in serials))
     (workdir / "packs").mkdir(exist_ok=True)
     packs = resources.files("livewarden.assets") / "packs"
     for *_, image, _msrp in PRODUCTS:
@@ -119,6 +135,7 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
         "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live",
                    "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in rooms],
         "broadcasts": BROADCASTS,
+        "code_schemes": CODE_SCHEMES,
     }
     registry_path.write_text(yaml.safe_dump(registry, sort_keys=False))
     stamp.write_text(ASSETS_VERSION)
@@ -130,6 +147,8 @@ def _write_room(job: tuple) -> None:
     workdir, room_id, shown, seed, seconds = job
     card = generate_mark(*BRANDS[shown]) if shown in BRANDS else cv2.imread(str(workdir / "packs" / shown))
     scale = 0.24 if shown in BRANDS else 0.22
+    if room_id in CODES:  # a swing tag: the mark and the unit's QR
+        card, scale = tag(card, CODES[room_id]), 0.34
     frames = list(room_frames(card, seconds=seconds, fps=FPS, mark_on=MARK_ON, seed=seed, scale=scale,
                               every=CLIP_SECONDS))
     repeats = round(SEGMENTS * CLIP_SECONDS / seconds)
@@ -243,7 +262,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
         console.print(f"Cards appear {MARK_ON[0]:.0f}–{MARK_ON[1]:.0f}s into each {CLIP_SECONDS:.0f}s loop: "
                       f"[bold]{BRANDS['nova'][0]}[/bold] in nova-official and deal-hunter (only deal-hunter's seller "
                       "is not authorized for it); apple juice in juice-bar, which lists only oat milk. copycat "
-                      "restreams nova-official; rerun-shop plays one recorded segment over and over. "
+                      "restreams nova-official; rerun-shop plays one recorded segment over and over. deal-hunter's "
+                      "card carries a QR NOVA never issued; rerun-shop and koru-outlet show one issued KORU code. "
                       f"Chat is read from {chat_path}.")
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
@@ -264,7 +284,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     if ok:
         console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and its seller's "
                       "'r3plica' offer, juice-bar's unlisted apple juice (another brand than it lists) and impossible "
-                      "price, copycat's restream of nova-official and rerun-shop's loop were flagged; nothing else "
+                      "price, copycat's restream of nova-official, rerun-shop's loop, deal-hunter's never-issued QR and the "
+                      "KORU code cloned in rerun-shop and koru-outlet were flagged; nothing else "
                       "was (not the authorized room, not the original broadcast, not the viewers' questions).")
         console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:

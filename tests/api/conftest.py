@@ -24,6 +24,7 @@ from livewarden.policy import Policy
 from livewarden.policy.rules import Rule
 from livewarden.detectors.marks import MarksDetector
 from livewarden.registry import load_registry
+from livewarden.registry.issued import IssuedCodes
 from livewarden.runtime.build import System
 from livewarden.runtime.reload import RegistryReload
 from livewarden.runtime.scan_jobs import ScanJobs
@@ -53,6 +54,8 @@ def world_registry(directory: Path) -> Path:
                     {"id": "other", "name": "Other"}],
         "rooms": [{"id": "deals", "seller": "bargain", "source": "deals.mp4", "platform": "shopA"},
                   {"id": "market", "seller": "other", "source": "market.mp4", "platform": "shopB"}],
+        "code_schemes": [{"id": f"{b}-tags", "brand": b, "kind": "url", "template": f"https://{b}.example/{{serial}}"}
+                         for b in ("nova", "koru")],
     }, marks={"nova": ("NOVA", 11), "koru": ("KORU", 23)})
 
 
@@ -82,7 +85,7 @@ class Served:
 
 
 
-def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
+def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None, verify_limit: str = "1000/minute"):
     """The world served from a SQLite store under `tmp`, or from the (empty) PostgreSQL database at `url`."""
     path = world_registry(tmp)
     registry = load_registry(path, check_images=False)
@@ -97,7 +100,8 @@ def serve(tmp: Path, rules: list[Rule] = RULES, url: str | None = None):
     scans = ScanJobs(scanner, tmp / "scans", max_seconds=30, max_upload_bytes=2 << 20)
     reload = RegistryReload(path, scanner, check_images=False)  # the scanner's system follows the file
     pipeline = scanner.pipeline()  # the rooms as a server watches them (never started: no video is read)
-    app = create_app(platform, registry, pipeline=pipeline, scans=scans, reload=reload)
+    app = create_app(platform, registry, pipeline=pipeline, scans=scans, reload=reload,
+                     codes=IssuedCodes(tmp / "data" / "codes.db"), verify_limit=verify_limit)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))

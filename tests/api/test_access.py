@@ -107,6 +107,8 @@ def _request(served, client, method: str, path: str, role: str, tenant: str, ids
     params.setdefault("index", 0)
     params.setdefault("finding", 0)
     params.setdefault("page", "wall")
+    params.setdefault("scheme", "nova-tags")
+    params.setdefault("serial", "NV0001")
 
     if path.endswith("/counter"):
         params["notice_id"] = ids["counter_notice_id"]
@@ -169,6 +171,9 @@ def test_every_route_checks_role_and_tenant(served, objects, method, path):
                 assert other_status == 404, (role, other_status)
             elif path == "/events":
                 assert other_status == 200
+            elif path == "/codes/statistics" and role == "brand":  # each brand its own schemes' scans
+                assert [s["brand"] for s in got.json()["schemes"]] == [own]
+                assert [s["brand"] for s in other.json()["schemes"]] == [foreign]
             elif path == "/export":  # CSV: the foreign tenant's export lacks the own tenant's alert
                 assert str(ids["alert_id"]) in [line.split(",")[0] for line in got.text.splitlines()]
                 assert str(ids["alert_id"]) not in [line.split(",")[0] for line in other.text.splitlines()]

@@ -22,6 +22,7 @@ import yaml
 
 from livewarden.assets.marks import generate_mark, place_mark, generate_background
 from livewarden.testing.clips import pattern_frames, write_clip
+from livewarden.testing.codes import tag
 from livewarden.testing.scenes import draw_host, held_up, product_card, shown_large
 from livewarden.config import Settings
 from livewarden.detectors.table import TABLE, BY_NAME
@@ -62,6 +63,9 @@ def registry(tmp_path_factory):
     }
     write_clip(d / "broadcast.mp4", broadcast_frames(), 10)
     doc["broadcasts"] = [{"id": "show", "owner": "shop", "recordings": ["broadcast.mp4"]}]
+    (d / "nova-codes.txt").write_text("NV0001\nNV0002\n")
+    doc["code_schemes"] = [{"id": "nova-tags", "brand": "nova", "kind": "url",
+                            "template": "https://verify.nova.example/{serial}", "issued": ["nova-codes.txt"]}]
     (d / "registry.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     return load_registry(d / "registry.yaml")
 
@@ -72,8 +76,9 @@ def broadcast_frames(seconds: float = 10.0, fps: int = 10):
 
 
 @pytest.fixture(scope="module")
-def detectors(registry):
-    settings = Settings().with_overrides({"detectors.screen_text.enabled": True, "detectors.speech.enabled": True})
+def detectors(registry, tmp_path_factory):
+    settings = Settings().with_overrides({"detectors.screen_text.enabled": True, "detectors.speech.enabled": True,
+                                          "store.data_dir": tmp_path_factory.mktemp("contract-data")})
     built = {d.name: d for d in build_detectors(registry, settings)}
     assert set(built) == {e.name for e in TABLE}, "the registry should give every detector material"
     return built
@@ -101,7 +106,8 @@ def scenes() -> dict[str, list]:
     portrait = cv2.imread(str(FIXTURES / "faces" / "obama-live.jpg"))
     frames = {"mark-room": list(mark_room()), "pack-room": list(held_up(pack)),
               "stranger-room": list(held_up(stranger)), "face-room": list(shown_large(portrait)),
-              "card-room": [card("REPLICA 1:1 $25")] * 2}
+              "card-room": [card("REPLICA 1:1 $25")] * 2,
+              "code-room": list(held_up(tag(generate_mark("NOVA", 11), "https://verify.nova.example/NV0001")))}
     items: dict[str, list] = {room: [Frame(room, i * 0.5, img) for i, img in enumerate(imgs)]
                               for room, imgs in frames.items()}
     # the broadcast itself: a room playing the registered recording (twice: a loop), and a still picture

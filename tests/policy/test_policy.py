@@ -30,7 +30,8 @@ def test_packaged_rules_load():
     assert {r.id for r in rules} == {"unauthorized_brand", "unlisted_product", "listing_mismatch", "unknown_product",
                                      "impersonation", "concurrent_impersonation", "counterfeit_language",
                                      "viewer_fake_concern", "price_anomaly", "non_live_content",
-                                     "restreamed_content", "concurrent_restream"}
+                                     "restreamed_content", "concurrent_restream", "code_invalid", "code_cloned",
+                                     "code_product_mismatch"}
     assert next(r for r in rules if r.id == "unknown_product").severity == "review"
 
 
