@@ -325,7 +325,8 @@ def registry_check(path: Path = typer.Argument(..., help="registry YAML file")) 
     listings = sum(len(r.listings) for r in reg.rooms)
     console.print(f"[green]ok[/green] {path}: {len(reg.brands)} brands ({marks} marks), "
                   f"{len(reg.products)} products ({images} images), {len(reg.sellers)} sellers, "
-                  f"{len(reg.rooms)} rooms ({listings} listings), {len(reg.persons)} protected persons",
+                  f"{len(reg.rooms)} rooms ({listings} listings), {len(reg.persons)} protected persons, "
+                  f"{len(reg.broadcasts)} broadcasts, {len(reg.code_schemes)} code schemes",
                   soft_wrap=True)
 
 

@@ -1,5 +1,5 @@
 """Screenshots of each console page from a real run: the demo's rooms streaming through nginx-rtmp, served
-with the console, visited by each role in chromium (Playwright). Writes docs/screenshots/*.png.
+with the console, visited by each role in chromium (Playwright), and a buyer's verification page on a phone. Writes docs/screenshots/*.png.
 
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 """
@@ -99,6 +99,11 @@ def main() -> int:
             seller.click("#upload button[type=submit]")
             seller.wait_for_selector("#findings", timeout=120_000)
             shot(seller, "self-check")
+
+            buyer = browser.new_context(viewport={"width": 390, "height": 760}, java_script_enabled=False).new_page()
+            buyer.goto(base + "/verify/koru-tags/KR5T9C2ZP8")  # the KORU code two demo rooms hold up
+            buyer.wait_for_selector(".v")
+            shot(buyer, "verify")
             browser.close()
     finally:
         demo.terminate()

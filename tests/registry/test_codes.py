@@ -158,3 +158,26 @@ def test_verifications_and_sightings_keep_counts_and_times_only(registry, tmp_pa
     assert (stats["issued"], stats["verified_codes"], stats["verifications"], stats["seen_live_rooms"]) == (1, 1, 3, 2)
     columns = {row[1] for row in sqlite3.connect(tmp_path / "codes.db").execute("PRAGMA table_info(verifications)")}
     assert columns == {"scheme", "serial", "count", "first_at", "last_at"}  # no address, agent or account
+
+
+def test_the_cli_imports_lists_bad_rows_and_checks_a_code_without_counting_it(registry, tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from livewarden.cli import app
+    from livewarden.testing.codes import code_image
+    import cv2
+
+    registry_file = tmp_path / "registry.yaml"
+    (tmp_path / "tags.csv").write_text("serial,product\nAB12CD34,nova-bag\nbad,nova-bag\n")
+    common = ["--registry", str(registry_file), "--data-dir", str(tmp_path / "data")]
+    result = CliRunner().invoke(app, ["codes", "import", "nova-tags", str(tmp_path / "tags.csv"), *common])
+    assert result.exit_code == 1, result.output
+    assert "1 codes imported" in result.output and f"{tmp_path / 'tags.csv'}:3: serial 'bad'" in result.output
+    missing = CliRunner().invoke(app, ["codes", "import", "ghost", str(tmp_path / "tags.csv"), *common])
+    assert missing.exit_code == 1 and "no code scheme 'ghost'" in missing.output
+
+    cv2.imwrite(str(tmp_path / "label.png"), code_image("https://verify.nova.example/t/AB12CD34"))
+    checked = CliRunner().invoke(app, ["codes", "check", str(tmp_path / "label.png"), *common])
+    assert checked.exit_code == 0, checked.output
+    assert '"verdict": "genuine"' in checked.output and '"product": "nova-bag"' in checked.output
+    assert IssuedCodes(tmp_path / "data" / "codes.db").status("nova-tags", "AB12CD34").verified == 0

@@ -34,6 +34,9 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     # the broadcast itself: the restream of nova-official's registered live room, and the looping room
     assert "copycat restreamed_content nova-live" in summary and "copycat concurrent_restream nova-official" in summary
     assert "rerun-shop non_live_content loop" in summary
+    # codes: a QR NOVA never issued, and one issued KORU code in two rooms (both flagged)
+    assert "deal-hunter code_invalid nova-tags/NV9Z9Z9Z9Z" in summary
+    assert "rerun-shop code_cloned koru-tags/KR5T9C2ZP8" in summary and "koru-outlet code_cloned" in summary
     # words: the seller's disguised offer and an impossible price alert; an authenticity claim does not
     assert "deal-hunter counterfeit_language bargain-king" in result.output
     assert "juice-bar price_anomaly" in result.output and "nova-official counterfeit_language" not in result.output
