@@ -30,8 +30,8 @@ beside the marks one: its `unlisted_product` alerts are scored like the
 marks' (their rule waits for 3 hits, so their bound is P95_LIMIT + 1 s). With
 --with-faces a real portrait of a protected person is on screen the whole time
 and the faces detector runs too: every room must raise `impersonation`
-within P95_LIMIT + 1 s of its first frame (p95). With --with-codes the card is a swing tag whose QR carries a
-serial NOVA never issued, and the codes detector runs: `code_invalid` is scored like the marks' alerts (the
+within P95_LIMIT + 1 s of its first frame (p95). With --with-codes a QR label whose serial NOVA never issued is
+held up beside the card (12% of the frame's width), and the codes detector runs: `code_invalid` is scored like the marks' alerts (the
 time from the code appearing to the alert; its rule waits for 2 reads); mode `no-codes` is livewarden without
 the codes detector, for the rooms it costs. Goals: >= 16 rooms on 2 cores
 with marks (issue 3), >= 12 with marks + products (issue 4), >= 12 with
@@ -66,7 +66,7 @@ from rig import (CODE_TEMPLATE, FACES, NEVER_ISSUED, PACKS, the_mark, trial_rule
                  write_registry)
 
 from livewarden.runtime.allocator import allocator_in_use, run_on_jemalloc
-from livewarden.testing.codes import tag
+from livewarden.testing.codes import code_image
 from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.clips import drifting_shapes, write_clip
@@ -359,7 +359,7 @@ def main() -> None:
     ap.add_argument("--with-bank", action="store_true",
                     help="a registered broadcast (60 s) in the bank: every room's frames are looked up in it")
     ap.add_argument("--with-codes", action="store_true",
-                    help="the card is a swing tag with a never-issued QR; run the codes detector too")
+                    help="a QR label with a never-issued serial beside the card; run the codes detector too")
     ap.add_argument("--modes", default="naive,sampled,livewarden",
                     help="which ramps to run (comma-separated; no-broadcast: livewarden without the broadcast detector)")
     ap.add_argument("--rooms", type=int, action="append", help="run only these steps (e.g. --rooms 16 for an A/B)")
@@ -376,9 +376,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "room.mp4"
         print("  encoding the sample room…", flush=True)
-        card = tag(the_mark(), CODE_TEMPLATE.format(serial=NEVER_ISSUED)) if args.with_codes else the_mark()
-        frames = room_frames(card, seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9,
-                             scale=0.34 if args.with_codes else 0.24)
+        frames = room_frames(the_mark(), seconds=LOOP_S, fps=FPS, mark_on=MARK_ON, seed=9)
+        if args.with_codes:  # a QR label held up in the other hand while the card is up (12% of the width)
+            label = cv2.cvtColor(code_image(CODE_TEMPLATE.format(serial=NEVER_ISSUED)), cv2.COLOR_GRAY2BGR)
+            frames = with_pack(frames, label, MARK_ON, FPS)
         if args.with_products:
             frames = with_pack(frames, cv2.imread(str(PACK)), PACK_ON, FPS)
         if args.with_faces:

@@ -63,6 +63,10 @@ def main() -> int:
             mod.wait_for_selector(".tile[data-room=deal-hunter] .badge", timeout=90_000)
             mod.wait_for_selector(".tile[data-room=juice-bar] .badge", timeout=90_000)
             shot(mod, "wall")
+            buyer = browser.new_context(viewport={"width": 390, "height": 760}, java_script_enabled=False).new_page()
+            buyer.goto(base + "/verify/koru-tags/KR5T9C2ZP8")  # the KORU code two demo rooms hold up
+            buyer.wait_for_selector(".v")
+            shot(buyer, "verify")
             mod.goto(base + "/console/room?id=deal-hunter")
             mod.wait_for_selector("#axis rect[data-span=nova]")
             mod.wait_for_selector("#lines li[data-flagged=true] mark", timeout=90_000)
@@ -100,10 +104,6 @@ def main() -> int:
             seller.wait_for_selector("#findings", timeout=120_000)
             shot(seller, "self-check")
 
-            buyer = browser.new_context(viewport={"width": 390, "height": 760}, java_script_enabled=False).new_page()
-            buyer.goto(base + "/verify/koru-tags/KR5T9C2ZP8")  # the KORU code two demo rooms hold up
-            buyer.wait_for_selector(".v")
-            shot(buyer, "verify")
             browser.close()
     finally:
         demo.terminate()

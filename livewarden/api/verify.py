@@ -144,7 +144,7 @@ def _page(result: dict | None, refused: str | None = None) -> str:
     body = f'<section class="v unknown" role="alert">{e(refused)}</section>' if refused else ""
     if result is not None:
         facts = [("Brand", result.get("brand")), ("Product", result.get("product")), ("Batch", result.get("batch")),
-                 ("Serial", result.get("serial")), ("First verified", result.get("first_verified_at")),
+                 ("Serial", result.get("serial")), ("First verified", (result.get("first_verified_at") or "").replace("T", " ").replace("+00:00", " UTC")),
                  ("Times verified", result.get("verifications")),
                  ("Live rooms showing it", result.get("seen_live_rooms")), ("Code", result.get("code"))]
         rows = "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in facts if v not in (None, ""))

@@ -181,6 +181,8 @@ class IssuedCodes:
         done = []
         for scheme in registry.code_schemes:
             for path in scheme.issued:
+                if not path.is_file():
+                    raise CodesFileError(f"{path}: the issued codes file of code scheme {scheme.id!r} is gone")
                 stat = path.stat()
                 with self._lock:
                     seen = self._db.execute("SELECT size, mtime_ns FROM imports WHERE scheme = ? AND file = ?",

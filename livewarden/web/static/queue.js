@@ -13,6 +13,12 @@ const GROUND = {
   counterfeit_language: "offer of counterfeit goods",
   viewer_fake_concern: "terms of service: buyers report counterfeit goods",
   price_anomaly: "offer of counterfeit goods: a price no genuine product could have",
+  non_live_content: "terms of service: a recording shown as a live broadcast",
+  restreamed_content: "copyright infringement: another's registered broadcast restreamed",
+  concurrent_restream: "copyright infringement: another room's live broadcast restreamed",
+  code_invalid: "offer of counterfeit goods: a traceability code the brand never issued",
+  code_cloned: "offer of counterfeit goods: a genuine traceability code copied onto other units",
+  code_product_mismatch: "offer of counterfeit goods: the unit's code belongs to another product",
 };
 const ACTIONS = { y: "confirm", d: "dismiss", p: "pause_room", w: "warn_seller" };
 const box = document.getElementById("case"), status = document.getElementById("status");
