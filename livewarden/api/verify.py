@@ -23,6 +23,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
+from livewarden.cases.platform import NO_NUL
 from livewarden.registry.codes import MAX_PAYLOAD, ReadCode, SchemeReader
 from livewarden.registry.issued import IssuedCodes
 
@@ -70,6 +71,11 @@ def _iso(t: float | None) -> str | None:
     return None if t is None else dt.datetime.fromtimestamp(t, dt.timezone.utc).isoformat(timespec="minutes")
 
 
+SOME_TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$"  # something to read, and no NUL
+PAGE = {200: {"description": "the verdict: a page for a phone, or JSON (`Accept: application/json`, `?format=json`)",
+              "content": {"text/html": {"schema": {"type": "string"}}, "application/json": {"schema": {"type": "object"}}}}}
+
+
 def mount_verification(app, errors, bank: IssuedCodes | None, limit: str) -> None:
     """Add the verification page and the scan statistics to the API app (their entries are in `access.ACCESS`).
     `limit`: checks per client address (a buyer checks a handful of units; a script trying serials gets 429)."""
@@ -90,23 +96,22 @@ def mount_verification(app, errors, bank: IssuedCodes | None, limit: str) -> Non
             headers = {"Retry-After": str(wait)}
             return JSONResponse({"error": {"status": 429, "reason": reason}}, 429, headers) if wants_json \
                 else HTMLResponse(_page(None, reason), 429, headers)
-        if code is None:
-            return JSONResponse({"error": {"status": 400, "reason": "give the code: /verify?code=..."}}, 400) \
-                if wants_json else HTMLResponse(_page(None))
+        if code is None:  # the empty form (JSON: what to send)
+            return JSONResponse({"verdict": None, "message": "give the code: /verify?code=..."}) if wants_json \
+                else HTMLResponse(_page(None))
         result = await run_in_threadpool(judge, SchemeReader(request.app.state.registry), bank, code)
         return JSONResponse(result) if wants_json else HTMLResponse(_page(result))
 
-    @app.get("/verify", tags=["verification"], responses=errors(400, 429))
-    async def verify_payload(request: Request, code: Optional[str] = Query(None, max_length=MAX_PAYLOAD),
+    @app.get("/verify", tags=["verification"], responses={**PAGE, **errors(422, 429)})
+    async def verify_payload(request: Request, code: Optional[str] = Query(None, min_length=1, max_length=MAX_PAYLOAD,
+                                                                           pattern=SOME_TEXT),
                              format: Optional[str] = Query(None, pattern="^(json|html)$")) -> Response:
         """Check a code as read from the unit (a QR's text, a GS1 Digital Link, a serial from the label)."""
-        payload = (code or "").strip()
-        return await answer(request, format, SchemeReader(request.app.state.registry).read(payload)
-                            if payload else None)
+        return await answer(request, format, SchemeReader(request.app.state.registry).read(code) if code else None)
 
-    @app.get("/verify/{scheme}/{serial}", tags=["verification"], responses=errors(429))
-    async def verify_serial(request: Request, scheme: str = Path_(max_length=64),
-                            serial: str = Path_(max_length=128),
+    @app.get("/verify/{scheme}/{serial}", tags=["verification"], responses={**PAGE, **errors(422, 429)})
+    async def verify_serial(request: Request, scheme: str = Path_(max_length=64, pattern=NO_NUL),
+                            serial: str = Path_(max_length=128, pattern=NO_NUL),
                             format: Optional[str] = Query(None, pattern="^(json|html)$")) -> Response:
         """The page a brand's QR opens (its scheme's template points here): scheme and serial as issued."""
         found = request.app.state.registry.code_scheme(scheme)
