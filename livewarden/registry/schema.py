@@ -86,6 +86,9 @@ class Seller(_Strict):
     authorized_brands: list[str] = Field(default_factory=list)
 
 
+LANGUAGE = r"^[a-z]{2,3}$"
+
+
 class Room(_Strict):
     """A live room: who sells in it and where its stream comes from (URL or file)."""
 
@@ -94,6 +97,15 @@ class Room(_Strict):
     source: str
     title: str = ""
     platform: str = Field("default", pattern=ID_PATTERN)  # whose platform the room is on (its moderators see it)
+    languages: list[str] = Field(default_factory=list)  # spoken in the room (ISO 639-1: en, zh, vi); [] = heard
+
+    @field_validator("languages")
+    @classmethod
+    def _codes(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(LANGUAGE, v)]
+        if bad:
+            raise ValueError(f"{', '.join(map(repr, bad))}: a language is an ISO 639-1 code such as en, zh, vi")
+        return value
     listings: list[Listing] = Field(default_factory=list)
 
 
