@@ -80,6 +80,13 @@ def mount_verification(app, errors, bank: IssuedCodes | None, limit: str) -> Non
     """Add the verification page and the scan statistics to the API app (their entries are in `access.ACCESS`).
     `limit`: checks per client address (a buyer checks a handful of units; a script trying serials gets 429)."""
     limiter, rate = MovingWindowRateLimiter(MemoryStorage()), parse(limit)
+    compiled: list[SchemeReader] = []  # the reader of the registry in force (a reload replaces the registry)
+
+    def reader(request: Request) -> SchemeReader:
+        registry = request.app.state.registry
+        if not compiled or compiled[0].registry is not registry:
+            compiled[:] = [SchemeReader(registry)]
+        return compiled[0]
 
     def limited(request: Request) -> int | None:
         """Seconds to wait when this client has checked too often, else None (and the check is counted)."""
@@ -99,7 +106,7 @@ def mount_verification(app, errors, bank: IssuedCodes | None, limit: str) -> Non
         if code is None:  # the empty form (JSON: what to send)
             return JSONResponse({"verdict": None, "message": "give the code: /verify?code=..."}) if wants_json \
                 else HTMLResponse(_page(None))
-        result = await run_in_threadpool(judge, SchemeReader(request.app.state.registry), bank, code)
+        result = await run_in_threadpool(judge, reader(request), bank, code)
         return JSONResponse(result) if wants_json else HTMLResponse(_page(result))
 
     @app.get("/verify", tags=["verification"], responses={**PAGE, **errors(422, 429)})
@@ -107,7 +114,7 @@ def mount_verification(app, errors, bank: IssuedCodes | None, limit: str) -> Non
                                                                            pattern=SOME_TEXT),
                              format: Optional[str] = Query(None, pattern="^(json|html)$")) -> Response:
         """Check a code as read from the unit (a QR's text, a GS1 Digital Link, a serial from the label)."""
-        return await answer(request, format, SchemeReader(request.app.state.registry).read(code) if code else None)
+        return await answer(request, format, reader(request).read(code) if code else None)
 
     @app.get("/verify/{scheme}/{serial}", tags=["verification"], responses={**PAGE, **errors(422, 429)})
     async def verify_serial(request: Request, scheme: str = Path_(max_length=64, pattern=NO_NUL),

@@ -84,10 +84,10 @@ class SchemeReader:
         self.registry = registry
         self._templates = [(s, _template_regex(s.template)) for s in registry.code_schemes if s.kind == "url"]
         self._patterns = {s.id: re.compile(s.pattern) for s in registry.code_schemes if s.pattern}
+        self._by_gtin = {p.gtin: p for p in registry.products if p.gtin}  # read on every decoded payload
         brand_gtins: dict[str, set[str]] = {}
-        for product in registry.products:
-            if product.gtin:
-                brand_gtins.setdefault(product.brand, set()).add(product.gtin)
+        for product in self._by_gtin.values():
+            brand_gtins.setdefault(product.brand, set()).add(product.gtin)
         self._gs1 = [(s, brand_gtins.get(s.brand, set())) for s in registry.code_schemes if s.kind == "gs1"]
         self._serial = [s for s in registry.code_schemes if s.kind == "serial"]
 
@@ -122,7 +122,7 @@ class SchemeReader:
 
     def product_of(self, code: ReadCode) -> str | None:
         """The catalog product a code's GTIN names (None: no GTIN, or none in the catalog)."""
-        product = self.registry.product_of_gtin(code.gtin) if code.gtin else None
+        product = self._by_gtin.get(code.gtin) if code.gtin else None
         return product.id if product else None
 
 

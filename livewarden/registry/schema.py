@@ -178,9 +178,6 @@ class Registry(_Strict):
     def code_scheme(self, scheme_id: str) -> CodeScheme | None:
         return next((c for c in self.code_schemes if c.id == scheme_id), None)
 
-    def product_of_gtin(self, gtin: str) -> Product | None:
-        return next((p for p in self.products if p.gtin == gtin), None)
-
     def broadcast(self, broadcast_id: str) -> Broadcast | None:
         return next((b for b in self.broadcasts if b.id == broadcast_id), None)
 
