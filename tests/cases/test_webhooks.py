@@ -45,7 +45,7 @@ class Receiver:
     how it answers."""
 
     def __init__(self, port: int = 0):
-        self.requests: list[dict] = []  # {"at", "headers", "body"}, recorded once the body is read
+        self.requests: list[dict] = []  # {"at", "headers", "body"}, recorded once the whole body is read
         self.status, self.delay_s, self.in_flight = 200, 0.0, 0
         self.status_by_path: dict[str, int] = {}
         self.hold_from, self.gate = None, threading.Event()  # requests from number `hold_from` on wait for the gate
@@ -54,7 +54,10 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                length = int(self.headers.get("content-length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:
+                    return  # the sender died mid-body (SIGKILL): nothing arrived, as for any real receiver
                 with receiver.lock:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     receiver.requests.append({"at": time.time(), "path": self.path, "headers": headers, "body": body})
