@@ -23,6 +23,7 @@ from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.prices import find_prices
 from livewarden.detectors.table import kinds_of
 from livewarden.detectors.text import Assessment, LanguageMatcher, Lexicon, TermHit
+from livewarden.detectors.text_blocks import Placed, TextBlock
 from livewarden.model import Frame, Signal, TextLine
 
 MAX_TEXT_CHARS = 500  # the line kept as evidence
@@ -70,13 +71,22 @@ class LanguageDetector(Detector):
              detector: str | None = None) -> list[Signal]:
         """The signals one line gives; `frame` and `polygon` when it was read off the screen. An empty line
         gives none."""
-        if not line.text.strip():
+        block = TextBlock([Placed(line.text, polygon or [])])
+        return self.read_block(line, block, frame, detector)
+
+    def read_block(self, line: TextLine, block: TextBlock, frame: Frame | None = None,
+                   detector: str | None = None) -> list[Signal]:
+        """The signals of a block of screen text judged as one (`line` carries its time, source and role; its
+        text is the block's): the verdict is the block's, the evidence span stays on the line it is on."""
+        text = block.text
+        if not text.strip():
             return []
-        assessment = self.matcher.assess(line.text)
+        assessment = self.matcher.assess(text)
+        placed = bool(block.lines[0].polygon)
         base = {"source": line.source, "role": line.role, "author": line.author,
-                "text": line.text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}
-        if polygon:
-            base["polygon"] = polygon  # OCR: where on the frame the words were
+                "text": text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}
+        if placed:
+            base["polygon"] = block.polygon  # OCR: where on the frame the words were
         signals = []
 
         def signal(kind: str, subject: str, confidence: float, **evidence) -> None:
@@ -84,20 +94,34 @@ class LanguageDetector(Detector):
                                   confidence=confidence, detector=detector or self.name,
                                   evidence={**base, **evidence}, frame=frame, wall_time=line.wall_time))
 
+        def on_its_line(hit: TermHit) -> dict:
+            span = _span(hit)
+            if len(block.lines) == 1:
+                return span
+            i, start = block.locate(hit.start)
+            here = block.lines[i]
+            end = start + len(hit.span) if block.locate(hit.end - 1)[0] == i else len(here.text)
+            return {**span, "start": start, "end": end, "text": here.text[:MAX_TEXT_CHARS],
+                    "polygon": [list(map(float, p)) for p in here.polygon], "block": text[:MAX_TEXT_CHARS]}
+
         signal("text_line", line.source, assessment.score, offer=assessment.offer, flags=_flags(assessment))
         seller_side = line.role in SELLER_ROLES
         if seller_side and assessment.offer:
             best = max((h for h in assessment.hits if not h.negated), key=lambda h: h.weight)
             signal("counterfeit_talk", self._seller(line.room_id), assessment.score,
-                   **_span(best), terms=[_term(h) for h in assessment.hits])
+                   **on_its_line(best), terms=[_term(h) for h in assessment.hits])
         elif not seller_side and assessment.hits:
             # a viewer asking or warning about fakes: concern, never an admission (negated hits count here)
             signal("fake_concern", "viewers", max(0.5, min(0.7, assessment.score or 0.5)),
-                   **_span(assessment.hits[0]), terms=[_term(h) for h in assessment.hits])
+                   **on_its_line(assessment.hits[0]), terms=[_term(h) for h in assessment.hits])
         if seller_side:
-            for price in find_prices(line.text):
-                signal("stated_price", price.span, 0.5, span=price.span, start=price.start, end=price.end,
-                       amount=price.amount, currency=price.currency)
+            for here in block.lines:  # a price is read on its own line, and its box is that line's
+                where = {"text": here.text[:MAX_TEXT_CHARS]} if len(block.lines) > 1 else {}
+                if where and placed:
+                    where["polygon"] = [list(map(float, p)) for p in here.polygon]
+                for price in find_prices(here.text):
+                    signal("stated_price", price.span, 0.5, span=price.span, start=price.start, end=price.end,
+                           amount=price.amount, currency=price.currency, **where)
         return signals
 
     def _seller(self, room_id: str) -> str:

@@ -6,7 +6,8 @@ misreads Vietnamese diacritics ("loại" comes back as "loi", "Hàng" as "Hang")
 diacritics carry the meaning in Vietnamese. Tesseract's `vie` model (Debian
 `tesseract-ocr-vie`, through tesserocr) keeps them, but cannot find text on a busy video
 frame by itself. So RapidOCR detects and reads every line; each line whose text is Latin
-is cropped, binarized and read again by tesseract `vie` as a single line, and the two
+and could be Vietnamese (it has a Vietnamese letter, or most of its words are possible
+Vietnamese syllables: English lines are left alone) is cropped, binarized and read again by tesseract `vie` as a single line, and the two
 readings are merged word by word: where a tesseract word is the same word as RapidOCR's
 with its diacritics folded (or nearly the same, e.g. "loại" against "loi"), and tesseract
 is confident of it, the tesseract spelling wins; everything else stays as RapidOCR read
@@ -30,6 +31,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -83,6 +85,25 @@ def _is_cjk(ch: str) -> bool:
         or 0xAC00 <= o <= 0xD7AF
         or 0x20000 <= o <= 0x2FFFF
     )
+
+
+_SYLLABLE = re.compile(  # a Vietnamese syllable with its diacritics folded: onset, vowel nucleus, coda
+    r"(ngh|ng|nh|ch|gh|gi|kh|ph|qu|th|tr|[bcdghklmnprstvx])?"
+    r"(oai|oay|oao|oeo|uay|uoi|uou|uya|uye|uyu|ieu|yeu|ai|ao|au|ay|eo|eu|ia|ie|iu|oa|oe|oi|oo|ua|ue|ui|uo|uu|uy"
+    r"|ya|ye|[aeiouy])"
+    r"(ng|nh|ch|[cmnpt])?")
+
+
+def is_vietnamese_syllable(word: str) -> bool:
+    """Could this word (any case, with or without diacritics) be one Vietnamese syllable? English words mostly
+    cannot ("deal", "brand", "from", "ship"): letters and clusters Vietnamese spelling does not have."""
+    return bool(_SYLLABLE.fullmatch(fold(word)))
+
+
+def reads_as_vietnamese(text: str) -> bool:
+    """Most of the line's words are possible Vietnamese syllables (so a diacritics re-read may help it)."""
+    words = [w for w in re.findall(r"[^\W\d_]+", text)]
+    return bool(words) and sum(map(is_vietnamese_syllable, words)) >= 0.6 * len(words)
 
 
 def is_latin_line(text: str) -> bool:
@@ -180,6 +201,8 @@ def merge_readings(rapid: str, tess_words: list[tuple[str, float]], min_conf: fl
                 continue  # digits and punctuation ("1:1", "$25", quotes) are RapidOCR's strength
             if _tone_marks(t) > 1:
                 continue  # a Vietnamese syllable carries one tone mark at most ("ẶẠÀ" is a misread "AAA")
+            if not is_vietnamese_syllable(t):
+                continue  # a diacritic belongs on a Vietnamese syllable only ("deal" never becomes "deại")
             fr, ft = fold(r), fold(t)
             if fr == ft or difflib.SequenceMatcher(a=fr, b=ft, autojunk=False).ratio() >= min_sim:
                 out[i1 + k] = t
@@ -263,7 +286,8 @@ class TextReader:
             ]
             rereads: set[int] = set()
             if tess is not None:
-                latin = [i for i, (_, t, _) in enumerate(lines) if is_latin_line(t)]
+                latin = [i for i, (_, t, _) in enumerate(lines)
+                         if is_latin_line(t) and (not t.isascii() or reads_as_vietnamese(t))]
                 latin.sort(key=lambda i: -self._height(lines[i][0]))
                 rereads = set(latin[: int(self.opts["tess_max_lines"])])
             out = []

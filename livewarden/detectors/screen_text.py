@@ -2,9 +2,10 @@
 
 OCR costs far more than the other detectors per frame, and a card stays up for
 seconds, so each room is read at most once per `every_s` of stream time (the
-pipeline already skips unchanged frames). Each line read goes to the language
-reader as a TextLine from the seller's side, with its box as the polygon so
-the evidence crop shows the card. A line that names a registered brand (its
+pipeline already skips unchanged frames). The lines read are grouped into blocks
+(text_blocks.py: the lines of one card or banner) and each block goes to the
+language reader as one TextLine from the seller's side, judged as a whole, with
+the evidence on the line where the words are so the crop shows the card. A line that names a registered brand (its
 word-marks, see wordmarks.py) is also a `mark` sighting of that brand, at a
 lower confidence than a logo matched by its shape: the brand's name on a box
 or a sign is the printed mark, but a card may only mention the brand.
@@ -17,6 +18,7 @@ from typing import Any
 from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.language import LanguageDetector
 from livewarden.detectors.table import kinds_of
+from livewarden.detectors.text_blocks import Placed, group_lines
 from livewarden.detectors.wordmarks import WordMarks
 from livewarden.model import Frame, Signal, TextLine
 
@@ -45,15 +47,16 @@ class ScreenTextDetector(Detector):
         return ScreenTextRoom(self)
 
     def read(self, frame: Frame) -> list[Signal]:
-        signals = []
-        for ocr in self.reader.read(frame.image):
-            if ocr.confidence < self.min_confidence or not any(c.isalnum() for c in ocr.text):
-                continue  # nothing to read ("__" from a noisy strip)
-            polygon = [list(map(float, p)) for p in ocr.box]
-            line = TextLine(frame.room_id, frame.stream_time, "ocr", ocr.text, role="seller",
+        placed = [Placed(ocr.text, [list(map(float, p)) for p in ocr.box], ocr.confidence)
+                  for ocr in self.reader.read(frame.image)
+                  if ocr.confidence >= self.min_confidence and any(c.isalnum() for c in ocr.text)]
+        signals = []  # ("__" from a noisy strip has nothing to read)
+        for block in group_lines(placed):
+            line = TextLine(frame.room_id, frame.stream_time, "ocr", block.text, role="seller",
                             wall_time=frame.wall_time)
-            signals += self.language.read(line, frame, polygon, detector=self.name)
-            signals += self.marks_in(ocr.text, ocr.confidence, polygon, frame)
+            signals += self.language.read_block(line, block, frame, detector=self.name)
+            for here in block.lines:
+                signals += self.marks_in(here.text, here.confidence, here.polygon, frame)
         return signals
 
     def marks_in(self, text: str, confidence: float, polygon: list[list[float]], frame: Frame) -> list[Signal]:

@@ -96,3 +96,58 @@ def test_merge_takes_tesseract_diacritics_only_for_the_same_words():
     assert merge_readings("Hang fake", [("Hàng", 20.0), ("fake", 95.0)], 60, 0.6) == "Hang fake"
     assert merge_readings("AAA replica 1:1", [("ẶẠÀ", 90.0), ("replíca", 90.0), ("1:1", 90.0)], 60, 0.6) == "AAA replica 1:1"
     assert fold("Đồng hồ") == "dong ho"
+
+
+def test_merge_never_puts_a_diacritic_on_an_english_word():
+    """The card that came back as "the real deại from the brạng": tesseract's accents only land on words that
+    can be Vietnamese syllables, and a line of English words is not re-read at all."""
+    from livewarden.detectors.ocr import is_vietnamese_syllable, reads_as_vietnamese
+
+    tess = [("the", 90.0), ("real", 90.0), ("deại", 80.0), ("from", 90.0), ("the", 90.0), ("brạng", 75.0)]
+    assert merge_readings("the real deal from the brand", tess, 60, 0.6) == "the real deal from the brand"
+    assert not reads_as_vietnamese("the real deal from the brand") and reads_as_vietnamese("Hang fake loai 1 gia")
+    assert all(map(is_vietnamese_syllable, "nghiêng khuyến trường Đồng hồ giá".split()))
+    assert not any(map(is_vietnamese_syllable, "deal brand from ship knockoff".split()))
+
+
+def card(frame: np.ndarray, lines: list[str], x: int, y: int, px: int = 34) -> np.ndarray:
+    """A white card with these lines, left-aligned, one line height apart (as a seller prints one)."""
+    step = int(px * 1.5)
+    return draw(frame, [(text, LATIN_FONT, px, (x, y + i * step), "card") for i, text in enumerate(lines)])
+
+
+@pytest.fixture
+def screen_text(tmp_path, reader):
+    from livewarden.detectors.language import LanguageDetector
+    from livewarden.detectors.screen_text import ScreenTextDetector
+    from livewarden.registry.schema import Registry
+
+    return ScreenTextDetector(reader, LanguageDetector(Registry()))
+
+
+def test_a_card_is_judged_as_one_text_and_english_lines_keep_their_spelling(frame, reader, screen_text):
+    from livewarden.model import Frame
+
+    story = ["she said the knockoff she bought", "elsewhere fell apart, this one is", "the real deal from the brand"]
+    img = card(frame, story, 60, 80)
+    lines = reader.read(img)
+    assert [nfc(ln.text) for ln in sorted(lines, key=lambda ln: ln.box[0][1])] == story  # no "deại", no "brạng"
+    signals = screen_text.read(Frame("r", 3.0, img))
+    assert [s.kind for s in signals] == ["text_line"]  # one block, and its negation on the next line holds
+    assert signals[0].evidence["text"] == " ".join(story)
+
+
+def test_an_offer_on_a_card_points_at_its_line_and_a_second_card_stays_apart(frame, screen_text):
+    from livewarden.model import Frame
+
+    img = card(frame, ["NEW IN TODAY", "AAA replica 1:1 bags", "only $25 each"], 60, 80)
+    img = card(img, ["free shipping", "over $50"], 820, 520)  # another card, elsewhere on the frame
+    signals = screen_text.read(Frame("r", 3.0, img))
+    blocks = [s.evidence["text"] for s in signals if s.kind == "text_line"]
+    assert sorted(blocks) == ["NEW IN TODAY AAA replica 1:1 bags only $25 each", "free shipping over $50"]
+    talk = next(s for s in signals if s.kind == "counterfeit_talk")
+    ev = talk.evidence
+    assert ev["text"] == "AAA replica 1:1 bags" and ev["text"][ev["start"]:ev["end"]] == ev["span"]
+    assert ev["block"].startswith("NEW IN TODAY") and 110 < np.mean([p[1] for p in ev["polygon"]]) < 170
+    prices = {s.evidence["span"]: s.evidence["text"] for s in signals if s.kind == "stated_price"}
+    assert prices == {"$25": "only $25 each", "$50": "over $50"}
