@@ -114,6 +114,7 @@ class LanguageSettings(_Section):
 
     enabled: bool = True
     lexicon: list[Path] = Field(default_factory=list)  # extra lexicon YAML files or folders (beside the packaged)
+    classifier: bool = True  # the learned second reader of seller-side lines (detectors/offer_classifier.py)
 
 
 class ScreenTextSettings(_Section):

@@ -6,6 +6,8 @@ so one matcher and one price reader serve all three. Who said it matters:
   is `counterfeit_talk` (the seller admits it);
 - a viewer's line that mentions fakes ("is this fake?", "beware, A货") is
   `fake_concern`, a weaker signal: viewers suspect, they do not sell;
+- a seller-side line with no lexicon term that the learned reader (`offer_classifier`) scores as an offer
+  is `counterfeit_paraphrase`, for a person to read; with a weak lexicon term it confirms `counterfeit_talk`;
 - a price stated on the seller's side is a `stated_price`; which product it is
   for and whether it is under the floor is the policy's to decide;
 - every line is also a `text_line` (what the transcript shows).
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from livewarden.detectors.base import Detector, RoomDetector
+from livewarden.detectors.offer_classifier import OfferClassifier, packaged
 from livewarden.detectors.prices import find_prices
 from livewarden.detectors.table import kinds_of
 from livewarden.detectors.text import Assessment, LanguageMatcher, Lexicon, TermHit
@@ -55,14 +58,18 @@ class LanguageDetector(Detector):
     kinds = kinds_of("language")
     reads = TextLine
 
-    def __init__(self, registry: Any, matcher: LanguageMatcher | None = None):
+    def __init__(self, registry: Any, matcher: LanguageMatcher | None = None,
+                 classifier: OfferClassifier | None = None):
         self.registry = registry
         self.matcher = matcher or matcher_for(())
+        self.classifier = classifier  # the learned second reader of seller-side lines (None: lexicon only)
 
     @classmethod
     def from_registry(cls, registry: Any, settings: Any = None) -> "LanguageDetector":
-        lexicon = tuple(settings.detectors.language.lexicon) if settings is not None else ()
-        return cls(registry, matcher_for(lexicon))
+        language = settings.detectors.language if settings is not None else None
+        lexicon = tuple(language.lexicon) if language is not None else ()
+        learned = language.classifier if language is not None else True
+        return cls(registry, matcher_for(lexicon), packaged() if learned else None)
 
     def open_room(self, room_id: str) -> "LanguageRoom":
         return LanguageRoom(self)
@@ -104,12 +111,23 @@ class LanguageDetector(Detector):
             return {**span, "start": start, "end": end, "text": here.text[:MAX_TEXT_CHARS],
                     "polygon": [list(map(float, p)) for p in here.polygon], "block": text[:MAX_TEXT_CHARS]}
 
-        signal("text_line", line.source, assessment.score, offer=assessment.offer, flags=_flags(assessment))
         seller_side = line.role in SELLER_ROLES
-        if seller_side and assessment.offer:
-            best = max((h for h in assessment.hits if not h.negated), key=lambda h: h.weight)
-            signal("counterfeit_talk", self._seller(line.room_id), assessment.score,
-                   **on_its_line(best), terms=[_term(h) for h in assessment.hits])
+        standing = [h for h in assessment.hits if not h.negated]
+        learned = None  # the classifier's probability, on seller-side lines the lexicon neither calls nor negates
+        if seller_side and self.classifier and not assessment.offer and len(standing) == len(assessment.hits):
+            learned = self.classifier.probability(text)
+        signal("text_line", line.source, assessment.score, offer=assessment.offer, flags=_flags(assessment),
+               **({"learned": learned} if learned is not None else {}))
+        confirmed = bool(standing) and learned is not None and learned >= self.classifier.confirm_at
+        if seller_side and (assessment.offer or confirmed):
+            best = max(standing, key=lambda h: h.weight)
+            score = assessment.score if assessment.offer else round(1 - (1 - assessment.score) * (1 - learned), 4)
+            signal("counterfeit_talk", self._seller(line.room_id), score, **on_its_line(best),
+                   terms=[_term(h) for h in assessment.hits], **self._learned(learned))
+        elif seller_side and not standing and learned is not None and learned >= self.classifier.review_at:
+            # no lexicon term: no span to show, so the whole line is the evidence, and a person reads it
+            signal("counterfeit_paraphrase", self._seller(line.room_id), learned, span=text[:MAX_TEXT_CHARS],
+                   start=0, end=min(len(text), MAX_TEXT_CHARS), **self._learned(learned))
         elif not seller_side and assessment.hits:
             # a viewer asking or warning about fakes: concern, never an admission (negated hits count here)
             signal("fake_concern", "viewers", max(0.5, min(0.7, assessment.score or 0.5)),
@@ -123,6 +141,9 @@ class LanguageDetector(Detector):
                     signal("stated_price", price.span, 0.5, span=price.span, start=price.start, end=price.end,
                            amount=price.amount, currency=price.currency, **where)
         return signals
+
+    def _learned(self, probability: float | None) -> dict:
+        return {"learned": {"model": self.classifier.name, "probability": probability}} if probability else {}
 
     def _seller(self, room_id: str) -> str:
         room = self.registry.room(room_id)

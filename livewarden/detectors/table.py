@@ -27,7 +27,7 @@ class Entry:
 
 
 # the language kinds: every reader of words gives lines, offers and prices; only chat has viewers (concern)
-SELLER_WORDS = ("counterfeit_talk", "stated_price", "text_line")
+SELLER_WORDS = ("counterfeit_talk", "counterfeit_paraphrase", "stated_price", "text_line")
 WORDS = SELLER_WORDS + ("fake_concern",)
 
 TABLE: tuple[Entry, ...] = (

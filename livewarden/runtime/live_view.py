@@ -52,7 +52,8 @@ def rooms_table(pipeline: Pipeline) -> Table:
             Text(str(status.alerts), style="bold red" if status.alerts else ""),
         ]
         if chat:
-            cells.append(str(status.chat_messages))
+            waiting = f" (+{status.seller_lines_waiting})" if status.seller_lines_waiting else ""  # seller lines queued
+            cells.append(f"{status.chat_messages}{waiting}")
         if products:
             cells.append(pipeline.timeline.on_camera(status.room_id, status.last_stream_time))
         if any(notes):

@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ import cv2
 from prometheus_client import CollectorRegistry, Histogram
 
 from livewarden.detectors.base import RoomDetector
+from livewarden.detectors.language import SELLER_ROLES
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
 from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
@@ -70,6 +72,7 @@ class RoomStatus:
     error: str = ""
     done: bool = False
     chat_messages: int = 0
+    seller_lines_waiting: int = 0  # seller/moderator chat lines queued for the seller-side reader (lag)
     speech_segments: int = 0
     listening: bool = False  # the speech listener is running
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
@@ -112,6 +115,9 @@ class Pipeline:
         self.recent_alerts: deque = deque(maxlen=200)
         self.transcript = Transcript()  # what was said, shown and typed, with the flagged spans
         self.chat_sources: list = []  # chat adapters started and stopped with the pipeline (see add_chat)
+        # seller/moderator chat lines are also read by the learned classifier (tens of ms a line), so they are
+        # read in order on their own thread: viewers' chat never waits for them
+        self._seller_chat = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seller-chat")
         self.started_wall = time.time()
         self.started = False
         self._threads: list[threading.Thread] = []
@@ -210,6 +216,7 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         for t in self._threads + [t for s in list(self.rooms.values()) for t in s.threads]:
             t.join(max(0.0, deadline - time.monotonic()))
+        self._seller_chat.shutdown(wait=True)  # every accepted seller line is read before the pipeline ends
 
     def all_done(self) -> bool:
         """True when every room's source has ended (files) and no frame waits for analysis.
@@ -329,8 +336,24 @@ class Pipeline:
         # on the stream clock of the room's video when there is one; otherwise seconds since we started
         # (a message sent before we started counts as at 0)
         offset = status.clock_offset if status.clock_offset is not None else -self.started_wall
-        self.read_text(TextLine(message.room_id, max(0.0, message.time + offset), message.source, message.text,
-                                role=message.role, author=message.author, wall_time=message.time))
+        line = TextLine(message.room_id, max(0.0, message.time + offset), message.source, message.text,
+                        role=message.role, author=message.author, wall_time=message.time)
+        if line.role not in SELLER_ROLES:
+            self.read_text(line)
+            return
+        status.seller_lines_waiting += 1
+        try:
+            self._seller_chat.submit(self._read_seller_line, status, line)
+        except RuntimeError:  # the pipeline has stopped: read it here rather than lose it
+            self._read_seller_line(status, line)
+
+    def _read_seller_line(self, status: RoomStatus, line: TextLine) -> None:
+        try:
+            self.read_text(line)
+        except Exception:  # a reader's failure is counted by _process; this is anything else
+            log.exception("room %s: seller chat line", line.room_id)
+        finally:
+            status.seller_lines_waiting -= 1
 
     def _listen_room(self, status: RoomStatus) -> None:
         """The room's audio in overlapping windows, through its readers of audio (speech).

@@ -17,7 +17,7 @@ OCR_GAP_S = 3.0  # the same on-screen text read again within this many seconds i
 
 class Transcript:
     def __init__(self, max_lines: int = MAX_LINES_PER_ROOM):
-        self._lines: dict[str, deque[dict]] = {}
+        self._lines: dict[str, deque[tuple[float, dict]]] = {}  # (exact stream time, line): seller chat comes late
         self._max = max_lines
         self._on_screen: dict[str, dict[str, dict]] = {}  # room -> text -> its latest entry (OCR only)
         self._flagged: deque[tuple[str, dict]] = deque(maxlen=50)  # newest flagged lines of all rooms, for the console
@@ -53,7 +53,7 @@ class Transcript:
                 for text in [t for t, e in screen.items() if entry["time"] - e.get("until", e["time"]) > OCR_GAP_S]:
                     del screen[text]  # gone from the screen: forget it (keeps this small on long runs)
                 screen[entry["text"]] = entry
-            lines.append(entry)
+            lines.append((signal.stream_time, entry))
             if entry["flags"]:
                 self._flagged.appendleft((room, entry))
 
@@ -62,7 +62,7 @@ class Transcript:
         price = {k: ev[k] for k in ("span", "start", "end", "ratio", "floor")} | {
             "product": signal.subject, "below_floor": ev["ratio"] < ev["floor"]}
         with self._lock:
-            for entry in reversed(self._lines.get(signal.room_id, ())):
+            for _, entry in reversed(self._lines.get(signal.room_id, ())):
                 if entry["time"] == ev["time"] and entry["text"] == ev["text"] and entry["source"] == ev["source"]:
                     entry.setdefault("prices", []).append(price)
                     if price["below_floor"] and not entry["flags"] and (signal.room_id, entry) not in self._flagged:
@@ -82,4 +82,4 @@ class Transcript:
     def lines(self, room_id: str) -> list[dict]:
         """The room's lines in time order."""
         with self._lock:
-            return sorted(self._lines.get(room_id, ()), key=lambda e: e["time"])
+            return [entry for _, entry in sorted(self._lines.get(room_id, ()), key=lambda pair: pair[0])]

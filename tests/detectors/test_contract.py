@@ -39,7 +39,9 @@ SPEECH = DATA / "speech" / "dev" / "en_jfk.flac"
 # a real shop photo of something that is no catalog product yet plainly a product (dev split, read in place)
 STRANGER = DATA / "products" / "dev" / "Honeydew-Melon" / "Honeydew-Melon_031.jpg"
 # kinds a detector declares that these items cannot show, and why
-UNCOVERED = {"speech": {"counterfeit_talk", "stated_price"}}  # the only English recording here is JFK's speech
+# the only English recording here is JFK's speech; the card on screen says its offer in lexicon words
+UNCOVERED = {"speech": {"counterfeit_talk", "counterfeit_paraphrase", "stated_price"},
+             "screen_text": {"counterfeit_paraphrase"}}
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +117,10 @@ def scenes() -> dict[str, list]:
     items["replay-room"] = [Frame("replay-room", i * 0.5, img) for i, img in enumerate(recording + recording)]
     items["still-room"] = [Frame("still-room", i * 2.0, card("BACK SOON")) for i in range(18)]
     items["chat-room"] = [TextLine("chat-room", 1.0, "chat", "AAA r3plica 1:1 only $25 today", role="seller"),
-                          TextLine("chat-room", 2.0, "chat", "is this fake??", role="viewer", author="ana")]
+                          TextLine("chat-room", 2.0, "chat", "is this fake??", role="viewer", author="ana"),
+                          # no lexicon term: the learned reader's (a review, for a person to read)
+                          TextLine("chat-room", 3.0, "chat", "made in the same workshop as the boutique ones, nobody "
+                                   "will ever know, forty bucks", role="seller")]
     if SPEECH.is_file():
         from livewarden.media.audio import audio_chunks
 

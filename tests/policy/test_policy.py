@@ -29,6 +29,7 @@ def test_packaged_rules_load():
     rules = load_rules()
     assert {r.id for r in rules} == {"unauthorized_brand", "unlisted_product", "listing_mismatch", "unknown_product",
                                      "impersonation", "concurrent_impersonation", "counterfeit_language",
+                                     "counterfeit_paraphrase",
                                      "viewer_fake_concern", "price_anomaly", "non_live_content",
                                      "restreamed_content", "concurrent_restream", "code_invalid", "code_cloned",
                                      "code_product_mismatch"}

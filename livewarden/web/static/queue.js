@@ -11,6 +11,7 @@ const GROUND = {
   impersonation: "impersonation of a protected person (personality rights)",
   concurrent_impersonation: "impersonation of a protected person (personality rights)",
   counterfeit_language: "offer of counterfeit goods",
+  counterfeit_paraphrase: "offer of counterfeit goods (read by a person: no lexicon term)",
   viewer_fake_concern: "terms of service: buyers report counterfeit goods",
   price_anomaly: "offer of counterfeit goods: a price no genuine product could have",
   non_live_content: "terms of service: a recording shown as a live broadcast",
