@@ -141,6 +141,7 @@ class SpeechSettings(_Section):
     model: Literal["auto", "base", "tiny.en"] = "auto"  # auto: tiny.en for rooms declaring only English
     window_s: float = 5.0
     overlap_s: float = 1.0  # a word cut at a window's edge is heard whole in the next window
+    workers: int = Field(1, ge=1)  # transcriptions at once, all rooms together (the speech budget, one core each)
     model_dir: Path | None = None  # default: the packaged model
 
 

@@ -274,7 +274,8 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
             if status is not None:
                 h = status.health
                 item["health"] = {"state": h.state, "fps_in": h.fps_in, "lag_s": h.lag_s, "drops": h.drops,
-                                  "analysed": status.analysed, "last_error": h.last_error}
+                                  "analysed": status.analysed, "last_error": h.last_error,
+                                  "speech_lag_s": round(status.speech_lag_s, 3) if status.listening else None}
                 item["on_camera"] = sorted({s.subject for s in status.last_signals})
                 item["thumbnail_at"] = status.thumbnail_at or None
             out.append(item)

@@ -59,6 +59,8 @@ class _Collector:
         rooms = {r.id: r for r in (self.registry.rooms if self.registry is not None else [])}
         fps = GaugeMetricFamily("livewarden_room_fps", "frames per second decoded", labels=["room"])
         lag = GaugeMetricFamily("livewarden_room_lag_seconds", "how far behind live the room is", labels=["room"])
+        speech_lag = GaugeMetricFamily("livewarden_room_speech_lag_seconds",
+                                       "how far the room's transcript is behind its live audio", labels=["room"])
         drops = GaugeMetricFamily("livewarden_room_drops", "frames dropped (decode errors, overload)", labels=["room"])
         analysed = GaugeMetricFamily("livewarden_room_analysed_frames", "frames through the detectors",
                                      labels=["room"])
@@ -69,9 +71,11 @@ class _Collector:
             h = status.health
             fps.add_metric([room_id], h.fps_in)
             lag.add_metric([room_id], h.lag_s)
+            if status.listening:
+                speech_lag.add_metric([room_id], status.speech_lag_s)
             drops.add_metric([room_id], h.drops)
             analysed.add_metric([room_id], status.analysed)
-        yield from (fps, lag, drops, analysed)
+        yield from (fps, lag, speech_lag, drops, analysed)
 
 
 def exposition(platform: Any, pipeline: Any, registry: Any, who: Principal) -> bytes:

@@ -24,6 +24,7 @@ import numpy as np
 from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.table import kinds_of
 from livewarden.detectors.text_normalize import simplified
+from livewarden.detectors.transcription_pool import TranscriptionPool
 from livewarden.detectors.speech_models import SpeechModelMissing, check_model_dir  # noqa: F401 (re-exported)
 from livewarden.detectors.speech_models import model_dir as packaged_dir
 from livewarden.model import AudioChunk, Signal, TextLine
@@ -90,6 +91,7 @@ class SpeechTranscriber:
         vad_filter: bool = True,
         model: str = "tiny.en",
         cache: Path | None = None,
+        pool: TranscriptionPool | None = None,
     ) -> None:
         from livewarden.config import Settings
 
@@ -99,22 +101,24 @@ class SpeechTranscriber:
         self.cpu_threads = cpu_threads
         self.beam_size = beam_size
         self.vad_filter = vad_filter
+        self.pool = pool or TranscriptionPool(1)  # shared by every transcriber of a detector: the speech budget
         self._model: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the model loads once
 
     def _load(self) -> Any:
-        if self._model is None:
-            from faster_whisper import WhisperModel
+        with self._lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
 
-            self._model = WhisperModel(
-                str(self.model_dir),
-                device="cpu",
-                compute_type="int8",
-                cpu_threads=self.cpu_threads,
-                num_workers=1,
-                local_files_only=True,
-            )
-        return self._model
+                self._model = WhisperModel(
+                    str(self.model_dir),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=self.cpu_threads,
+                    num_workers=self.pool.workers,  # as many windows at once as the pool lets through
+                    local_files_only=True,
+                )
+            return self._model
 
     def transcribe(
         self, samples: np.ndarray, start_time: float = 0.0, keep: tuple[float, float] | None = None,
@@ -162,12 +166,12 @@ class SpeechTranscriber:
         return out
 
     def _run(self, samples: np.ndarray, language: str | None, words: bool):
-        with self._lock:
-            model = self._load()
+        model = self._load()
+        with self.pool.slot():
             segments, info = model.transcribe(samples, language=language, beam_size=self.beam_size,
                                               vad_filter=self.vad_filter, condition_on_previous_text=False,
                                               word_timestamps=words)
-            return list(segments), info  # the generator does the work: run it under the lock
+            return list(segments), info  # the generator does the work: run it inside the slot
 
 
 class SpeechDetector(Detector):
@@ -191,11 +195,12 @@ class SpeechDetector(Detector):
 
         speech = settings.detectors.speech
         cache = settings.store.index_dir
+        pool = TranscriptionPool(speech.workers)
         if speech.model_dir is not None:
-            transcribers = {"any": SpeechTranscriber(speech.model_dir)}
+            transcribers = {"any": SpeechTranscriber(speech.model_dir, pool=pool)}
         else:
             names = {"tiny.en", "base"} if speech.model == "auto" else {speech.model}
-            transcribers = {n: SpeechTranscriber(model=n, cache=cache) for n in sorted(names)}
+            transcribers = {n: SpeechTranscriber(model=n, cache=cache, pool=pool) for n in sorted(names)}
         languages = {r.id: tuple(r.languages) for r in registry.rooms if r.languages}
         return cls(transcribers, LanguageDetector.from_registry(registry, settings), speech.model, languages)
 

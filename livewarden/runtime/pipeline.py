@@ -74,6 +74,7 @@ class RoomStatus:
     chat_messages: int = 0
     seller_lines_waiting: int = 0  # seller/moderator chat lines queued for the seller-side reader (lag)
     speech_segments: int = 0
+    speech_lag_s: float = 0.0  # how far the room's transcript is behind its live audio (the speech budget's queue)
     listening: bool = False  # the speech listener is running
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
     first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
@@ -361,7 +362,7 @@ class Pipeline:
         A live URL that fails or ends is opened again (with backoff) until the room stops; a file ends when it
         ends. No audio, or a failure, never affects the room's video or chat.
         """
-        from livewarden.media.audio import audio_chunks
+        from livewarden.media.audio import RATE, audio_chunks
         from livewarden.media.backoff import Backoff
 
         s = self.system.settings.detectors.speech
@@ -369,15 +370,20 @@ class Pipeline:
         backoff = Backoff(initial=1.0, maximum=10.0)
         try:
             while not status.stop.is_set():
+                first = None  # (monotonic, stream time) at the end of the session's first window
                 try:
                     for chunk in audio_chunks(status.room_id, status.source.url, s.window_s, s.overlap_s):
                         if status.stop.is_set():
                             return
                         backoff.reset()
+                        end = chunk.stream_time + len(chunk.samples) / RATE
+                        first = first or (time.monotonic(), end)
                         for name, room_detector in status.detectors[AudioChunk]:
                             signals = self._process(status, name, room_detector, chunk)
                             status.speech_segments += sum(1 for x in signals if x.kind == "text_line")
                             self._publish(signals)
+                        if live:  # wall time gone by minus audio heard since the first window
+                            status.speech_lag_s = max(0.0, time.monotonic() - first[0] - (end - first[1]))
                 except Exception as exc:  # no audio, or the stream failed
                     log.warning("room %s: speech: %s", status.room_id, exc)
                 if not live or status.stop.wait(backoff.next()):
