@@ -74,6 +74,10 @@ class LanguageDetector(Detector):
     def open_room(self, room_id: str) -> "LanguageRoom":
         return LanguageRoom(self)
 
+    def warm(self) -> None:
+        if self.classifier is not None:
+            self.classifier.probability("warm")  # loads the encoder
+
     def read(self, line: TextLine, frame: Frame | None = None, polygon: list[list[float]] | None = None,
              detector: str | None = None) -> list[Signal]:
         """The signals one line gives; `frame` and `polygon` when it was read off the screen. An empty line

@@ -46,6 +46,9 @@ class ScreenTextDetector(Detector):
     def open_room(self, room_id: str) -> "ScreenTextRoom":
         return ScreenTextRoom(self)
 
+    def warm(self) -> None:
+        self.language.warm()
+
     def read(self, frame: Frame) -> list[Signal]:
         placed = [Placed(ocr.text, [list(map(float, p)) for p in ocr.box], ocr.confidence)
                   for ocr in self.reader.read(frame.image)

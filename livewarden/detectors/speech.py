@@ -23,6 +23,7 @@ import numpy as np
 
 from livewarden.detectors.base import Detector, RoomDetector
 from livewarden.detectors.table import kinds_of
+from livewarden.detectors.text_blocks import Placed, TextBlock
 from livewarden.detectors.text_normalize import simplified
 from livewarden.detectors.transcription_pool import TranscriptionPool
 from livewarden.detectors.speech_models import SpeechModelMissing, check_model_dir  # noqa: F401 (re-exported)
@@ -105,7 +106,8 @@ class SpeechTranscriber:
         self._model: Any = None
         self._lock = threading.Lock()  # the model loads once
 
-    def _load(self) -> Any:
+    def load(self) -> Any:
+        """The model, loaded on first use (once)."""
         with self._lock:
             if self._model is None:
                 from faster_whisper import WhisperModel
@@ -166,7 +168,7 @@ class SpeechTranscriber:
         return out
 
     def _run(self, samples: np.ndarray, language: str | None, words: bool):
-        model = self._load()
+        model = self.load()
         with self.pool.slot():
             segments, info = model.transcribe(samples, language=language, beam_size=self.beam_size,
                                               vad_filter=self.vad_filter, condition_on_previous_text=False,
@@ -215,14 +217,22 @@ class SpeechDetector(Detector):
     def open_room(self, room_id: str) -> "SpeechRoom":
         return SpeechRoom(self, room_id)
 
+    def warm(self) -> None:
+        for transcriber in self.transcribers.values():
+            transcriber.load()
+        self.language.warm()
+
 
 class SpeechRoom(RoomDetector):
-    """One room's audio windows (the windowing itself is media.audio's) and its held language."""
+    """One room's audio windows (the windowing itself is media.audio's), its held language, and the last thing
+    said: an offer cut in two by a window's edge ("交易" | "几乎停滞", "same fac" | "tory as") is read whole,
+    as the two lines joined, when neither half says it alone."""
 
     def __init__(self, detector: SpeechDetector, room_id: str = ""):
         self.detector = detector
         self.transcriber = detector.transcriber_for(room_id)
         self.hold = LanguageHold(detector.room_languages.get(room_id, ()))
+        self.last: TextLine | None = None  # the previous segment, if it said nothing on its own
 
     def process(self, chunk: AudioChunk) -> list[Signal]:
         signals = []
@@ -231,8 +241,24 @@ class SpeechRoom(RoomDetector):
             if segment.text.strip():
                 line = TextLine(chunk.room_id, segment.start, "speech", segment.text.strip(),
                                 language=segment.language)
-                signals += self.detector.language.read(line, detector=self.detector.name)
+                read = self.detector.language.read(line, detector=self.detector.name)
+                said = any(s.kind in OFFERS for s in read)
+                if not said and self.last is not None:
+                    read += self._across(self.last, line)
+                    said = any(s.kind in OFFERS for s in read)
+                self.last = None if said else line
+                signals += read
         return signals
 
+    def _across(self, before: TextLine, line: TextLine) -> list[Signal]:
+        """What the two lines say together that neither says alone (the offer's evidence only: each line
+        was already shown and its prices read)."""
+        block = TextBlock([Placed(before.text, []), Placed(line.text, [])])
+        joined = self.detector.language.read_block(line, block, detector=self.detector.name)
+        return [s for s in joined if s.kind in OFFERS]
+
     def close(self) -> None:
-        self.hold = self.transcriber = None  # type: ignore[assignment]
+        self.hold = self.transcriber = self.last = None  # type: ignore[assignment]
+
+
+OFFERS = ("counterfeit_talk", "counterfeit_paraphrase")

@@ -133,3 +133,42 @@ def test_a_room_keeps_its_language_through_one_window_heard_otherwise():
     declared = LanguageHold(("zh", "vi"))
     assert declared.observe([("en", 0.7), ("vi", 0.2), ("zh", 0.1)]) == "vi"  # only what the room declares
     assert LanguageHold(("vi",)).forced == "vi"
+
+
+def test_an_offer_cut_by_a_window_edge_is_read_across_the_two_windows(tmp_path):
+    """Real Mandarin cut between 出现 and 交易: neither window says the (stand-in) term alone; the room reads
+    the two lines joined, and the evidence names both."""
+    from livewarden.detectors.language import LanguageDetector, matcher_for
+    from livewarden.detectors.speech import SpeechDetector
+    from livewarden.model import AudioChunk
+
+    if not ZH.is_file():
+        pytest.skip(f"reference recording not found at {ZH}")
+    lexicon = tmp_path / "stand-in.yaml"
+    lexicon.write_text("lang: zh\nterms:\n  - id: stand_in\n    weight: 0.95\n    variants: [出现交易]\n", encoding="utf-8")
+
+    class NoRooms:
+        def room(self, room_id):
+            return None
+
+    base = SpeechTranscriber(model="base")
+    speech = SpeechDetector({"base": base}, LanguageDetector(NoRooms(), matcher_for((lexicon,))), "base",
+                            {"r": ("zh",)})
+    audio = load_audio(ZH)
+    said, cut = "", None
+    for word in base.transcribe(audio, language="zh", keep=(0.0, 1e9))[0].words:
+        said += word.word
+        if said.endswith("出现"):
+            cut = word.end
+    assert cut is not None, said
+    room = speech.open_room("r")
+    edge = int((cut + 0.3) * RATE)
+    first = room.process(AudioChunk("r", 0.0, audio[:edge], keep=(0.0, cut)))
+    start = int((cut - 0.3) * RATE)
+    second = room.process(AudioChunk("r", start / RATE, audio[start:], keep=(cut, 1e9)))
+    lines = [s.evidence["text"] for s in first + second if s.kind == "text_line"]
+    assert len(lines) == 2 and lines[0].endswith("出现") and lines[1].startswith("交易"), lines
+    assert [s.kind for s in first] == ["text_line"]
+    [offer] = [s for s in second if s.kind == "counterfeit_talk"]
+    assert offer.evidence["span"] == "出现交易" and offer.evidence["block"] == lines[0] + lines[1]
+    assert offer.evidence["text"] == lines[0]  # the span begins on the first line
