@@ -3,7 +3,7 @@
     python benchmarks/language_accuracy.py [--heldout] [--data FILE.jsonl ...] [--chat DIR] [--show N]
 
 Scores `LanguageMatcher.assess(text).offer` against the `offer` label of every line of the tuning sets
-benchmarks/language/dev.jsonl ... dev6.jsonl (and of any other JSONL in the same format given with --data):
+benchmarks/language/dev.jsonl ... dev7.jsonl (and of any other JSONL in the same format given with --data):
 precision / recall / F1 per language, per source and overall, then the misclassified lines.
 
 `--heldout` scores the held-out sets instead: heldout3.jsonl (358 lines, written blind to the matcher, never
@@ -50,6 +50,7 @@ DEV3 = REPO / "benchmarks" / "language" / "dev3.jsonl"  # a third: messy chat/sp
 DEV4 = REPO / "benchmarks" / "language" / "dev4.jsonl"  # a fourth, written blind at the weak spots (stories, rules, slang)
 DEV5 = REPO / "benchmarks" / "language" / "dev5.jsonl"  # a fifth, written blind to the matcher (en/zh/vi, 300 lines)
 DEV6 = REPO / "benchmarks" / "language" / "dev6.jsonl"  # a sixth, written blind: 40% speech, hint-only offers, harmless trigger words
+DEV7 = REPO / "benchmarks" / "language" / "dev7.jsonl"  # a seventh, written blind: 51% speech, paraphrased offers (issue 18)
 HELDOUT = [REPO / "benchmarks" / "language" / "heldout3.jsonl",  # written blind, never tuned on, never listed
            REPO / "benchmarks" / "language" / "heldout4.jsonl"]  # written blind before the classifier existed
 SEEN = [REPO / "benchmarks" / "language" / "heldout.jsonl",  # once held out; scored after each tuning round
@@ -163,7 +164,7 @@ def main() -> int:
         print("held-out: score once per finished change and never tune on it (its lines are not listed)")
         sets = [*((p, "held out") for p in HELDOUT), *((p, "seen during tuning") for p in SEEN)]
     else:
-        sets = [(p, "tuning") for p in [DEV, DEV2, DEV3, DEV4, DEV5, DEV6, *map(Path, args.data)]]
+        sets = [(p, "tuning") for p in [DEV, DEV2, DEV3, DEV4, DEV5, DEV6, DEV7, *map(Path, args.data)]]
     for path, role in sets:
         name = str(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
         report(f"{name} ({role})", load_jsonl(path), matcher, classifier, 0 if role == "held out" else args.show)

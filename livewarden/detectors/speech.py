@@ -186,10 +186,11 @@ class SpeechDetector(Detector):
     reads = AudioChunk
 
     def __init__(self, transcribers: dict[str, SpeechTranscriber] | Any, language: Any, model: str = "auto",
-                 room_languages: dict[str, tuple[str, ...]] | None = None):
+                 room_languages: dict[str, tuple[str, ...]] | None = None, rooms: tuple[str, ...] = ()):
         self.transcribers = transcribers if isinstance(transcribers, dict) else {"any": transcribers}
         self.language, self.model = language, model
         self.room_languages = room_languages or {}
+        self.rooms = rooms  # the registry's rooms: warm() loads the models they will be heard with
 
     @classmethod
     def from_registry(cls, registry: Any, settings: Any) -> "SpeechDetector":
@@ -204,7 +205,8 @@ class SpeechDetector(Detector):
             names = {"tiny.en", "base"} if speech.model == "auto" else {speech.model}
             transcribers = {n: SpeechTranscriber(model=n, cache=cache, pool=pool) for n in sorted(names)}
         languages = {r.id: tuple(r.languages) for r in registry.rooms if r.languages}
-        return cls(transcribers, LanguageDetector.from_registry(registry, settings), speech.model, languages)
+        return cls(transcribers, LanguageDetector.from_registry(registry, settings), speech.model, languages,
+                   tuple(r.id for r in registry.rooms))
 
     def transcriber_for(self, room_id: str) -> SpeechTranscriber:
         if "any" in self.transcribers:
@@ -218,7 +220,9 @@ class SpeechDetector(Detector):
         return SpeechRoom(self, room_id)
 
     def warm(self) -> None:
-        for transcriber in self.transcribers.values():
+        """Load the models the registry's rooms will be heard with (a room added later loads its own)."""
+        needed = {id(self.transcriber_for(r)): self.transcriber_for(r) for r in self.rooms}
+        for transcriber in needed.values():
             transcriber.load()
         self.language.warm()
 

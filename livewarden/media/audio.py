@@ -119,6 +119,10 @@ class AudioWindows:
         return out
 
 
+class NoAudio(ValueError):
+    """The source carries no audio stream (a video-only broadcast): nothing to hear until it does."""
+
+
 def read_audio(
     path_or_url: str | Path, window_s: float = 5.0, overlap_s: float = 1.0
 ) -> Iterator[tuple[float, np.ndarray]]:
@@ -129,7 +133,7 @@ def read_audio(
     windows = AudioWindows(window_s, overlap_s, max_gap_s=math.inf)
     with av.open(str(path_or_url)) as container:
         if not container.streams.audio:
-            raise ValueError(f"{path_or_url}: no audio stream")
+            raise NoAudio(f"{path_or_url}: no audio stream")
         for frame in container.decode(container.streams.audio[0]):
             yield from windows.push(frame)
     yield from windows.flush()

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from livewarden.runtime.build import System
 
 log = logging.getLogger(__name__)
+NO_AUDIO_RETRY_S = 30.0  # a room whose stream has no audio: how often speech looks again
 
 
 THUMBNAIL_EVERY_S, THUMBNAIL_WIDTH = 1.0, 240  # ~10 KB a room; 1-2 ms of a core per room per second
@@ -75,6 +76,7 @@ class RoomStatus:
     seller_lines_waiting: int = 0  # seller/moderator chat lines queued for the seller-side reader (lag)
     speech_segments: int = 0
     speech_lag_s: float = 0.0  # how far the room's transcript is behind its live audio (the speech budget's queue)
+    no_audio: bool = False  # the source has no audio stream (speech waits for one)
     listening: bool = False  # the speech listener is running
     clock_offset: float | None = None  # stream time minus wall time of the latest frame: puts chat on the stream clock
     first_analysed_wall: float | None = None  # when the room's first frame had been through every detector
@@ -362,7 +364,7 @@ class Pipeline:
         A live URL that fails or ends is opened again (with backoff) until the room stops; a file ends when it
         ends. No audio, or a failure, never affects the room's video or chat.
         """
-        from livewarden.media.audio import RATE, audio_chunks
+        from livewarden.media.audio import RATE, NoAudio, audio_chunks
         from livewarden.media.backoff import Backoff
 
         s = self.system.settings.detectors.speech
@@ -384,8 +386,17 @@ class Pipeline:
                             self._publish(signals)
                         if live:  # wall time gone by minus audio heard since the first window
                             status.speech_lag_s = max(0.0, time.monotonic() - first[0] - (end - first[1]))
-                except Exception as exc:  # no audio, or the stream failed
+                except NoAudio:  # a video-only broadcast: said once, then looked at again now and then, quietly
+                    if not status.no_audio:
+                        log.info("room %s: no audio stream; speech listens again every %.0f s", status.room_id,
+                                 NO_AUDIO_RETRY_S)
+                    status.no_audio = True
+                    if not live or status.stop.wait(NO_AUDIO_RETRY_S):
+                        return
+                    continue
+                except Exception as exc:  # the stream failed
                     log.warning("room %s: speech: %s", status.room_id, exc)
+                status.no_audio = False
                 if not live or status.stop.wait(backoff.next()):
                     return
         finally:

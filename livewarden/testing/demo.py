@@ -12,7 +12,8 @@ for the original. Room `rerun-shop` plays one recorded 12 s segment over and ove
 A chat feed (a JSONL file written while the demo runs, followed like a live
 feed) adds words: deal-hunter's seller offers a disguised "r3plica",
 juice-bar's seller states an impossible price, viewers ask and NOVA's own
-seller claims authenticity — only the first two must alert.
+seller claims authenticity — only the first two must alert. In room `voice-deals` the seller says the offer
+out loud (speech generated with espeak-ng, heard with Whisper tiny.en): `counterfeit_language` from speech.
 Everything is generated on first run and cached in the workdir.
 """
 
@@ -45,7 +46,7 @@ from livewarden.registry import load_registry
 from livewarden.runtime.build import build_system
 from livewarden.runtime.live_view import print_alert_summary, run_live
 
-ASSETS_VERSION = "5"  # bump when the generated assets change, to regenerate cached copies
+ASSETS_VERSION = "6"  # bump when the generated assets change, to regenerate cached copies
 FPS = 15  # the pipeline samples 2 a second; fewer frames make the clips quicker to draw
 CLIP_SECONDS = 12.0  # the card comes up MARK_ON into every CLIP_SECONDS
 MARK_ON = (3.0, 9.0)
@@ -78,6 +79,9 @@ CODES = {"deal-hunter": f"https://verify.nova.example/{NEVER_ISSUED}",  # room -
          "rerun-shop": f"https://verify.koru.example/{CLONED}", "koru-outlet": f"https://verify.koru.example/{CLONED}"}
 RESTREAM = ("copycat", "mirror-mall", "nova-official")  # room, seller, the room it restreams
 RERUN = ("rerun-shop", "bargain-king", "koru", 17)  # room, seller, its card (authorized), background seed
+VOICE = ("voice-deals", "bargain-king", "koru", 31)  # room, seller, its card (authorized), background seed
+VOICE_LINE = "okay everyone, these watches are replicas, one to one copies of the original, message me"
+VOICE_AT = 2.0  # seconds into each loop the seller says it
 BROADCASTS = [{"id": "nova-live", "owner": "nova-store", "title": "NOVA official live", "rooms": ["nova-official"]}]
 CHAT = [  # (seconds into each loop, room, role, author, text): replayed into a followed JSONL file
     (2.0, "nova-official", "seller", "nova-store", "Welcome! 100% authentic NOVA, not fake, 假一赔十"),
@@ -93,7 +97,8 @@ EXPECT = {("deal-hunter", "unauthorized_brand", "nova"), ("deal-hunter", "counte
           ("juice-bar", "price_anomaly", "tropicana-apple"),
           ("copycat", "restreamed_content", "nova-live"), ("copycat", "concurrent_restream", "nova-official"),
           ("rerun-shop", "non_live_content", "loop"), ("deal-hunter", "code_invalid", f"nova-tags/{NEVER_ISSUED}"),
-          ("rerun-shop", "code_cloned", f"koru-tags/{CLONED}"), ("koru-outlet", "code_cloned", f"koru-tags/{CLONED}")}
+          ("rerun-shop", "code_cloned", f"koru-tags/{CLONED}"), ("koru-outlet", "code_cloned", f"koru-tags/{CLONED}"),
+          ("voice-deals", "counterfeit_language", "bargain-king")}
 
 
 def prepare_assets(workdir: Path, console: Console) -> Path:
@@ -117,6 +122,7 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
     for *_, image, _msrp in PRODUCTS:
         (workdir / "packs" / image).write_bytes((packs / image).read_bytes())
     jobs = [(workdir, room_id, shown, seed, SEGMENTS * CLIP_SECONDS) for room_id, _s, shown, seed, _l in ROOMS]
+    jobs.append((workdir, VOICE[0], VOICE[2], VOICE[3], SEGMENTS * CLIP_SECONDS))
     rerun, _, shown, seed = RERUN
     jobs.append((workdir, rerun, shown, seed, CLIP_SECONDS))  # one segment, written SEGMENTS times
     copycat, _, original = RESTREAM
@@ -125,7 +131,9 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
             list(pool.map(_write_room, jobs))
         write_clip(workdir / "rooms" / f"{copycat}.mp4", restreamed(workdir / "rooms" / f"{original}.mp4"), FPS,
                    crf=30, gop_seconds=1.0, preset="ultrafast")
-    rooms = ROOMS + [(copycat, RESTREAM[1], None, None, []), (rerun, RERUN[1], None, None, [])]
+        add_voice(workdir / "rooms" / f"{VOICE[0]}.mp4", VOICE_LINE)
+    rooms = ROOMS + [(copycat, RESTREAM[1], None, None, []), (rerun, RERUN[1], None, None, []),
+                     (VOICE[0], VOICE[1], None, None, [])]
     registry = {
         "brands": [{"id": b, "name": text.title(), "marks": [f"marks/{b}.png"]} for b, (text, _) in BRANDS.items()]
         + [{"id": brand, "name": brand.title()} for _, brand, *_ in PRODUCTS],
@@ -133,7 +141,8 @@ def prepare_assets(workdir: Path, console: Console) -> Path:
                       "currency": "USD"} for pid, brand, name, image, msrp in PRODUCTS],
         "sellers": SELLERS,
         "rooms": [{"id": r, "seller": s, "source": f"rooms/{r}.mp4", "title": f"{s} live",
-                   "listings": [{"product": p} for p in listed]} for r, s, _, _, listed in rooms],
+                   "listings": [{"product": p} for p in listed], **({"languages": ["en"]} if r == VOICE[0] else {})}
+                  for r, s, _, _, listed in rooms],
         "broadcasts": BROADCASTS,
         "code_schemes": CODE_SCHEMES,
     }
@@ -154,6 +163,33 @@ def _write_room(job: tuple) -> None:
     repeats = round(SEGMENTS * CLIP_SECONDS / seconds)
     write_clip(workdir / "rooms" / f"{room_id}.mp4", (f for _ in range(repeats) for f in frames), FPS,
                gop_seconds=1.0, preset="ultrafast")
+
+
+def add_voice(clip: Path, line: str) -> None:
+    """Give `clip` a sound track: the seller says `line` VOICE_AT into every loop (espeak-ng, Debian's)."""
+    import subprocess
+
+    import numpy as np
+
+    from livewarden.media.audio import RATE, load_audio
+
+    if shutil.which("espeak-ng") is None:
+        raise RuntimeError("the demo's speaking room needs espeak-ng (scripts/setup.sh installs it)")
+    said = clip.with_suffix(".said.wav")
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(said), line], check=True)
+    voice = load_audio(said)
+    track = np.zeros(int(SEGMENTS * CLIP_SECONDS * RATE), np.float32)
+    for k in range(SEGMENTS):
+        at = int((k * CLIP_SECONDS + VOICE_AT) * RATE)
+        track[at:at + voice.size] = voice[:track.size - at]
+    raw, out = clip.with_suffix(".f32"), clip.with_suffix(".voiced.mp4")
+    track.tofile(raw)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-f", "f32le", "-ar", str(RATE), "-ac", "1",
+                    "-i", str(raw), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "64k",
+                    "-ar", "44100", "-shortest", str(out)], check=True)
+    out.replace(clip)
+    raw.unlink()
+    said.unlink()
 
 
 def restreamed(original: Path):
@@ -220,7 +256,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     registry = load_registry(registry_path)
     store_dir = workdir / "store"
     shutil.rmtree(store_dir, ignore_errors=True)  # each demo run starts with an empty case store
-    settings = load_settings(overrides={"store.data_dir": store_dir, "runtime.realtime": True})
+    settings = load_settings(overrides={"store.data_dir": store_dir, "runtime.realtime": True,
+                                        "detectors.speech.enabled": True})
     system = build_system(registry, settings, progress=console.status)
     store = system.store
 
@@ -263,7 +300,8 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
                       f"[bold]{BRANDS['nova'][0]}[/bold] in nova-official and deal-hunter (only deal-hunter's seller "
                       "is not authorized for it); apple juice in juice-bar, which lists only oat milk. copycat "
                       "restreams nova-official; rerun-shop plays one recorded segment over and over. deal-hunter's "
-                      "card carries a QR NOVA never issued; rerun-shop and koru-outlet show one issued KORU code. "
+                      "card carries a QR NOVA never issued; rerun-shop and koru-outlet show one issued KORU code; "
+                      "voice-deals' seller says the offer out loud. "
                       f"Chat is read from {chat_path}.")
         run_live(pipeline, console, duration=duration, title="livewarden demo")
     finally:
@@ -284,8 +322,9 @@ def run_demo(workdir: Path, *, duration: float, use_rtmp: bool, console: Console
     if ok:
         console.print("[bold green]demo ok[/bold green]: deal-hunter's unauthorized NOVA card and its seller's "
                       "'r3plica' offer, juice-bar's unlisted apple juice (another brand than it lists) and impossible "
-                      "price, copycat's restream of nova-official, rerun-shop's loop, deal-hunter's never-issued QR and the "
-                      "KORU code cloned in rerun-shop and koru-outlet were flagged; nothing else "
+                      "price, copycat's restream of nova-official, rerun-shop's loop, deal-hunter's never-issued QR, the "
+                      "KORU code cloned in rerun-shop and koru-outlet and the offer voice-deals' seller said out loud "
+                      "were flagged; nothing else "
                       "was (not the authorized room, not the original broadcast, not the viewers' questions).")
         console.print(f"Watch these rooms yourself: livewarden watch --registry {registry_path}", soft_wrap=True)
     else:

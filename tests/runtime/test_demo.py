@@ -4,6 +4,8 @@ must be flagged in their rooms, the restream and the loop in theirs, and nothing
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -41,6 +43,10 @@ def test_demo_through_nginx_rtmp(workdir: Path):
     assert "deal-hunter counterfeit_language bargain-king" in result.output
     assert "juice-bar price_anomaly" in result.output and "nova-official counterfeit_language" not in result.output
     assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*counterfeit_language*_text.json"))
+    # speech: the offer voice-deals' seller says out loud (espeak-ng), heard and flagged
+    assert "voice-deals counterfeit_language bargain-king" in summary
+    said = json.loads(next((workdir / "store" / "evidence" / "voice-deals").glob("*_text.json")).read_text())
+    assert "speech" in json.dumps(said)
     assert list((workdir / "store" / "evidence" / "deal-hunter").glob("*_crop.jpg"))
     assert list((workdir / "store" / "evidence" / "juice-bar").glob("*unlisted_product*_frame.jpg"))
 
