@@ -258,6 +258,12 @@ def _without_spaces(n: Normalized) -> Normalized:
     return Normalized("".join(c for c, _ in kept), [o for _, o in kept], n.original)
 
 
+def _joint(n: Normalized, i: int) -> bool:
+    """Folding dropped a hyphen just before folded char `i` ("triple-replicas", "AAA-replica"): the words
+    it joined are still two words for the whole-word check (a disguise inside a word, "fa-ke", stays one)."""
+    return "-" in n.original[n.offsets[i - 1] + 1:n.offsets[i]]
+
+
 def _is_word(c: str) -> bool:
     return c.isascii() and c.isalnum()
 
@@ -339,9 +345,9 @@ class LanguageMatcher:
         han = marked = None
         for start, p in self._keys_in(text):
             end = start + len(p.key)
-            if p.word_start and start > 0 and _is_word(text[start - 1]):
+            if p.word_start and start > 0 and _is_word(text[start - 1]) and not _joint(n, start):
                 continue
-            if p.word_end and end < len(text) and _is_word(text[end]):
+            if p.word_end and end < len(text) and _is_word(text[end]) and not _joint(n, end):
                 plural = text[end] == "s" and (end + 1 == len(text) or not _is_word(text[end + 1]))
                 if not plural:
                     continue

@@ -441,3 +441,13 @@ def test_vietnamese_spoken_codes_cover_stories_and_stories(matcher, text, offer)
 ])
 def test_chinese_spoken_codes_cover_stories_and_everyday_senses(matcher, text, offer):
     assert matcher.assess(text).offer is offer, matcher.find(text)
+
+
+def test_a_hyphen_between_two_words_keeps_them_two_words():
+    """Speech recognition writes "triple-replicas"; a seller types "AAA-replica": the term is still whole."""
+    m = LanguageMatcher()
+    for line, span in (("these are triple-replicas, message me", "replicas"), ("AAA-replica bags in stock", "replica")):
+        a = m.assess(line)
+        assert a.offer and span in [h.span for h in a.hits], line
+    assert not m.assess("the re-port is out, well-made bags from the brand").offer  # no term inside a word
+    assert m.assess("fa-ke bags here").offer  # a hyphen inside one word is still a disguise
