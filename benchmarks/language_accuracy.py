@@ -32,7 +32,6 @@ import json
 import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,7 +39,7 @@ sys.path.insert(0, str(REPO))
 
 from reference_data import data_dir  # noqa: E402
 
-from livewarden.detectors.language import SELLER_ROLES  # noqa: E402
+from livewarden.detectors.language import SELLER_ROLES, Verdict, judge  # noqa: E402
 from livewarden.detectors.offer_classifier import OfferClassifier, packaged  # noqa: E402
 from livewarden.detectors.text import LanguageMatcher  # noqa: E402
 
@@ -82,27 +81,10 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, 2 * p * r / (p + r) if p + r else 0.0
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """What the readers make of one line: the lexicon's call, and with the classifier a red flag or a review."""
-
-    lexicon: bool
-    red_flag: bool  # lexicon offer, or a weak lexicon term the classifier confirms
-    finding: bool  # red flag, or the classifier alone (a `review` finding)
-    assessment: object
-    learned: float | None
-
-
-def judge(text: str, matcher: LanguageMatcher, classifier: OfferClassifier | None) -> Verdict:
-    """The language detector's decision for a seller-side line (the same rule as LanguageDetector.read)."""
+def judge_line(text: str, matcher: LanguageMatcher, classifier: OfferClassifier | None) -> tuple[Verdict, object]:
+    """The language detector's decision for the line as if the seller had said it (detectors.language.judge)."""
     a = matcher.assess(text)
-    standing = [h for h in a.hits if not h.negated]
-    learned = None
-    if classifier and not a.offer and len(standing) == len(a.hits):
-        learned = classifier.probability(text)
-    red = a.offer or (bool(standing) and learned is not None and learned >= classifier.confirm_at)
-    review = not standing and learned is not None and learned >= classifier.review_at
-    return Verdict(a.offer, red, red or review, a, learned)
+    return judge(a, text, classifier), a
 
 
 READERS = (("lexicon", "lexicon"), ("red_flag", "+classifier, red flag"), ("finding", "+classifier, any finding"))
@@ -114,7 +96,7 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, classifier: Of
     wrong = []
     readers = READERS if classifier else READERS[:1]
     for row in rows:
-        v = judge(row["text"], matcher, classifier)
+        v, a = judge_line(row["text"], matcher, classifier)
         for reader, _ in readers:
             said = getattr(v, reader)
             outcome = ("tp" if row["offer"] else "fp") if said else ("fn" if row["offer"] else "tn")
@@ -125,7 +107,7 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, classifier: Of
             counts[(reader, "as alerted")][("tp" if row["offer"] else "fp") if alerted
                                            else ("fn" if row["offer"] else "tn")] += 1
         if v.finding != row["offer"] or v.lexicon != row["offer"]:
-            wrong.append((row, v))
+            wrong.append((row, v, a))
     print(f"\n{name}: {len(rows)} lines")
     keys = sorted({k for _, k in counts}, key=lambda k: (k != "all", k == "as alerted", k))
     print(f"{'':14s}" + "".join(f"{label:>27s}" for _, label in readers))
@@ -139,8 +121,7 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, classifier: Of
         print(f"{key:14s}" + "".join(cells))
     if wrong and show:
         print(f"lines where a reader is wrong ({len(wrong)}, showing {min(show, len(wrong))}):")
-    for row, v in wrong[:show]:
-        a = v.assessment
+    for row, v, a in wrong[:show]:
         terms = ", ".join(f"{h.term_id}:{h.span!r}" + (f" negated by {h.negation!r}" if h.negated else "")
                           for h in a.hits) or "no term"
         said = f"lexicon={'offer' if v.lexicon else 'no'} finding={'offer' if v.finding else 'no'}"
@@ -175,21 +156,21 @@ def main() -> int:
         print(f"\nreal chat: skipped, not found at {folder}")
         return 0
     lines = real_chat_lines(folder)
-    judged = [(name, text, judge(text, matcher, classifier)) for name, text in lines]
+    judged = [(name, text, *judge_line(text, matcher, classifier)) for name, text in lines]
     print(f"\nreal chat in {folder.relative_to(folder.parents[1])} (not shopping offers; a flag is a false positive "
           f"unless a person finds an offer), read as if the seller had said it (the classifier never reads "
           f"viewers' chat in the pipeline):")
     for reader, label in READERS if classifier else READERS[:1]:
-        flagged = [(name, text, v) for name, text, v in judged if getattr(v, reader)]
+        flagged = [(name, text, v, a) for name, text, v, a in judged if getattr(v, reader)]
         per_file: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for name, _ in lines:
             per_file[name][1] += 1
-        for name, _, _ in flagged:
+        for name, *_ in flagged:
             per_file[name][0] += 1
         print(f"  {label}: {len(flagged)} of {len(lines)} lines flagged ({100 * len(flagged) / max(1, len(lines)):.2f}%)"
               f"  [" + ", ".join(f"{name}: {n_flag}/{n}" for name, (n_flag, n) in sorted(per_file.items())) + "]")
-        for name, text, v in flagged[:args.show]:
-            why = ", ".join(f"{h.term_id}:{h.span!r}" for h in v.assessment.hits if not h.negated)
+        for name, text, v, a in flagged[:args.show]:
+            why = ", ".join(f"{h.term_id}:{h.span!r}" for h in a.hits if not h.negated)
             learned = f" learned={v.learned:.2f}" if v.learned is not None else ""
             print(f"    FLAG [{name}] {text[:120]!r}  ({why or 'no term'}{learned})")
     return 0

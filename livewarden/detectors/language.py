@@ -17,6 +17,7 @@ matched, so an analyst sees the words, not a score.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -116,19 +117,16 @@ class LanguageDetector(Detector):
                     "polygon": [list(map(float, p)) for p in here.polygon], "block": text[:MAX_TEXT_CHARS]}
 
         seller_side = line.role in SELLER_ROLES
-        standing = [h for h in assessment.hits if not h.negated]
-        learned = None  # the classifier's probability, on seller-side lines the lexicon neither calls nor negates
-        if seller_side and self.classifier and not assessment.offer and len(standing) == len(assessment.hits):
-            learned = self.classifier.probability(text)
+        verdict = judge(assessment, text, self.classifier if seller_side else None)
+        learned, standing = verdict.learned, [h for h in assessment.hits if not h.negated]
         signal("text_line", line.source, assessment.score, offer=assessment.offer, flags=_flags(assessment),
                **({"learned": learned} if learned is not None else {}))
-        confirmed = bool(standing) and learned is not None and learned >= self.classifier.confirm_at
-        if seller_side and (assessment.offer or confirmed):
+        if seller_side and verdict.red_flag:
             best = max(standing, key=lambda h: h.weight)
             score = assessment.score if assessment.offer else round(1 - (1 - assessment.score) * (1 - learned), 4)
             signal("counterfeit_talk", self._seller(line.room_id), score, **on_its_line(best),
                    terms=[_term(h) for h in assessment.hits], **self._learned(learned))
-        elif seller_side and not standing and learned is not None and learned >= self.classifier.review_at:
+        elif seller_side and verdict.review:
             # no lexicon term: no span to show, so the whole line is the evidence, and a person reads it
             signal("counterfeit_paraphrase", self._seller(line.room_id), learned, span=text[:MAX_TEXT_CHARS],
                    start=0, end=min(len(text), MAX_TEXT_CHARS), **self._learned(learned))
@@ -152,6 +150,32 @@ class LanguageDetector(Detector):
     def _seller(self, room_id: str) -> str:
         room = self.registry.room(room_id)
         return room.seller if room else room_id
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the readers make of one line: the lexicon's call, and with the classifier a red flag or a review."""
+
+    lexicon: bool
+    red_flag: bool  # a lexicon offer, or a weak lexicon term the classifier confirms
+    review: bool  # no lexicon term, and the classifier alone reads an offer (`counterfeit_paraphrase`)
+    learned: float | None  # the classifier's probability, when it was asked
+
+    @property
+    def finding(self) -> bool:
+        return self.red_flag or self.review
+
+
+def judge(assessment: Assessment, text: str, classifier: OfferClassifier | None) -> Verdict:
+    """The decision for a seller-side line (`classifier` None: the lexicon alone, as for a viewer's line). The
+    classifier is asked only when the lexicon neither calls the line an offer nor negates a term in it."""
+    standing = [h for h in assessment.hits if not h.negated]
+    learned = None
+    if classifier is not None and not assessment.offer and len(standing) == len(assessment.hits):
+        learned = classifier.probability(text)
+    red = assessment.offer or (bool(standing) and learned is not None and learned >= classifier.confirm_at)
+    review = not red and not standing and learned is not None and learned >= classifier.review_at
+    return Verdict(assessment.offer, red, review, learned)
 
 
 class LanguageRoom(RoomDetector):
