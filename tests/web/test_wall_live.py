@@ -50,7 +50,7 @@ def test_the_wall_shows_the_demo_rooms_live_and_a_badge_within_3_s_of_the_alert(
         page.goto(base + "/console/wall")
         page.wait_for_selector(".tile[data-room=deal-hunter]")
         assert sorted(page.eval_on_selector_all(".tile", "ts => ts.map(t => t.dataset.room)")) == \
-            ["copycat", "deal-hunter", "juice-bar", "koru-outlet", "nova-official", "rerun-shop"]
+            ["copycat", "deal-hunter", "juice-bar", "koru-outlet", "nova-official", "rerun-shop", "voice-deals"]
         # when each badge appeared, by the page's clock (the same machine's as the server's)
         page.evaluate("""() => { window.badgeSeen = {};
             new MutationObserver(() => { for (const b of document.querySelectorAll('.tile .badge')) {
