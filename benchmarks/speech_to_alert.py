@@ -48,7 +48,7 @@ from reference_data import data_dir  # noqa: E402
 from rig import percentiles, trial_rules  # noqa: E402
 
 from livewarden.config import load_settings  # noqa: E402
-from livewarden.media.audio import RATE  # noqa: E402
+from livewarden.media.audio import RATE, load_audio  # noqa: E402
 from livewarden.registry import load_registry  # noqa: E402
 from livewarden.runtime.build import build_system  # noqa: E402
 from livewarden.runtime.bus import ALERTS, AlertEvent  # noqa: E402
@@ -59,13 +59,6 @@ EN_OFFER = "okay guys, these bags are triple A replicas, same factory as the ori
 ZH_CLIP = "speech/dev/zh_aishell1_BAC009S0764W0121.wav"
 ZH_STAND_IN = "交易几乎"
 LEAD_IN_S = 8.0  # silence before the first offer: the room connects and hears one window first
-
-
-def decode(path: Path) -> np.ndarray:
-    """Mono 16 kHz float32 samples of an audio file (ffmpeg)."""
-    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "f32le", "-ac", "1", "-ar", str(RATE), "-"],
-                         check=True, capture_output=True).stdout
-    return np.frombuffer(raw, dtype=np.float32)
 
 
 def key_word_end(samples: np.ndarray, lang: str) -> float:
@@ -89,14 +82,14 @@ def utterance(lang: str, workdir: Path) -> tuple[np.ndarray, Path | None]:
             raise SystemExit("speech_to_alert en needs espeak-ng (apt-get install espeak-ng)")
         wav = workdir / "offer-en.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), EN_OFFER], check=True)
-        return decode(wav), None
+        return load_audio(wav), None
     clip = data_dir(None) / ZH_CLIP
     if not clip.is_file():
         raise SystemExit(f"speech_to_alert zh needs {clip} (../shared/data beside the repo)")
     lexicon = workdir / "stand-in.yaml"
     lexicon.write_text(yaml.safe_dump({"lang": "zh", "terms": [{"id": "stand_in_offer", "weight": 0.95,
                                                                 "variants": [ZH_STAND_IN]}]}, allow_unicode=True))
-    return decode(clip), lexicon
+    return load_audio(clip), lexicon
 
 
 def write_clip(path: Path, offer: np.ndarray, key_s: float, trials: int,

@@ -121,6 +121,7 @@ class Pipeline:
         # seller/moderator chat lines are also read by the learned classifier (tens of ms a line), so they are
         # read in order on their own thread: viewers' chat never waits for them
         self._seller_chat = ThreadPoolExecutor(max_workers=1, thread_name_prefix="seller-chat")
+        self._seller_count = threading.Lock()
         self.started_wall = time.time()
         self.started = False
         self._threads: list[threading.Thread] = []
@@ -344,7 +345,8 @@ class Pipeline:
         if line.role not in SELLER_ROLES:
             self.read_text(line)
             return
-        status.seller_lines_waiting += 1
+        with self._seller_count:  # two threads change the count: += alone can lose one
+            status.seller_lines_waiting += 1
         try:
             self._seller_chat.submit(self._read_seller_line, status, line)
         except RuntimeError:  # the pipeline has stopped: read it here rather than lose it
@@ -356,7 +358,8 @@ class Pipeline:
         except Exception:  # a reader's failure is counted by _process; this is anything else
             log.exception("room %s: seller chat line", line.room_id)
         finally:
-            status.seller_lines_waiting -= 1
+            with self._seller_count:
+                status.seller_lines_waiting -= 1
 
     def _listen_room(self, status: RoomStatus) -> None:
         """The room's audio in overlapping windows, through its readers of audio (speech).
