@@ -81,9 +81,11 @@ def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     return p, r, 2 * p * r / (p + r) if p + r else 0.0
 
 
-def judge_line(text: str, matcher: LanguageMatcher, classifier: OfferClassifier | None) -> tuple[Verdict, object]:
-    """The language detector's decision for the line as if the seller had said it (detectors.language.judge)."""
-    a = matcher.assess(text)
+def judge_line(text: str, matcher: LanguageMatcher, classifier: OfferClassifier | None,
+               source: str = "chat") -> tuple[Verdict, object]:
+    """The language detector's decision for the line as if the seller had said it (detectors.language.judge;
+    a speech line is also read by sound, as the detector reads a transcript)."""
+    a = matcher.assess(text, heard=source == "speech")
     return judge(a, text, classifier), a
 
 
@@ -96,7 +98,7 @@ def report(name: str, rows: list[dict], matcher: LanguageMatcher, classifier: Of
     wrong = []
     readers = READERS if classifier else READERS[:1]
     for row in rows:
-        v, a = judge_line(row["text"], matcher, classifier)
+        v, a = judge_line(row["text"], matcher, classifier, row["source"])
         for reader, _ in readers:
             said = getattr(v, reader)
             outcome = ("tp" if row["offer"] else "fp") if said else ("fn" if row["offer"] else "tn")

@@ -7,15 +7,15 @@ nginx-rtmp server (`publish_file`). In the track the seller says the offer `--tr
 random pause of 6-9 s (seeded), so every offer opens a new alert (`close_after_s` is 2 s here). The room
 declares its language, and livewarden hears it in 5 s windows, 1 s overlap (the defaults), through the
 shared transcription budget (`detectors.speech.workers`, 1 here), then the language reader and the policy.
-The time measured runs from the moment the offer's key word is sent (the end of "same factory as", of "交易几乎";
-found once, offline, by the same Whisper model's word timestamps) to the alert committed.
+The time measured runs from the moment the offer has been said (the end of the first word after which the
+words so far read as an offer to the packaged lexicon, found once, offline, by the same Whisper model's word
+timestamps) to the alert committed.
 
 - en: the offer is synthesised with Debian's espeak-ng ("these bags are triple A replicas, same factory as
   the original ...") and heard with Whisper tiny.en (the room declares only English).
-- zh: there is no recording of a Chinese offer here, and espeak-ng's Mandarin is not speech Whisper can
-  hear. So the Chinese figure times real Mandarin speech (AISHELL-1 dev clip BAC009S0764W0121, "甚至出现交易
-  几乎停滞的情况") through Whisper base, with a stand-in lexicon term for the words it says ("交易几乎", in a
-  lexicon file of the benchmark's own): the same path and cost as an offer, not an accuracy figure.
+- zh: the Mandarin offer of `livewarden.testing.voices` ("这款包是高仿的，一比一复刻，和正品一模一样", made
+  once with Kokoro-82M: there is no recording of a real Chinese offer here), heard with Whisper base and read
+  by the packaged lexicon, homophones included. Synthetic speech: a latency figure, not an accuracy figure.
 
 With `--rooms N`, N rooms speak at once (each its own stream), sharing the one transcription slot: the
 figure then shows how the budget degrades them (lag), and the rooms' speech lag is printed.
@@ -30,8 +30,6 @@ import argparse
 import math
 import os
 import random
-import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -44,7 +42,6 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from reference_data import data_dir  # noqa: E402
 from rig import percentiles, trial_rules  # noqa: E402
 
 from livewarden.config import load_settings  # noqa: E402
@@ -54,47 +51,36 @@ from livewarden.runtime.build import build_system  # noqa: E402
 from livewarden.runtime.bus import ALERTS, AlertEvent  # noqa: E402
 from livewarden.testing.publish import publish_file  # noqa: E402
 from livewarden.testing.rtmp_server import RtmpServer  # noqa: E402
+from livewarden.testing.voices import ZH_OFFER, espeak, with_sound  # noqa: E402
 
 EN_OFFER = "okay guys, these bags are triple A replicas, same factory as the original, only forty dollars today"
-ZH_CLIP = "speech/dev/zh_aishell1_BAC009S0764W0121.wav"
-ZH_STAND_IN = "交易几乎"
 LEAD_IN_S = 8.0  # silence before the first offer: the room connects and hears one window first
+MODELS = {"en": "tiny.en", "zh": "base"}
 
 
-def key_word_end(samples: np.ndarray, lang: str) -> float:
-    """Seconds into the utterance at which its key word has been said (offline word timestamps)."""
+def offer_said_at(samples: np.ndarray, lang: str) -> float:
+    """Seconds into the utterance at which it has become an offer: the end of the first word after which the
+    words so far read as one (offline word timestamps of the same model, read by the packaged lexicon)."""
+    from livewarden.detectors.language import matcher_for
     from livewarden.detectors.speech import SpeechTranscriber
 
-    model, key = ("tiny.en", "same factory as") if lang == "en" else ("base", ZH_STAND_IN)
-    said = ""
-    for segment in SpeechTranscriber(model=model).transcribe(samples, language=lang, keep=(0.0, 1e9)):
+    matcher, said = matcher_for(()), ""
+    for segment in SpeechTranscriber(model=MODELS[lang]).transcribe(samples, language=lang, keep=(0.0, 1e9)):
         for word in segment.words:
-            said += word.word.lower()
-            if key in said:
+            said += word.word
+            if matcher.assess(said, heard=True).offer:
                 return word.end
-    raise SystemExit(f"speech_to_alert {lang}: Whisper {model} does not hear {key!r} in the offer")
+    raise SystemExit(f"speech_to_alert {lang}: Whisper {MODELS[lang]} hears no offer in {said!r}")
 
 
-def utterance(lang: str, workdir: Path) -> tuple[np.ndarray, Path | None]:
-    """The offer's samples, and the lexicon file it needs (the zh stand-in term)."""
-    if lang == "en":
-        if shutil.which("espeak-ng") is None:
-            raise SystemExit("speech_to_alert en needs espeak-ng (apt-get install espeak-ng)")
-        wav = workdir / "offer-en.wav"
-        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), EN_OFFER], check=True)
-        return load_audio(wav), None
-    clip = data_dir(None) / ZH_CLIP
-    if not clip.is_file():
-        raise SystemExit(f"speech_to_alert zh needs {clip} (../shared/data beside the repo)")
-    lexicon = workdir / "stand-in.yaml"
-    lexicon.write_text(yaml.safe_dump({"lang": "zh", "terms": [{"id": "stand_in_offer", "weight": 0.95,
-                                                                "variants": [ZH_STAND_IN]}]}, allow_unicode=True))
-    return load_audio(clip), lexicon
+def utterance(lang: str) -> np.ndarray:
+    """The offer's samples: espeak-ng's English, or the Mandarin recording of livewarden.testing.voices."""
+    return espeak(EN_OFFER, speed=150) if lang == "en" else load_audio(ZH_OFFER)
 
 
 def write_clip(path: Path, offer: np.ndarray, key_s: float, trials: int,
                rng: random.Random) -> list[tuple[float, float]]:
-    """The room's broadcast: pauses and offers; returns each offer's (start, key word said) in seconds."""
+    """The room's broadcast: pauses and offers; returns each offer's (start, offer said) in seconds."""
     parts, times, t = [np.zeros(int(LEAD_IN_S * RATE), np.float32)], [], LEAD_IN_S
     for _ in range(trials):
         pause = rng.uniform(6.0, 9.0)
@@ -103,19 +89,13 @@ def write_clip(path: Path, offer: np.ndarray, key_s: float, trials: int,
         times.append((t, t + key_s))
         t += len(offer) / RATE
     parts.append(np.zeros(int(8.0 * RATE), np.float32))  # the last window closes, the alert commits
-    audio = path.with_suffix(".f32")
-    np.concatenate(parts).astype(np.float32).tofile(audio)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "color=c=gray:s=640x360:r=10",
-                    "-f", "f32le", "-ar", str(RATE), "-ac", "1", "-i", str(audio), "-shortest",
-                    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10",
-                    "-c:a", "aac", "-b:a", "64k", "-ar", "44100", str(path)], check=True)
-    audio.unlink()
+    with_sound(np.concatenate(parts), path)
     return times
 
 
 def run(lang: str, trials: int, rooms: int, workdir: Path) -> dict:
-    offer, lexicon = utterance(lang, workdir)
-    key_s = key_word_end(offer, lang)
+    offer = utterance(lang)
+    key_s = offer_said_at(offer, lang)
     names = [f"room{i}" for i in range(rooms)]
     clips = {name: workdir / f"{name}-{lang}.mp4" for name in names}
     offers = {name: write_clip(clips[name], offer, key_s, trials, random.Random(f"{lang}{i}"))
@@ -127,8 +107,6 @@ def run(lang: str, trials: int, rooms: int, workdir: Path) -> dict:
         registry = load_registry(workdir / "registry.yaml")
         overrides = {"detectors.speech.enabled": True, "store.data_dir": workdir / f"store-{lang}",
                      "detectors.speech.workers": 1}
-        if lexicon is not None:
-            overrides["detectors.language.lexicon"] = [lexicon]
         system = build_system(registry, load_settings(overrides=overrides), rules=trial_rules(2.0))
         committed: dict[str, list[float]] = {n: [] for n in names}
 
@@ -190,8 +168,8 @@ def main() -> int:
             r = run(lang, args.trials, args.rooms, Path(tmp))
         every = r["latencies"] + [math.inf] * r["missed"]
         p95 = float(np.percentile(every, 95, method="higher")) if every else math.inf
-        model = "tiny.en" if lang == "en" else "base"
-        print(f"  {lang} ({model}, offer {r['offer_s']:.1f} s, key word said at {r['key_s']:.1f} s) key word sent -> "
+        print(f"  {lang} ({MODELS[lang]}, offer {r['offer_s']:.1f} s, an offer once {r['key_s']:.1f} s are said) "
+              f"offer said -> "
               f"alert committed: "
               f"{percentiles(r['latencies'])}  missed: {r['missed']}  peak speech lag: {r['lag_peak']:.1f} s")
         print(f"    goal p95 <= 6 s over every offer: {'met' if p95 <= 6.0 else 'NOT met'} ({p95:.3f} s)")

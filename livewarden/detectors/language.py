@@ -11,6 +11,8 @@ so one matcher and one price reader serve all three. Who said it matters:
 - a price stated on the seller's side is a `stated_price`; which product it is
   for and whether it is under the floor is the policy's to decide;
 - every line is also a `text_line` (what the transcript shows).
+Speech is read by sound as well as by spelling: Chinese the recogniser wrote as a homophone of a term (一笔衣
+for 一比一) reads as the term (`homophones`), its evidence marked `homophone`.
 Evidence is the exact span, its source, its time and the normalized form that
 matched, so an analyst sees the words, not a score.
 """
@@ -93,10 +95,11 @@ class LanguageDetector(Detector):
         text = block.text
         if not text.strip():
             return []
-        assessment = self.matcher.assess(text)
+        assessment = self.matcher.assess(text, heard=line.source == "speech")
         placed = bool(block.lines[0].polygon)
         base = {"source": line.source, "role": line.role, "author": line.author,
-                "text": text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3)}
+                "text": text[:MAX_TEXT_CHARS], "time": round(line.stream_time, 3),
+                **({"language": line.language} if line.language else {})}
         if placed:
             base["polygon"] = block.polygon  # OCR: where on the frame the words were
         signals = []
@@ -190,12 +193,17 @@ class LanguageRoom(RoomDetector):
 
 def _flags(assessment: Assessment) -> list[dict]:
     return [{"span": h.span, "start": h.start, "end": h.end, "term": h.term_id, "normalized": h.normalized,
-             **({"negated_by": h.negation} if h.negated else {})} for h in assessment.hits]
+             **({"negated_by": h.negation} if h.negated else {}), **_heard(h)} for h in assessment.hits]
 
 
 def _span(hit: TermHit) -> dict:
     return {"span": hit.span, "start": hit.start, "end": hit.end, "normalized": hit.normalized,
-            "term": hit.term_id, "lang": hit.lang}
+            "term": hit.term_id, "lang": hit.lang, **_heard(hit)}
+
+
+def _heard(hit: TermHit) -> dict:
+    """A term the recogniser spelled as a homophone: the analyst sees what was written and what it sounds like."""
+    return {"homophone": True} if hit.homophone else {}
 
 
 def _term(hit: TermHit) -> dict:

@@ -46,6 +46,7 @@ from typing import Iterable, Iterator, Literal
 import ahocorasick
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from livewarden.detectors.homophones import Homophones
 from livewarden.detectors.text_normalize import Normalized, normalize
 from livewarden.registry.located import LocatedYaml, Problem, RegistryError, read_yaml
 
@@ -203,6 +204,7 @@ class TermHit:
     normalized: str  # the folded form that matched
     negated: bool = False
     negation: str = ""  # the original text of the negating phrase
+    homophone: bool = False  # heard speech spelled the term otherwise (`normalized` is the term, `span` as heard)
 
 
 @dataclass(frozen=True)
@@ -309,24 +311,36 @@ class LanguageMatcher:
             else:
                 entry.append(p)
         self._automaton.make_automaton()
+        self._term_keys = {}  # folded variant -> its heaviest term's weight, for `homophones`
+        for p in patterns:
+            if p.term and not p.needs_han:
+                self._term_keys[p.key] = max(p.term.weight, self._term_keys.get(p.key, 0.0))
+        self._homophones: Homophones | None = None
 
     # -- public ------------------------------------------------------------------------------------------------
 
-    def find(self, text: str) -> list[TermHit]:
-        """Every term hit in `text` (negated ones too), with original offsets, in order of position."""
+    def find(self, text: str, heard: bool = False) -> list[TermHit]:
+        """Every term hit in `text` (negated ones too), with original offsets, in order of position. `heard`:
+        the line is a transcript, and Chinese that sounds like a term is read as the term (`homophones`)."""
         n = normalize(text)
+        spelled = n.text
+        if heard and _HAN.search(spelled):
+            n = Normalized(self.homophones.respell(spelled), n.offsets, n.original)
         terms, negations = self._scan(n)
         hits: list[TermHit] = []
         for i, f in enumerate(terms):
             hit = self._hit(n, f, [g for g in negations if not _inside_other(g, f, terms)])
             if not hit.negated and i and hits[-1].negated and _LIST_GLUE.fullmatch(n.text, terms[i - 1].end, f.start):
                 hit = replace(hit, negated=True, negation=hits[-1].negation)  # "no fakes, no replicas", "不卖高仿、A货"
+            if spelled[f.start:f.end] != hit.normalized:
+                hit = replace(hit, homophone=True)
             hits.append(hit)
         return hits
 
-    def assess(self, text: str) -> Assessment:
-        """The decision: does this line offer or admit counterfeits? (score: see the module docstring)."""
-        hits = self.find(text)
+    def assess(self, text: str, heard: bool = False) -> Assessment:
+        """The decision: does this line offer or admit counterfeits? (score: see the module docstring;
+        `heard`: as in `find`)."""
+        hits = self.find(text, heard)
         best: dict[tuple[str, str], float] = {}
         for h in hits:
             if not h.negated:
@@ -336,6 +350,13 @@ class LanguageMatcher:
             keep *= 1.0 - w
         score = 1.0 - keep
         return Assessment(score >= OFFER_THRESHOLD, round(score, 4), hits)
+
+    @property
+    def homophones(self) -> Homophones:
+        """The Chinese terms by sound (built on first use: only speech needs them)."""
+        if self._homophones is None:
+            self._homophones = Homophones(self._term_keys)
+        return self._homophones
 
     # -- inside ------------------------------------------------------------------------------------------------
 

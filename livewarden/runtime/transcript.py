@@ -38,6 +38,7 @@ class Transcript:
             "role": ev["role"],
             **({"author": ev["author"]} if ev.get("author") else {}),
             "text": ev["text"],
+            **({"language": ev["language"]} if ev.get("language") else {}),  # as heard (speech) or declared
             "offer": ev["offer"],
             "flags": ev["flags"],
         }

@@ -167,29 +167,17 @@ def _write_room(job: tuple) -> None:
 
 def add_voice(clip: Path, line: str) -> None:
     """Give `clip` a sound track: the seller says `line` VOICE_AT into every loop (espeak-ng, Debian's)."""
-    import subprocess
-
     import numpy as np
 
-    from livewarden.media.audio import RATE, load_audio
+    from livewarden.media.audio import RATE
+    from livewarden.testing.voices import espeak, with_sound
 
-    if shutil.which("espeak-ng") is None:
-        raise RuntimeError("the demo's speaking room needs espeak-ng (scripts/setup.sh installs it)")
-    said = clip.with_suffix(".said.wav")
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(said), line], check=True)
-    voice = load_audio(said)
+    voice = espeak(line)
     track = np.zeros(int(SEGMENTS * CLIP_SECONDS * RATE), np.float32)
     for k in range(SEGMENTS):
         at = int((k * CLIP_SECONDS + VOICE_AT) * RATE)
         track[at:at + voice.size] = voice[:track.size - at]
-    raw, out = clip.with_suffix(".f32"), clip.with_suffix(".voiced.mp4")
-    track.tofile(raw)
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(clip), "-f", "f32le", "-ar", str(RATE), "-ac", "1",
-                    "-i", str(raw), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac", "-b:a", "64k",
-                    "-ar", "44100", "-shortest", str(out)], check=True)
-    out.replace(clip)
-    raw.unlink()
-    said.unlink()
+    with_sound(track, clip, clip)
 
 
 def restreamed(original: Path):

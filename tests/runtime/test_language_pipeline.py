@@ -230,6 +230,36 @@ def test_scan_reads_a_card_and_the_speech_and_reports_the_flagged_spans(tmp_path
     assert "REPLICA" in result.output and "of the MSRP of nova-earbuds" in result.output
 
 
+def test_scan_of_a_clip_with_chinese_speech_gives_a_chinese_transcript_with_the_offer_flagged(tmp_path: Path):
+    """The seller says "这款包是高仿的，一比一复刻…" (livewarden.testing.voices: synthetic Mandarin) in a room that
+    declares Chinese: Whisper base hears it in 5 s windows, the packaged lexicon flags it."""
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg not installed (scripts/setup.sh installs it)")
+    from livewarden.media.audio import RATE, load_audio
+    from livewarden.testing.voices import ZH_OFFER, with_sound
+
+    silence = np.zeros(RATE, np.float32)
+    clip = with_sound(np.concatenate([silence, load_audio(ZH_OFFER), silence, silence, silence]), tmp_path / "zh.mp4")
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(yaml.safe_dump({"sellers": [{"id": "bargain", "name": "Bargain"}],
+                                        "rooms": [{"id": "zh-room", "seller": "bargain", "source": str(clip),
+                                                   "languages": ["zh"]}]}))
+    result = CliRunner().invoke(app, ["scan", str(clip), "--room", "zh-room", "--registry", str(registry),
+                                      "--no-ocr", "--out", str(tmp_path / "scan")])
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "scan" / "report.json").read_text())
+    spoken = [t for t in report["transcript"] if t["source"] == "speech"]
+    assert spoken and all(t["language"] == "zh" for t in spoken), spoken
+    assert sum("\u4e00" <= c <= "\u9fff" for t in spoken for c in t["text"]) >= 10, spoken  # written in Chinese
+    flagged = [t for t in spoken if t["offer"]]
+    assert flagged and 0.5 <= flagged[0]["time"] <= 2.0, spoken  # said 1 s in
+    terms = {f["term"] for t in flagged for f in t["flags"]}
+    assert terms & {"gaofang", "yibiyi", "fuke", "fuke_top"}, flagged
+    finding = next(f for f in report["findings"] if f["rule"] == "counterfeit_language")
+    assert finding["subject"] == "bargain" and finding["signals"][0]["detector"] == "speech"
+    assert "counterfeit_language" in result.output
+
+
 def test_words_command_shows_terms_negations_prices_and_the_verdict(tmp_path: Path):
     runner = CliRunner()
     result = runner.invoke(app, ["words", "AAA r3plica 1:1 only $25"])
