@@ -456,7 +456,7 @@ def scan(
     if not report["findings"]:
         console.print("[green]no findings[/green]")
     for f in report["findings"]:
-        console.print(f"  [{f['severity']}] {f['rule']} {f['subject']} {f['first_stream_time']:.1f}s–"
+        console.print(f"  \\[{f['severity']}] {f['rule']} {f['subject']} {f['first_stream_time']:.1f}s–"
                       f"{f['last_stream_time']:.1f}s conf {f['confidence']:.2f} evidence: "
                       f"{f['evidence'][0] if f['evidence'] else '-'}")
     console.print(f"report: {out / 'report.json'}")

@@ -257,7 +257,7 @@ def test_scan_of_a_clip_with_chinese_speech_gives_a_chinese_transcript_with_the_
     assert terms & {"gaofang", "yibiyi", "fuke", "fuke_top"}, flagged
     finding = next(f for f in report["findings"] if f["rule"] == "counterfeit_language")
     assert finding["subject"] == "bargain" and finding["signals"][0]["detector"] == "speech"
-    assert "counterfeit_language" in result.output
+    assert "[red_flag] counterfeit_language bargain" in result.output  # the severity printed, not eaten as markup
 
 
 def test_words_command_shows_terms_negations_prices_and_the_verdict(tmp_path: Path):
