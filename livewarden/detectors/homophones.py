@@ -18,6 +18,7 @@ left out: a single syllable has dozens of spellings.
 from __future__ import annotations
 
 import re
+
 from pypinyin import Style, lazy_pinyin
 
 _HAN_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]{2,}")
@@ -32,7 +33,6 @@ def _reading(text: str) -> tuple[str, ...]:
 class Homophones:
     """Chinese variants by sound, to respell what a recogniser heard. Built from folded variants (the matcher's
     keys), so a respelled run is exactly what the matcher looks for."""
-
 
     def __init__(self, variants: dict[str, float]):
         """`variants`: folded variant -> its term's weight (of two that sound alike, the heavier is the one
@@ -54,6 +54,8 @@ class Homophones:
         out = list(text)
         for run in _HAN_RUN.finditer(text):
             heard, sounds = run.group(), _reading(run.group())
+            if len(sounds) != len(heard):  # characters pypinyin cannot read come back grouped: left as heard
+                continue
             i = 0
             while i < len(heard):
                 found = self._at(heard, sounds, i)
