@@ -345,7 +345,8 @@ def watch(
     ocr: Optional[bool] = typer.Option(None, "--ocr/--no-ocr",
                                        help="read on-screen text (OCR, <= 1 fps per room; ~0.1-0.3 s of a core per read)"),
     speech: Optional[bool] = typer.Option(None, "--speech/--no-speech",
-                                          help="transcribe each room's audio, in the languages it declares (else told per window)"),
+                                          help="transcribe each room's audio, in the languages it declares "
+                                               "(else told per window)"),
     lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
@@ -415,7 +416,8 @@ def scan(
     out: Optional[Path] = typer.Option(None, help="output folder (default: ./livewarden-scan-<clip name>)"),
     sample_fps: Optional[float] = typer.Option(None, min=0.1, max=30),
     ocr: bool = typer.Option(True, help="read on-screen text (OCR, <= 1 fps)"),
-    speech: bool = typer.Option(True, help="transcribe the clip's audio, in the room's declared languages (else told per window)"),
+    speech: bool = typer.Option(True, help="transcribe the clip's audio, in the room's declared languages "
+                                           "(else told per window)"),
     lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
