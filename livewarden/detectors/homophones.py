@@ -45,9 +45,6 @@ class Homophones:
         self._by_first = by_first
         self._weight = variants
 
-    def __len__(self) -> int:
-        return sum(map(len, self._by_first.values()))
-
     def respell(self, text: str) -> str:
         """`text` with every run of characters that sounds like a variant written as that variant, left to
         right, the longest variant first; the same length as `text`."""

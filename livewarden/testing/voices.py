@@ -18,8 +18,6 @@ import numpy as np
 from livewarden.media.audio import RATE, load_audio
 
 ZH_OFFER = Path(__file__).parent / "voices" / "zh_offer.flac"
-ZH_OFFER_SAID = "这款包是高仿的，一比一复刻，和正品一模一样"  # what the seller says in it (the recogniser's
-# spelling differs: "这款包式高防的,1比1复刻," in 5 s windows)
 
 
 def espeak(line: str, speed: int = 140) -> np.ndarray:
@@ -42,10 +40,9 @@ def with_sound(track: np.ndarray, out: Path, video: Path | None = None, *, fps: 
                    else ["-f", "lavfi", "-i", f"color=c=gray:s=640x360:r={fps}"])
         encode = (["-c:v", "copy"] if video is not None
                   else ["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", str(fps)])
-        target = out.with_suffix(".sound" + out.suffix) if video is not None and video == out else out
+        made = Path(tmp) / f"made{out.suffix}"  # written aside, so `out` may be `video` itself
         subprocess.run(["ffmpeg", "-v", "error", "-y", *picture, "-f", "f32le", "-ar", str(RATE), "-ac", "1",
                         "-i", str(raw), "-map", "0:v", "-map", "1:a", *encode, "-c:a", "aac", "-b:a", "64k",
-                        "-ar", "44100", "-shortest", str(target)], check=True)
-        if target != out:
-            target.replace(out)
+                        "-ar", "44100", "-shortest", str(made)], check=True)
+        shutil.move(made, out)
     return out
