@@ -68,12 +68,13 @@ NEVER_ISSUED = "NV99999999"
 
 
 def write_registry(directory: Path, sources: dict[str, str], *, products: bool = False,
-                   persons: bool = False, broadcast: Path | None = None, codes: bool = False) -> Registry:
+                   persons: bool = False, broadcast: Path | None = None, codes: bool = False,
+                   languages: tuple[str, ...] = ()) -> Registry:
     """20 brands (NOVA + 19 others, so the index is realistic), one unauthorized seller, the given rooms.
 
     With `products`, the five test pack shots are the catalog (the rooms list none of them); with
     `persons`, two test portraits are protected persons who authorized no one; with `codes`, NOVA's code scheme
-    and 1,000 issued serials.
+    and 1,000 issued serials; `languages`, what every room declares it speaks.
     """
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "marks").mkdir(exist_ok=True)
@@ -98,7 +99,8 @@ def write_registry(directory: Path, sources: dict[str, str], *, products: bool =
         "products": catalog,
         "persons": people,
         "sellers": [{"id": "bargain", "name": "Bargain", "authorized_brands": ["koru"]}],
-        "rooms": [{"id": room, "seller": "bargain", "source": src} for room, src in sources.items()],
+        "rooms": [{"id": room, "seller": "bargain", "source": src} | ({"languages": list(languages)} if languages
+                                                                         else {}) for room, src in sources.items()],
     }
     if codes:
         (directory / "nova-codes.txt").write_text("\n".join(ISSUED_SERIALS) + "\n")

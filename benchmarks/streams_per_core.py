@@ -1,6 +1,7 @@
 """Streams per core: how many live 720p rooms one machine watches before alerts get late or frames drop.
 
     python benchmarks/streams_per_core.py [--seconds 34] [--max-rooms 40] [--with-products] [--with-faces]
+        [--with-speech]
 
 N publishers push a pre-encoded 720p 30 fps H.264 clip (stream copy, looped,
 10.2 s per loop, the NOVA card up from 4.1 s to 8.1 s of each loop) into a private
@@ -33,7 +34,11 @@ and the faces detector runs too: every room must raise `impersonation`
 within P95_LIMIT + 1 s of its first frame (p95). With --with-codes a QR label whose serial NOVA never issued is
 held up beside the card (12% of the frame's width), and the codes detector runs: `code_invalid` is scored like the marks' alerts (the
 time from the code appearing to the alert; its rule waits for 2 reads); mode `no-codes` is livewarden without
-the codes detector, for the rooms it costs. Goals: >= 16 rooms on 2 cores
+the codes detector, for the rooms it costs. With --with-speech every room's clip carries a seller speaking
+(espeak-ng English, SPEECH_S of each loop: a counterfeit offer and a pitch) and declares English, and the speech
+detector runs on one transcription slot (the default budget); mode `no-speech` is the same rooms without it. The
+marks' alerts are scored as ever (speech must lag, never stall video); the speech lag and the rooms whose spoken
+offer alerted are printed beside them. Goals: >= 16 rooms on 2 cores
 with marks (issue 3), >= 12 with marks + products (issue 4), >= 12 with
 marks + faces (issue 5).
 
@@ -71,7 +76,9 @@ from livewarden.testing.scenes import room_frames
 from livewarden.config import load_settings
 from livewarden.testing.clips import drifting_shapes, write_clip
 from livewarden.testing.publish import start_publisher
+from livewarden.testing.voices import espeak, with_sound
 from livewarden.testing.rtmp_server import RtmpServer
+from livewarden.media.audio import RATE
 from livewarden.media.sources import RoomHealth, VideoSource
 from livewarden.runtime.build import build_system
 from livewarden.runtime.bus import ALERTS, AlertEvent
@@ -90,6 +97,8 @@ FIRST_ANALYSIS_S = 2.0  # start-up: a room's first frame analysed within this lo
 STARTUP_DROPS_PER_ROOM = 1
 MIN_VISIBLE_S = 2.0  # a start-up sighting is scored when the card stays up this long after watching began
 TAIL_S = 4.0  # sightings that begin this close to the end are not scored (printed)
+PITCH = ("okay guys, these bags are triple A replicas, same factory as the original. "
+         "look at the stitching, feel the leather, only forty dollars today")  # --with-speech, every loop
 
 
 class PerRoomWatcher:
@@ -228,7 +237,7 @@ def score_sightings(start: float, on: tuple[float, float], alerts: list[float], 
 
 
 def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False, bank: Path | None = None, codes: bool = False) -> dict:
+         faces: bool = False, bank: Path | None = None, codes: bool = False, speech: bool = False) -> dict:
     """Run n rooms for `seconds` in one mode; score start-up and steady state of every finding."""
     starts: dict[str, float] = {}
     opened: dict[tuple[str, str], list[float]] = {}
@@ -247,15 +256,17 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
                                               on_start=lambda wall, room=room: starts.__setitem__(room, wall)))
             time.sleep(LOOP_S / n)  # independent rooms: their loops are spread over the loop period
         registry = write_registry(workdir / f"{mode}-{n}", {room: server.url(room) for room in rooms},
-                                  products=products, persons=faces, broadcast=bank, codes=codes)
-        ours = mode in ("livewarden", "no-broadcast", "no-codes")
+                                  products=products, persons=faces, broadcast=bank, codes=codes,
+                                  languages=("en",) if speech else ())
+        ours = mode in ("livewarden", "no-broadcast", "no-codes", "no-speech")
         # the baselines search every frame in full: keypoint reuse (refresh_s > 0) is livewarden's
         settings = load_settings(overrides={"runtime.sample_fps": SAMPLE_FPS,
                                             "store.data_dir": workdir / f"{mode}-{n}" / "store",
                                             "store.index_dir": workdir / "index",
                                             "detectors.marks.refresh_s": None if ours else 0.0,
                                             "detectors.broadcast.enabled": mode != "no-broadcast",
-                                            "detectors.codes.enabled": mode != "no-codes"})
+                                            "detectors.codes.enabled": mode != "no-codes",
+                                            "detectors.speech.enabled": speech and mode == "livewarden"})
         system = build_system(registry, settings, rules=trial_rules(1.5))
         if ours:
             watcher = PipelineWatcher(system, on_alert)
@@ -266,7 +277,11 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
         startup_end = began + STARTUP_S
         time.sleep(max(0.0, startup_end - time.time()))
         startup_drops = watcher.drops()
-        time.sleep(max(0.0, began + seconds - time.time()))
+        speech_lag = 0.0
+        while time.time() < began + seconds:
+            if isinstance(watcher, PipelineWatcher):
+                speech_lag = max([speech_lag] + [s.speech_lag_s for s in watcher.pipeline.rooms.values()])
+            time.sleep(min(0.5, max(0.0, began + seconds - time.time())))
         ended = time.time()
         drops = watcher.drops() - startup_drops
         healths = watcher.healths()
@@ -297,7 +312,8 @@ def step(n: int, mode: str, clip: Path, seconds: float, workdir: Path, products:
             impersonation.latencies.append(min(t) - first_frames[room] if t else math.inf)
     return {"n": n, "phases": phases, "impersonation": impersonation if faces else None, "waits": waits,
             "startup_drops": startup_drops, "drops": drops, "max_lag": max_lag, "errors": errors,
-            "never_started": never_started}
+            "never_started": never_started, "speech_lag": speech_lag,
+            "offers_heard": sum(1 for room in rooms if opened.get(("counterfeit_language", room)))}
 
 
 def limit(rule: str) -> float:
@@ -329,16 +345,20 @@ def verdict(r: dict) -> tuple[bool, bool, list[str]]:
     errors_ok = r["errors"] == 0
     lines = [f"start-up {'pass' if up_ok else 'FAIL'}: " + "; ".join(up_text),
              f"steady   {'pass' if steady_ok else 'FAIL'}: " + "; ".join(steady_text)]
+    if r["offers_heard"] or r["speech_lag"]:
+        lines.append(f"speech: {r['offers_heard']} of {n} rooms' spoken offers alerted; "
+                     f"peak speech lag {r['speech_lag']:.1f}s")
     if not errors_ok or r["never_started"]:
         lines.append(f"detector errors={r['errors']}; publishers that never started: {r['never_started']}")
     return up_ok and errors_ok, steady_ok and errors_ok, lines
 
 
 def ramp(mode: str, ns: list[int], clip: Path, seconds: float, workdir: Path, products: bool = False,
-         faces: bool = False, bank: Path | None = None, codes: bool = False) -> int:
+         faces: bool = False, bank: Path | None = None, codes: bool = False, speech: bool = False) -> int:
     reached = 0
     for n in ns:
-        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces, bank, codes))
+        up_ok, steady_ok, lines = verdict(step(n, mode, clip, seconds, workdir, products, faces, bank, codes,
+                                               speech))
         ok = up_ok and steady_ok
         print(f"  {mode:10s} N={n:2d}: {'pass' if ok else 'FAIL'}", flush=True)
         for line in lines:
@@ -360,6 +380,8 @@ def main() -> None:
                     help="a registered broadcast (60 s) in the bank: every room's frames are looked up in it")
     ap.add_argument("--with-codes", action="store_true",
                     help="a QR label with a never-issued serial beside the card; run the codes detector too")
+    ap.add_argument("--with-speech", action="store_true",
+                    help="a seller speaking in every room; run the speech detector too (mode no-speech: without it)")
     ap.add_argument("--modes", default="naive,sampled,livewarden",
                     help="which ramps to run (comma-separated; no-broadcast: livewarden without the broadcast detector)")
     ap.add_argument("--rooms", type=int, action="append", help="run only these steps (e.g. --rooms 16 for an A/B)")
@@ -385,14 +407,20 @@ def main() -> None:
         if args.with_faces:
             frames = with_portrait(frames, cv2.imread(str(FACES / "obama-live.jpg")))
         write_clip(clip, frames, FPS)
+        if args.with_speech:  # the pitch at the start of every loop, silence to the loop's end
+            said = espeak(PITCH, speed=150)
+            track = np.zeros(int(LOOP_S * RATE), np.float32)
+            track[: min(said.size, track.size)] = said[: track.size]
+            with_sound(track, clip, video=clip)
+            print(f"  the seller speaks {said.size / RATE:.1f} s of every {LOOP_S} s loop", flush=True)
         bank = None
         if args.with_bank:
             bank = Path(tmp) / "studio-show.mp4"
             write_clip(bank, drifting_shapes(60 * 10, seed=4, size=(1280, 720), fps=10), 10)
-        extra = (args.with_products, args.with_faces, bank, args.with_codes)
+        extra = (args.with_products, args.with_faces, bank, args.with_codes, args.with_speech)
         ours = [1, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 48]
         ramps = {"naive": [1, 2, 3, 4, 6, 8], "sampled": [1, 2, 4, 6, 8, 12, 16, 20], "no-broadcast": ours,
-                 "no-codes": ours, "livewarden": ours}
+                 "no-codes": ours, "no-speech": ours, "livewarden": ours}
         reached = {mode: ramp(mode, args.rooms or [n for n in ns if n <= args.max_rooms], clip, args.seconds,
                               Path(tmp), *extra)
                    for mode, ns in ramps.items() if mode in modes}
@@ -402,6 +430,9 @@ def main() -> None:
     if "no-codes" in reached:
         print(f"  codes detector: livewarden {reached.get('livewarden', 0)} rooms with it, "
               f"{reached['no-codes']} without it")
+    if "no-speech" in reached:
+        print(f"  speech detector (one transcription slot): livewarden {reached.get('livewarden', 0)} rooms with it, "
+              f"{reached['no-speech']} without it")
     naive, sampled, ours = (reached.get(m, 0) for m in ("naive", "sampled", "livewarden"))
     print(f"  rooms sustained (start-up and steady state): livewarden {ours} ({ours / cores:.1f}/core), "
           f"sampled loop {sampled}, naive loop {naive}; ratio {ours / max(sampled, 1):.1f}x the sampled loop, "
