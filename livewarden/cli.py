@@ -71,6 +71,12 @@ SETTINGS_HELP = "settings YAML (see README 'Settings'); LIVEWARDEN_* variables a
 SettingsFile = Annotated[Optional[Path], typer.Option("--settings", help=SETTINGS_HELP)]
 StoreUrl = Annotated[Optional[str], typer.Option("--db", help="SQLAlchemy URL of the case store")]
 StoreDir = Annotated[Optional[Path], typer.Option(help="the embedded store's folder [livewarden-data]")]
+# where the rooms' signals go: in process (default) or Redis Streams, decided here or by `livewarden policy`
+BusUrl = Annotated[Optional[str], typer.Option("--bus", help="Redis URL: the rooms' signals go through Redis Streams "
+                                                             "(redis://HOST:6379/0); default: in process")]
+Decide = Annotated[bool, typer.Option("--decide/--no-decide",
+                                      help="decide here (with --bus, beside any `livewarden policy`), or only "
+                                           "publish the rooms' signals for `livewarden policy` to decide")]
 
 
 @db_app.command("upgrade")
@@ -113,6 +119,8 @@ def serve(
     host: Optional[str] = typer.Option(None, help="address to listen on [127.0.0.1]"),
     port: Optional[int] = typer.Option(None, min=0, max=65535, help="port of the API [8080]"),
     watch: bool = typer.Option(True, "--watch/--no-watch", help="watch the registry's rooms (or only serve the API)"),
+    bus: BusUrl = None,
+    decide: Decide = True,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the server: the rooms' pipeline, the REST API with its live feed (/events), webhooks; docs at /docs."""
@@ -124,11 +132,45 @@ def serve(
     with _errors():
         reg = load_registry(registry)
         cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": data_dir, "store.url": db,
-                                   "api.host": host, "api.port": port, "runtime.realtime": True})
+                                   "api.host": host, "api.port": port, "runtime.realtime": True, "bus.url": bus})
+        _need_bus(cfg, decide)
         system = build_system(reg, cfg, progress=console.status)
     console.print(f"[green]serving[/green] http://{cfg.api.host}:{cfg.api.port} (API docs at /docs), "
                   f"{len(reg.rooms) if watch else 0} rooms watched; Ctrl-C stops", soft_wrap=True)
-    run_server(system, cfg.api.host, cfg.api.port, watch=watch, registry_path=registry)
+    run_server(system, cfg.api.host, cfg.api.port, watch=watch, registry_path=registry, decide=decide)
+
+
+@app.command()
+def policy(
+    registry: Path = typer.Option(..., "--registry", "-r", help="registry YAML (the rooms' sellers, brands, rules' data)"),
+    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL the rooms' signals come from (redis://HOST:6379/0)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store; default: SQLite under "
+                                                        "--data-dir"),
+    data_dir: Optional[Path] = typer.Option(None, help="where the SQLite store and evidence go [livewarden-data]"),
+    rules: Optional[Path] = typer.Option(None, help="rules YAML (default: the packaged rules)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Decide only: read the rooms' signals from Redis, commit alerts, file cases (beside other policy processes)."""
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import build_policy
+    from livewarden.runtime.policy_worker import run_policy
+
+    _setup_logging(verbose)
+    with _errors():
+        reg = load_registry(registry)
+        cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": data_dir, "store.url": db,
+                                   "bus.url": bus})
+        system = build_policy(reg, cfg)
+    console.print(f"[green]deciding[/green] the signals of {redact_url(cfg.bus.url)} into {redact_url(system.store.url)}"
+                  f"; Ctrl-C stops", soft_wrap=True)
+
+    def told(event) -> None:
+        a = event.alert
+        if event.update.opened:
+            console.print(f"  alert \\[{a.severity}] {a.rule} room {a.room_id}: {escape(a.message)}", soft_wrap=True)
+
+    run_policy(system, on_alert=told)
 
 
 @keys_app.command("create")
@@ -348,6 +390,8 @@ def watch(
                                           help="transcribe each room's audio, in the languages it declares "
                                                "(else told per window)"),
     lexicon: Optional[list[Path]] = typer.Option(None, help="extra lexicon YAML file or folder (repeatable)"),
+    bus: BusUrl = None,
+    decide: Decide = True,
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Monitor every room in the registry live, until Ctrl-C."""
@@ -369,12 +413,21 @@ def watch(
         cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": data_dir,
                                    "runtime.sample_fps": sample_fps, "runtime.realtime": True,
                                    "detectors.screen_text.enabled": ocr, "detectors.speech.enabled": speech,
-                                   "detectors.language.lexicon": lexicon or None})
+                                   "detectors.language.lexicon": lexicon or None, "bus.url": bus})
+        _need_bus(cfg, decide)
         system = build_system(reg, cfg, progress=console.status)
-    pipeline = system.pipeline(rooms=room or None)
+    pipeline = system.pipeline(rooms=room or None, decide=decide)
     _add_chat(pipeline, chat_feeds, chat_http)
-    run_live(pipeline, console, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms")
-    print_alert_summary(console, system.store)
+    where = "" if decide else f" (signals to {redact_url(cfg.bus.url)}, decided by `livewarden policy`)"
+    run_live(pipeline, console, duration=duration, title=f"livewarden watch — {len(pipeline.rooms)} rooms{where}")
+    system.bus.close()
+    if decide:
+        print_alert_summary(console, system.store)
+
+
+def _need_bus(cfg, decide: bool) -> None:
+    if not decide and cfg.bus.url is None:
+        raise _fail("--no-decide needs --bus:", "without a bus no other process can decide this one's signals")
 
 
 def _chat_feeds(feeds: list[str]) -> list[str]:

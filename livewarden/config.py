@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Literal, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from livewarden.errors import Problem, SettingsError
@@ -211,6 +211,23 @@ class StoreSettings(_Section):
     index_dir: Path = Field(default_factory=_default_index_dir)
 
 
+class BusSettings(_Section):
+    """Between detection and policy: in process (the default), or Redis Streams when `url` is set."""
+
+    url: str | None = None  # redis://host:6379/0 (signals on Redis Streams: runtime/redis_bus.py)
+    prefix: str = "lw:"  # of every key, so several deployments can share one Redis
+    partitions: int = Field(16, ge=1, le=1024)  # signal streams; a room's signals stay in one, in order
+    lease_s: float = Field(5.0, gt=0)  # a dead consumer's partitions are taken over after this long
+    max_deliveries: int = Field(5, ge=1)  # a signal whose handler raised this often is parked
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"bus.url must be a redis:// (or rediss://, unix://) URL, not {url.split('@')[-1]!r}")
+        return url
+
+
 class PolicySettings(_Section):
     rules: Path | None = None  # rules YAML (default: the packaged rules)
 
@@ -245,6 +262,7 @@ class Settings(BaseSettings):
     runtime: RuntimeSettings = Field(default_factory=RuntimeSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
+    bus: BusSettings = Field(default_factory=BusSettings)
     cases: CasesSettings = Field(default_factory=CasesSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
 

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg espeak-ng fonts-dejavu-core python3-venv tesseract-ocr-vie fonts-wqy-zenhei postgresql libjemalloc2 chromium g++ python3-dev)
+APT_PACKAGES=(nginx libnginx-mod-rtmp ffmpeg espeak-ng fonts-dejavu-core python3-venv tesseract-ocr-vie fonts-wqy-zenhei postgresql redis-server libjemalloc2 chromium g++ python3-dev)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

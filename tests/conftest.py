@@ -71,3 +71,25 @@ def postgres_url(postgres_server, request) -> str:
     """The URL of a new, empty database on the session's server (named after the test, for its log)."""
     name = re.sub(r"[^a-z0-9_]+", "_", request.node.name.lower())
     return postgres_server.new_database(f"t{next(_databases)}_{name}"[:63])
+
+
+# Redis: one real server per session (Debian's redis-server in a temp dir); each test uses keys of its own prefix
+@pytest.fixture(scope="session")
+def redis_server():
+    """One Redis server (append-only file on) for the session; the tests that need it skip, saying why, without it."""
+    from livewarden.testing.redis_server import RedisServer
+
+    ok, why = RedisServer.available()
+    if not ok:
+        pytest.skip(why)
+    with RedisServer() as server:
+        yield server
+
+
+_prefixes = itertools.count()
+
+
+@pytest.fixture
+def redis_prefix(redis_server) -> str:
+    """A key prefix no other test uses (the streams, leases and marks of one test)."""
+    return f"t{next(_prefixes)}:"

@@ -9,7 +9,6 @@ has its own stream clock.
 from __future__ import annotations
 
 import threading
-import time
 
 from livewarden.model import Signal
 

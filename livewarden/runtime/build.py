@@ -59,12 +59,12 @@ class System:
         if data_dir is not None:
             settings = settings.with_overrides({"store.data_dir": Path(data_dir)})
         return cls(registry, settings, detectors, Policy(registry, load_rules() if rules is None else rules),
-                   store if store is not None else open_store(settings), InProcessBus(), spool_for(settings))
+                   store if store is not None else open_store(settings), open_bus(settings), spool_for(settings))
 
-    def pipeline(self, rooms: list[str] | None = None):
+    def pipeline(self, rooms: list[str] | None = None, decide: bool = True):
         from livewarden.runtime.pipeline import Pipeline
 
-        return Pipeline(self, rooms)
+        return Pipeline(self, rooms, decide)
 
 
 def store_url(settings: Settings) -> str:
@@ -78,6 +78,17 @@ def open_store(settings: Settings):
     data_dir = Path(settings.store.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)  # the evidence folder (and, embedded, the SQLite file) go here
     return CaseStore(store_url(settings), data_dir / "evidence")
+
+
+def open_bus(settings: Settings) -> Bus:
+    """In process, or signals on Redis Streams when `bus.url` is set (detection and policy in other processes)."""
+    bus = settings.bus
+    if bus.url is None:
+        return InProcessBus()
+    from livewarden.runtime.redis_bus import RedisStreamsBus
+
+    return RedisStreamsBus(bus.url, prefix=bus.prefix, partitions=bus.partitions, lease_s=bus.lease_s,
+                           max_deliveries=bus.max_deliveries)
 
 
 def spool_for(settings: Settings) -> EvidenceSpool:
@@ -102,6 +113,15 @@ def build_detectors(registry: Registry, settings: Settings, progress: Progress |
     return detectors
 
 
+def build_policy(registry: Registry, settings: Settings, rules: list[Rule] | None = None) -> System:
+    """A system that only decides (`livewarden policy`): the policy, store and bus, no detector."""
+    if settings.bus.url is None:
+        raise BuildError("a policy process reads signals from a bus: set bus.url (--bus redis://HOST:6379/0)")
+    rules = load_rules(settings.policy.rules) if rules is None else rules
+    return System(registry, settings, [], Policy(registry, rules), open_store(settings), open_bus(settings),
+                  spool_for(settings))
+
+
 def build_system(registry: Registry, settings: Settings, progress: Progress | None = None,
                  rules: list[Rule] | None = None) -> System:
     """Rules first (cheap, and a bad file should not wait for the models), then detectors, store, bus.
@@ -116,5 +136,5 @@ def build_system(registry: Registry, settings: Settings, progress: Progress | No
     if not detectors:
         raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "
                          "protected persons, and language is off")
-    return System(registry, settings, detectors, Policy(registry, rules), open_store(settings), InProcessBus(),
+    return System(registry, settings, detectors, Policy(registry, rules), open_store(settings), open_bus(settings),
                   spool_for(settings))

@@ -6,7 +6,7 @@ Three topics:
   attributed to a product);
 - `alerts`: the store -> console, scan report, live feed, webhooks (an AlertEvent, after the commit).
 
-The contract every bus keeps (the in-process one here; Redis Streams next): messages of one room arrive in
+The contract every bus keeps (the in-process one here; Redis Streams in runtime/redis_bus.py): messages of one room arrive in
 the order they were published, delivery is at least once, and every signal has an idempotency key
 (`Signal.key`) so a consumer counts a redelivery once (the policy does). A subscriber that raises is logged
 and does not stop the others.
@@ -45,6 +45,10 @@ class Bus(ABC):
     @abstractmethod
     def subscribe(self, topic: str, handler: Handler) -> None:
         """Call `handler(message)` for every message of `topic` published from now on."""
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything published has left this process (in process: it has, at once)."""
+        return True
 
     def close(self) -> None:
         """Stop delivering (nothing to do in process)."""

@@ -108,7 +108,7 @@ class Decider:
 
 
 class Pipeline:
-    def __init__(self, system: "System", rooms: list[str] | None = None):
+    def __init__(self, system: "System", rooms: list[str] | None = None, decide: bool = True):
         self.system = system
         self.registry, self.policy, self.store, self.bus = system.registry, system.policy, system.store, system.bus
         self.detectors = system.detectors
@@ -131,7 +131,9 @@ class Pipeline:
         self.detector_seconds = Histogram("livewarden_detector_seconds", "time a detector took per item",
                                           ["detector"], registry=self.metrics,
                                           buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5))
-        self.decider = Decider(system)
+        # with an outside bus, the decisions may be another process's (`livewarden policy`): then this one only
+        # publishes its rooms' signals
+        self.decider = Decider(system) if decide else None
         self.bus.subscribe(OBSERVED, self.transcript.observe)
         self.bus.subscribe(ALERTS, self._count_alert)
         wanted = None if rooms is None else set(rooms)
@@ -221,6 +223,7 @@ class Pipeline:
         for t in self._threads + [t for s in list(self.rooms.values()) for t in s.threads]:
             t.join(max(0.0, deadline - time.monotonic()))
         self._seller_chat.shutdown(wait=True)  # every accepted seller line is read before the pipeline ends
+        self.bus.flush()  # and every signal has left (an outside bus buffers them)
 
     def all_done(self) -> bool:
         """True when every room's source has ended (files) and no frame waits for analysis.

@@ -37,13 +37,14 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     return platform, app, WebhookSender(platform.engine)
 
 
-def run_server(system: Any, host: str, port: int, watch: bool = True, registry_path: Path | None = None) -> None:
+def run_server(system: Any, host: str, port: int, watch: bool = True, registry_path: Path | None = None,
+               decide: bool = True) -> None:
     """Serve until Ctrl-C / SIGTERM; rooms are watched from the start, webhooks sent from the outbox."""
     import uvicorn
 
     from livewarden.runtime.collector import settle_after_start
 
-    pipeline = system.pipeline() if watch and system.registry.rooms else None
+    pipeline = system.pipeline(decide=decide) if watch and system.registry.rooms else None
     platform, app, sender = server_parts(system, pipeline, registry_path)
     if pipeline is not None:
         pipeline.start()
@@ -55,6 +56,7 @@ def run_server(system: Any, host: str, port: int, watch: bool = True, registry_p
         sender.stop()
         if pipeline is not None:
             pipeline.stop()
+        system.bus.close()
 
 
 class BackgroundServer:

@@ -1,0 +1,350 @@
+"""Signals on Redis Streams, for when detection and policy run in different processes or on different machines.
+
+The bus contract (runtime/bus.py) on Redis: a room's signals arrive in order, delivery is at least once, and a
+signal is applied once in effect.
+
+- **Partitions.** `<prefix>signals:<p>` with `p = crc32(room) % partitions`: one room, one stream, so its signals
+  keep their order. Publishing is buffered and sent in pipelined batches by one flusher thread (a round trip
+  per signal would cap a producer at a few thousand a second); `publish` returns once the signal is buffered,
+  and a buffer that cannot drain (Redis down) keeps it until it can.
+- **One reader per partition.** Every consumer of the group reads only the partitions it holds a lease on
+  (`<prefix>lease:<p>`, a key set with NX and an expiry, renewed while the consumer lives). Two consumers never
+  read one partition at once, so per-room order holds across consumers; partitions spread over the consumers
+  alive (each takes at most its share while another is waiting).
+- **Taking over.** When a consumer dies its leases expire; the consumer that takes a partition first claims
+  its pending entries (`XAUTOCLAIM`, which counts a delivery) and applies them in order, then reads on.
+- **Once in effect.** An entry is acked after its handlers ran, so one a consumer was given and died before
+  acking is applied again by the heir: at least once, at most one batch per dead consumer. That is what the
+  policy needs: the dead consumer's state in memory died with it, so its heir must see those signals; an alert
+  committed twice is one alert (the store's upsert), and a redelivery in the same process is counted once (the
+  policy's key memory).
+- **Poison.** An entry whose handler raised is retried; after `max_deliveries` deliveries it is parked in
+  `<prefix>parked` with its reason and acked, so one bad signal does not stall its room forever.
+- **Outages.** A connection error is retried with backoff (up to `max_backoff_s`); nothing buffered is dropped.
+
+`observed` and `alerts` are delivered in this process, as by the in-process bus: alerts reach other processes
+through the case store (the API's live feed reads it), which is where they are committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from livewarden.model import Signal
+from livewarden.runtime.bus import SIGNALS, TOPICS, Bus, Handler, InProcessBus
+
+log = logging.getLogger(__name__)
+
+GROUP = "policy"
+# renew a lease only if it is still ours (a get and an expire apart could extend another consumer's)
+RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+
+
+@dataclass
+class ConsumerStats:
+    """What one consumer did (for `cluster status` and the tests)."""
+
+    applied: int = 0
+    claimed: int = 0  # entries taken over from a dead consumer
+    parked: int = 0
+    failures: int = 0  # handler calls that raised
+    reconnects: int = 0
+    partitions: set[int] = field(default_factory=set)
+
+
+def partition_of(room_id: str, partitions: int) -> int:
+    """A stable partition for a room (the same in every process: not Python's salted hash)."""
+    return zlib.crc32(room_id.encode()) % partitions
+
+
+class RedisStreamsBus(Bus):
+    """`signals` through Redis Streams; `observed` and `alerts` in process. See the module docstring.
+
+    A process that only publishes (a room worker) never subscribes to `signals`; one that subscribes becomes a
+    consumer of the group (named `consumer`, unique per process by default) and starts reading at once.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "lw:", partitions: int = 16, consumer: str | None = None,
+                 lease_s: float = 5.0, max_deliveries: int = 5, retry_after_s: float = 1.0, batch: int = 500,
+                 max_backoff_s: float = 5.0, maxlen: int = 1_000_000) -> None:
+        import redis
+
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        self.url, self.prefix, self.partitions = url, prefix, partitions
+        self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.lease_s, self.max_deliveries, self.retry_after_s = lease_s, max_deliveries, retry_after_s
+        self.batch, self.max_backoff_s, self.maxlen = batch, max_backoff_s, maxlen
+        self.redis = redis.Redis.from_url(url, socket_timeout=max(2.0, lease_s), socket_connect_timeout=2.0,
+                                          health_check_interval=10)
+        self.local = InProcessBus()
+        self.stats = ConsumerStats()
+        self.errors = 0
+        self._handlers: list[Handler] = []
+        self._outbox: deque[tuple[int, bytes]] = deque()
+        self._outbox_ready = threading.Condition()
+        self._sending = False  # a batch is on its way (flush waits for it)
+        self._last_error: dict[bytes, str] = {}  # entry id -> why its handler raised (the parked reason)
+        self._renew = self.redis.register_script(RENEW)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._flusher = self._start(self._flush_forever, "redis-bus-flush")
+
+    # -- names
+    def stream(self, p: int) -> str:
+        return f"{self.prefix}signals:{p}"
+
+    def _lease(self, p: int) -> str:
+        return f"{self.prefix}lease:{p}"
+
+    @property
+    def _consumer_key(self) -> str:  # "alive, holding n partitions", expiring with the leases
+        return f"{self.prefix}consumer:{self.consumer}"
+
+    @property
+    def parked_stream(self) -> str:
+        return f"{self.prefix}parked"
+
+    # -- the Bus
+    def publish(self, topic: str, message: Any) -> None:
+        if topic != SIGNALS:
+            self.local.publish(topic, message)
+            return
+        body = json.dumps(message.to_message(), separators=(",", ":")).encode()
+        with self._outbox_ready:
+            self._outbox.append((partition_of(message.room_id, self.partitions), body))
+            self._outbox_ready.notify()
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}; topics: {', '.join(TOPICS)}")
+        if topic != SIGNALS:
+            self.local.subscribe(topic, handler)
+            return
+        self._handlers.append(handler)
+        if len(self._handlers) == 1:
+            self._start(self._consume_forever, "redis-bus-consume")
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every signal published so far is in Redis (False if `timeout` passed first)."""
+        deadline = time.monotonic() + timeout
+        with self._outbox_ready:
+            while self._outbox or self._sending:
+                if not self._outbox_ready.wait(timeout=max(0.0, deadline - time.monotonic())):
+                    return not (self._outbox or self._sending)
+        return True
+
+    def close(self) -> None:
+        """Send what is buffered, give the leases back (another consumer takes over at once), stop."""
+        self.flush(timeout=5.0)
+        self._stop.set()
+        with self._outbox_ready:
+            self._outbox_ready.notify_all()
+        for thread in self._threads:
+            thread.join(timeout=self.lease_s + 5)
+        try:
+            for p in list(self.stats.partitions):
+                self._release(p)
+            self.redis.delete(self._consumer_key)
+        except Exception:  # Redis gone: the leases expire by themselves
+            pass
+        self.redis.close()
+
+    def pending(self) -> dict[int, int]:
+        """Entries delivered to some consumer and not yet acked, per partition."""
+        out = {}
+        for p in range(self.partitions):
+            try:
+                out[p] = int(self.redis.xpending(self.stream(p), GROUP)["pending"])
+            except Exception:  # no such stream or group yet
+                out[p] = 0
+        return out
+
+    def parked(self) -> list[dict[str, Any]]:
+        """The parked signals, oldest first: their reason, partition, deliveries and the message."""
+        return [{k.decode(): v.decode() for k, v in fields.items()} | {"id": entry_id.decode()}
+                for entry_id, fields in self.redis.xrange(self.parked_stream)]
+
+    # -- publishing
+    def _flush_forever(self) -> None:
+        backoff = 0.05
+        while True:
+            with self._outbox_ready:
+                while not self._outbox and not self._stop.is_set():
+                    self._outbox_ready.wait(timeout=0.5)
+                if not self._outbox and self._stop.is_set():
+                    return
+                items = [self._outbox.popleft() for _ in range(min(len(self._outbox), self.batch))]
+                self._sending = True
+            try:
+                pipe = self.redis.pipeline(transaction=False)
+                for p, body in items:
+                    pipe.xadd(self.stream(p), {"m": body}, maxlen=self.maxlen, approximate=True)
+                pipe.execute()
+                backoff = 0.05
+            except Exception as exc:
+                with self._outbox_ready:
+                    self._outbox.extendleft(reversed(items))  # in front, in order: nothing is lost or reordered
+                backoff = self._wait_after(exc, backoff, "publishing")
+                if self._stop.is_set() and backoff >= self.max_backoff_s:
+                    log.error("redis bus: %d signals not sent at close: %s", len(self._outbox), exc)
+                    return
+            finally:
+                with self._outbox_ready:
+                    self._sending = False
+                    self._outbox_ready.notify_all()
+
+    # -- consuming
+    def _consume_forever(self) -> None:
+        backoff, next_lease = 0.05, 0.0
+        while not self._stop.is_set():
+            try:
+                if time.monotonic() >= next_lease:
+                    self._hold_leases()
+                    next_lease = time.monotonic() + self.lease_s / 3
+                    for p in sorted(self.stats.partitions):
+                        self._retry_pending(p)
+                self._read_new()
+                backoff = 0.05
+            except Exception as exc:
+                backoff = self._wait_after(exc, backoff, "consuming")
+                next_lease = 0.0
+
+    def _hold_leases(self) -> None:
+        """Renew the leases held; take free ones up to a fair share (claiming what their last holder left)."""
+        ttl = int(self.lease_s * 1000)
+        for p in sorted(self.stats.partitions):
+            if not self._renew(keys=[self._lease(p)], args=[self.consumer, ttl]):
+                self.stats.partitions.discard(p)  # lost it (we stalled past its expiry): another reads it now
+        live = max(1, len(self._live_consumers()))
+        share = -(-self.partitions // live)
+        for p in range(self.partitions):
+            if len(self.stats.partitions) >= share:
+                break
+            if p not in self.stats.partitions and self.redis.set(self._lease(p), self.consumer, nx=True, px=ttl):
+                self._ensure_group(p)
+                self.stats.partitions.add(p)
+                self._take_over(p)
+        self.redis.set(self._consumer_key, len(self.stats.partitions), px=ttl)
+        if len(self.stats.partitions) > share:  # a newcomer is waiting: give one back
+            self._release(max(self.stats.partitions))
+
+    def _live_consumers(self) -> list[str]:
+        return [k.decode()[len(self.prefix) + len("consumer:"):]
+                for k in self.redis.scan_iter(f"{self.prefix}consumer:*", count=100)] or [self.consumer]
+
+    def _release(self, p: int) -> None:
+        self.stats.partitions.discard(p)
+        if self.redis.get(self._lease(p)) == self.consumer.encode():
+            self.redis.delete(self._lease(p))
+
+    def _ensure_group(self, p: int) -> None:
+        import redis
+
+        try:
+            self.redis.xgroup_create(self.stream(p), GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _take_over(self, p: int) -> None:
+        """Entries the partition's previous reader was given and did not ack, in order: ours now."""
+        start = "0-0"
+        while True:
+            start, entries, _ = self.redis.xautoclaim(self.stream(p), GROUP, self.consumer, min_idle_time=0,
+                                                      start_id=start, count=self.batch)
+            if entries:
+                self.stats.claimed += len(entries)
+                self._apply(p, entries)
+            if start in (b"0-0", "0-0"):
+                return
+
+    def _read_new(self) -> None:
+        held = sorted(self.stats.partitions)
+        if not held:
+            self._stop.wait(0.2)
+            return
+        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.stream(p): ">" for p in held},
+                                      count=self.batch, block=200)
+        for stream, entries in reply or ():
+            p = int(stream.decode().rsplit(":", 1)[1])
+            if p in self.stats.partitions:
+                self._apply(p, entries)
+
+    def _retry_pending(self, p: int) -> None:
+        """Our own entries whose handler raised: again, or parked after `max_deliveries`."""
+        idle_ms = int(self.retry_after_s * 1000)
+        stuck = self.redis.xpending_range(self.stream(p), GROUP, min="-", max="+", count=self.batch,
+                                          consumername=self.consumer, idle=idle_ms)
+        if not stuck:
+            return
+        poison = [e for e in stuck if e["times_delivered"] >= self.max_deliveries]
+        for entry in poison:
+            self._park(p, entry["message_id"], entry["times_delivered"])
+        again = [e["message_id"] for e in stuck if e["times_delivered"] < self.max_deliveries]
+        if again:
+            entries = self.redis.xclaim(self.stream(p), GROUP, self.consumer, min_idle_time=idle_ms,
+                                        message_ids=again)
+            self._apply(p, entries)
+
+    def _park(self, p: int, entry_id: bytes, deliveries: int) -> None:
+        found = self.redis.xrange(self.stream(p), min=entry_id, max=entry_id)
+        body = found[0][1].get(b"m", b"") if found else b""
+        reason = self._last_error.get(entry_id, "the handler raised at every delivery")
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(self.parked_stream, {"partition": p, "entry": entry_id, "deliveries": deliveries,
+                                       "reason": reason, "m": body})
+        pipe.xack(self.stream(p), GROUP, entry_id)
+        pipe.execute()
+        self._last_error.pop(entry_id, None)
+        self.stats.parked += 1
+        log.error("redis bus: parked signal %s of partition %d after %d deliveries: %s", entry_id.decode(), p,
+                  deliveries, reason)
+
+    def _apply(self, p: int, entries: list) -> None:
+        """Hand each entry to the handlers in order; ack the ones done (a failed one stays pending, retried)."""
+        done = []
+        for entry_id, fields in entries:
+            if fields is None:  # trimmed away before it was read: nothing to apply
+                done.append(entry_id)
+                continue
+            try:
+                signal = Signal.from_message(json.loads(fields[b"m"]))
+                for handler in self._handlers:
+                    handler(signal)
+            except Exception as exc:
+                self.stats.failures += 1
+                self.errors += 1
+                self._last_error[entry_id] = f"{type(exc).__name__}: {exc}"[:500]
+                log.warning("redis bus: signal %s of partition %d failed (will retry): %s", entry_id.decode(), p,
+                            exc)
+                continue
+            self.stats.applied += 1
+            done.append(entry_id)
+        if done:
+            self.redis.xack(self.stream(p), GROUP, *done)
+
+    # -- shared
+    def _start(self, target, name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        return thread
+
+    def _wait_after(self, exc: Exception, backoff: float, doing: str) -> float:
+        """Log a Redis error once per backoff step and wait; the next wait is longer, up to max_backoff_s."""
+        self.stats.reconnects += 1
+        log.warning("redis bus: %s failed (%s); retrying in %.2fs", doing, exc, backoff)
+        self._stop.wait(backoff)
+        return min(self.max_backoff_s, backoff * 2)
+
