@@ -8,7 +8,8 @@ signal is applied once in effect.
   per signal would cap a producer at a few thousand a second); `publish` returns once the signal is buffered,
   and a buffer that cannot drain (Redis down) keeps it until it can.
 - **One reader per partition.** Every consumer of the group reads only the partitions it holds a lease on
-  (`<prefix>lease:<p>`, a key set with NX and an expiry, renewed while the consumer lives). Two consumers never
+  (`<prefix>lease:<p>`, a key set with NX and an expiry, renewed by a heartbeat thread while the consumer
+  lives, so a slow batch does not let it lapse). Two consumers never
   read one partition at once, so per-room order holds across consumers; partitions spread over the consumers
   alive (each takes at most its share while another is waiting).
 - **Taking over.** When a consumer dies its leases expire; the consumer that takes a partition first claims
@@ -96,6 +97,9 @@ class RedisStreamsBus(Bus):
         self._sending = False  # a batch is on its way (flush waits for it)
         self._last_error: dict[bytes, str] = {}  # entry id -> why its handler raised (the parked reason)
         self._renew = self.redis.register_script(RENEW)
+        self._lease_lock = threading.Lock()
+        self._held: set[int] = set()  # partitions whose lease we hold (the heartbeat's)
+        self._leaving: set[int] = set()  # of those, the ones to give back (the reader does, between batches)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._flusher = self._start(self._flush_forever, "redis-bus-flush")
@@ -153,7 +157,7 @@ class RedisStreamsBus(Bus):
         for thread in self._threads:
             thread.join(timeout=self.lease_s + 5)
         try:
-            for p in list(self.stats.partitions):
+            for p in list(self._held | self.stats.partitions):
                 self._release(p)
             self.redis.delete(self._consumer_key)
         except Exception:  # Redis gone: the leases expire by themselves
@@ -205,39 +209,67 @@ class RedisStreamsBus(Bus):
                     self._outbox_ready.notify_all()
 
     # -- consuming
+    # Two threads: the heartbeat holds the leases (renews them, takes free ones, says which to give back), so a
+    # slow batch never lets a lease lapse; the reader claims what a new partition's last holder left, reads, and
+    # gives partitions back between batches.
     def _consume_forever(self) -> None:
-        backoff, next_lease = 0.05, 0.0
+        self._start(self._heartbeat_forever, "redis-bus-leases")
+        backoff, next_retry = 0.05, 0.0
         while not self._stop.is_set():
             try:
-                if time.monotonic() >= next_lease:
-                    self._hold_leases()
-                    next_lease = time.monotonic() + self.lease_s / 3
+                self._settle_partitions()
+                if time.monotonic() >= next_retry:
                     for p in sorted(self.stats.partitions):
                         self._retry_pending(p)
+                    next_retry = time.monotonic() + self.retry_after_s
                 self._read_new()
                 backoff = 0.05
             except Exception as exc:
                 backoff = self._wait_after(exc, backoff, "consuming")
-                next_lease = 0.0
+
+    def _heartbeat_forever(self) -> None:
+        backoff = 0.05
+        while not self._stop.is_set():
+            try:
+                self._hold_leases()
+                backoff = 0.05
+                self._stop.wait(self.lease_s / 3)
+            except Exception as exc:
+                backoff = self._wait_after(exc, backoff, "renewing leases")
 
     def _hold_leases(self) -> None:
-        """Renew the leases held; take free ones up to a fair share (claiming what their last holder left)."""
+        """Renew the leases held; take free ones up to a fair share; ask the reader to give one back if over it."""
         ttl = int(self.lease_s * 1000)
-        for p in sorted(self.stats.partitions):
+        with self._lease_lock:
+            held = set(self._held)
+        for p in sorted(held):
             if not self._renew(keys=[self._lease(p)], args=[self.consumer, ttl]):
-                self.stats.partitions.discard(p)  # lost it (we stalled past its expiry): another reads it now
+                held.discard(p)  # lost it (we stalled past its expiry): another reads it now
         live = max(1, len(self._live_consumers()))
         share = -(-self.partitions // live)
         for p in range(self.partitions):
-            if len(self.stats.partitions) >= share:
+            if len(held) >= share:
                 break
-            if p not in self.stats.partitions and self.redis.set(self._lease(p), self.consumer, nx=True, px=ttl):
-                self._ensure_group(p)
-                self.stats.partitions.add(p)
-                self._take_over(p)
-        self.redis.set(self._consumer_key, len(self.stats.partitions), px=ttl)
-        if len(self.stats.partitions) > share:  # a newcomer is waiting: give one back
-            self._release(max(self.stats.partitions))
+            if p not in held and self.redis.set(self._lease(p), self.consumer, nx=True, px=ttl):
+                held.add(p)
+        self.redis.set(self._consumer_key, len(held), px=ttl)
+        with self._lease_lock:
+            self._held = held
+            self._leaving = {max(held)} if len(held) > share else set()  # a newcomer is waiting
+
+    def _settle_partitions(self) -> None:
+        """Between batches: start reading partitions newly leased (after claiming what was left pending in
+        them), stop reading the ones lost or to give back."""
+        with self._lease_lock:
+            held, leaving = set(self._held), set(self._leaving)
+        for p in sorted(self.stats.partitions - held):
+            self.stats.partitions.discard(p)
+        for p in sorted(leaving & self.stats.partitions):
+            self._release(p)
+        for p in sorted(held - self.stats.partitions - leaving):
+            self._ensure_group(p)
+            self._take_over(p)
+            self.stats.partitions.add(p)
 
     def _live_consumers(self) -> list[str]:
         return [k.decode()[len(self.prefix) + len("consumer:"):]
@@ -245,6 +277,9 @@ class RedisStreamsBus(Bus):
 
     def _release(self, p: int) -> None:
         self.stats.partitions.discard(p)
+        with self._lease_lock:
+            self._held.discard(p)
+            self._leaving.discard(p)
         if self.redis.get(self._lease(p)) == self.consumer.encode():
             self.redis.delete(self._lease(p))
 

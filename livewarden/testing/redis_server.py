@@ -1,7 +1,8 @@
 """A private Redis server for tests and benchmarks: Debian's `redis-server` in a temp dir on 127.0.0.1.
 
 Runs in the foreground as our child, with no config file of the system's, its data (and, with `aof=True`, its
-append-only file, fsynced every write so a restart keeps every acknowledged entry) in its own folder.
+append-only file, by default fsynced every write so a restart keeps every acknowledged entry; "everysec" is the
+production setting) in its own folder.
 `restart()` stops it and starts it again on the same port and folder: what a crash and a service restart look
 like to clients.
 """
@@ -25,9 +26,10 @@ class RedisServer(PrivateServer):
     LOG = "redis.log"
     STOP = ((signal.SIGTERM, 5.0),)
 
-    def __init__(self, *, port: int | None = None, aof: bool = True, start_timeout: float = 10.0) -> None:
+    def __init__(self, *, port: int | None = None, aof: bool = True, appendfsync: str = "always",
+                 start_timeout: float = 10.0) -> None:
         super().__init__(port, start_timeout)
-        self.aof = aof
+        self.aof, self.appendfsync = aof, appendfsync
 
     @staticmethod
     def available() -> tuple[bool, str]:
@@ -70,7 +72,7 @@ class RedisServer(PrivateServer):
     def _launch(self) -> None:
         assert self._dir is not None
         cmd = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self._dir),
-               "--save", "", "--appendonly", "yes" if self.aof else "no", "--appendfsync", "always",
+               "--save", "", "--appendonly", "yes" if self.aof else "no", "--appendfsync", self.appendfsync,
                "--daemonize", "no", "--protected-mode", "yes"]
         with open(self._dir / self.LOG, "ab") as log:  # a file, not a pipe nobody reads (it would fill)
             self._proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
