@@ -47,7 +47,7 @@ class Update:
 class Policy:
     """Turns signals into findings; safe to call from several room threads."""
 
-    def __init__(self, registry: Registry, rules: list[Rule]):
+    def __init__(self, registry: Registry, rules: list[Rule], presence: Presence | None = None):
         self.registry = registry
         self.rules = rules
         self._by_kind: dict[str, list[Rule]] = {}
@@ -55,7 +55,7 @@ class Policy:
             for kind in rule.signals:
                 self._by_kind.setdefault(kind, []).append(rule)
         self._state: dict[tuple[str, str, str], _KeyState] = {}
-        self.presence = Presence()  # cross-room state: who is live where
+        self.presence = presence or Presence()  # cross-room state: who is live where (shared: SharedPresence)
         self.timeline = Timeline()  # per room: what was on camera, when
         self.streams = LiveStreams()  # cross-room: which room shows which room's stream
         self._seen: OrderedDict[str, None] = OrderedDict()

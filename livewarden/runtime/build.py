@@ -58,8 +58,9 @@ class System:
         settings = settings or Settings()
         if data_dir is not None:
             settings = settings.with_overrides({"store.data_dir": Path(data_dir)})
-        return cls(registry, settings, detectors, Policy(registry, load_rules() if rules is None else rules),
-                   store if store is not None else open_store(settings), open_bus(settings), spool_for(settings))
+        bus = open_bus(settings)
+        return cls(registry, settings, detectors, policy_for(registry, load_rules() if rules is None else rules, bus),
+                   store if store is not None else open_store(settings), bus, spool_for(settings))
 
     def pipeline(self, rooms: list[str] | None = None, decide: bool = True):
         from livewarden.runtime.pipeline import Pipeline
@@ -91,6 +92,16 @@ def open_bus(settings: Settings) -> Bus:
                            max_deliveries=bus.max_deliveries)
 
 
+def policy_for(registry: Registry, rules: list[Rule], bus: Bus) -> Policy:
+    """The policy; over Redis, with who-is-live-where shared by every policy process (policy/shared_presence)."""
+    redis = getattr(bus, "redis", None)
+    if redis is None:
+        return Policy(registry, rules)
+    from livewarden.policy.shared_presence import SharedPresence
+
+    return Policy(registry, rules, SharedPresence(redis, bus.prefix))
+
+
 def spool_for(settings: Settings) -> EvidenceSpool:
     return EvidenceSpool(Path(settings.store.data_dir) / "spool", every_s=settings.runtime.evidence_every_s,
                          keep_s=settings.runtime.evidence_keep_s)
@@ -118,7 +129,8 @@ def build_policy(registry: Registry, settings: Settings, rules: list[Rule] | Non
     if settings.bus.url is None:
         raise BuildError("a policy process reads signals from a bus: set bus.url (--bus redis://HOST:6379/0)")
     rules = load_rules(settings.policy.rules) if rules is None else rules
-    return System(registry, settings, [], Policy(registry, rules), open_store(settings), open_bus(settings),
+    bus = open_bus(settings)
+    return System(registry, settings, [], policy_for(registry, rules, bus), open_store(settings), bus,
                   spool_for(settings))
 
 
@@ -136,5 +148,6 @@ def build_system(registry: Registry, settings: Settings, progress: Progress | No
     if not detectors:
         raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "
                          "protected persons, and language is off")
-    return System(registry, settings, detectors, Policy(registry, rules), open_store(settings), open_bus(settings),
+    bus = open_bus(settings)
+    return System(registry, settings, detectors, policy_for(registry, rules, bus), open_store(settings), bus,
                   spool_for(settings))

@@ -3,8 +3,10 @@
 The bus contract (runtime/bus.py) on Redis: a room's signals arrive in order, delivery is at least once, and a
 signal is applied once in effect.
 
-- **Partitions.** `<prefix>signals:<p>` with `p = crc32(room) % partitions`: one room, one stream, so its signals
-  keep their order. Publishing is buffered and sent in pipelined batches by one flusher thread (a round trip
+- **Partitions.** `<prefix>signals:<p>` with `p = 1 + crc32(room) % (partitions - 1)`: one room, one stream, so
+  its signals keep their order. Frame fingerprints (`stream_frame`) of every room go to partition 0, so one
+  reader compares the rooms' streams (a restream); faces and codes seen across rooms are shared through Redis
+  instead (policy/shared_presence.py). Publishing is buffered and sent in pipelined batches by one flusher thread (a round trip
   per signal would cap a producer at a few thousand a second); `publish` returns once the signal is buffered,
   and a buffer that cannot drain (Redis down) keeps it until it can.
 - **One reader per partition.** Every consumer of the group reads only the partitions it holds a lease on
@@ -47,6 +49,7 @@ from livewarden.runtime.bus import SIGNALS, TOPICS, Bus, Handler, InProcessBus
 log = logging.getLogger(__name__)
 
 GROUP = "policy"
+ACROSS_ROOMS = ("stream_frame",)  # kinds decided by comparing every room's signals at once: partition 0
 # renew a lease only if it is still ours (a get and an expire apart could extend another consumer's)
 RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
 
@@ -63,9 +66,15 @@ class ConsumerStats:
     partitions: set[int] = field(default_factory=set)
 
 
-def partition_of(room_id: str, partitions: int) -> int:
-    """A stable partition for a room (the same in every process: not Python's salted hash)."""
-    return zlib.crc32(room_id.encode()) % partitions
+def partition_of(room_id: str, partitions: int, kind: str = "") -> int:
+    """A signal's partition: its room's, stable in every process (crc32, not Python's salted hash), over
+    1..partitions-1; or 0, where one reader sees every room's frame fingerprints (`ACROSS_ROOMS`): a restream
+    is found by comparing rooms' frames with each other (policy/streams.py)."""
+    if partitions == 1:
+        return 0
+    if kind in ACROSS_ROOMS:
+        return 0
+    return 1 + zlib.crc32(room_id.encode()) % (partitions - 1)
 
 
 class RedisStreamsBus(Bus):
@@ -126,7 +135,7 @@ class RedisStreamsBus(Bus):
             return
         body = json.dumps(message.to_message(), separators=(",", ":")).encode()
         with self._outbox_ready:
-            self._outbox.append((partition_of(message.room_id, self.partitions), body))
+            self._outbox.append((partition_of(message.room_id, self.partitions, message.kind), body))
             self._outbox_ready.notify()
 
     def subscribe(self, topic: str, handler: Handler) -> None:

@@ -286,3 +286,68 @@ def test_rooms_watched_in_one_process_are_decided_by_policy_processes_and_a_kill
                 proc.kill()
     assert worker.returncode == 0 and "Traceback" not in output, output
     assert "decided by `livewarden policy`" in output
+
+
+def test_a_person_live_in_two_rooms_decided_by_two_policy_processes_is_seen_in_both(redis_server, redis_prefix,
+                                                                                    tmp_path):
+    """The rooms are on partitions of different consumers; who is live where is shared through Redis, so the
+    room the person did not authorize raises `concurrent_impersonation`."""
+    import yaml
+
+    from livewarden.config import Settings
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import build_policy
+    from livewarden.runtime.pipeline import Decider
+
+    faces = Path(__file__).resolve().parents[1] / "fixtures" / "faces"
+    rooms = [f"room{i}" for i in range(40)]
+    (tmp_path / "registry.yaml").write_text(yaml.safe_dump({
+        "persons": [{"id": "obama", "name": "Obama", "photos": [str(faces / "obama-enrol.jpg")],
+                     "authorized_sellers": ["official"]}],
+        "sellers": [{"id": "official", "name": "Official"}, {"id": "bargain", "name": "Bargain"}],
+        "rooms": [{"id": r, "seller": "official" if i % 2 == 0 else "bargain", "source": f"{r}.mp4"}
+                  for i, r in enumerate(rooms)]}))
+    registry = load_registry(tmp_path / "registry.yaml")
+    systems = []
+    for name in ("one", "two"):
+        settings = Settings().with_overrides({"bus.url": redis_server.url, "bus.prefix": redis_prefix,
+                                              "bus.partitions": 5, "bus.lease_s": 1.0,
+                                              "store.data_dir": tmp_path / name})
+        system = build_policy(registry, settings)
+        Decider(system)
+        systems.append(system)
+    one, two = (s.bus for s in systems)
+    try:
+        deadline = time.monotonic() + 10
+        while not (one.stats.partitions and two.stats.partitions
+                   and len(one.stats.partitions | two.stats.partitions) == 5) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        # the person's own room decided by one process, a room they did not authorize by the other
+        own = next(r for i, r in enumerate(rooms) if i % 2 == 0 and partition_of(r, 5) in one.stats.partitions)
+        other = next(r for i, r in enumerate(rooms) if i % 2 == 1 and partition_of(r, 5) in two.stats.partitions)
+        now = time.time()
+        for k in range(3):
+            for room in (own, other):
+                one.publish(SIGNALS, Signal(room, k * 0.5, "face", "obama", 0.9, "faces", wall_time=now + k * 0.5))
+        assert one.flush()
+
+        def rules_of(system):
+            return {(a.room_id, a.rule) for a in system.store.alerts()}
+
+        deadline = time.monotonic() + 10
+        while ("concurrent_impersonation" not in {r for _, r in rules_of(systems[1])}
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
+        assert rules_of(systems[1]) == {(other, "impersonation"), (other, "concurrent_impersonation")}
+        assert rules_of(systems[0]) == set()  # the person's own room raises nothing
+    finally:
+        for s in systems:
+            s.bus.close()
+
+
+def test_frame_fingerprints_of_every_room_go_to_one_partition_and_each_room_keeps_its_own():
+    assert {partition_of(f"room{i}", 16, "stream_frame") for i in range(50)} == {0}
+    spread = {partition_of(f"room{i}", 16, "mark") for i in range(200)}
+    assert 0 not in spread and len(spread) == 15
+    assert partition_of("room7", 16, "mark") == partition_of("room7", 16, "text_line")
+    assert partition_of("room7", 1, "stream_frame") == partition_of("room7", 1) == 0
