@@ -27,6 +27,9 @@ case_app = typer.Typer(help="Cases in the store (as the server's operator: every
 app.add_typer(case_app, name="case")
 codes_app = typer.Typer(help="Traceability codes: import a brand's issued serials, check a code.", no_args_is_help=True)
 app.add_typer(codes_app, name="codes")
+cluster_app = typer.Typer(help="When rooms and decisions run in several processes (signals on Redis).",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -171,6 +174,43 @@ def policy(
             console.print(f"  alert \\[{a.severity}] {a.rule} room {a.room_id}: {escape(a.message)}", soft_wrap=True)
 
     run_policy(system, on_alert=told)
+
+
+@cluster_app.command("status")
+def cluster_status_command(
+    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
+) -> None:
+    """The policy consumers alive and their partitions; per partition its lag and pending entries; parked signals."""
+    import json
+
+    from rich.table import Table
+
+    from livewarden.runtime.redis_bus import cluster_status
+
+    with _errors():
+        cfg = _settings(settings, {"bus.url": bus})
+        if cfg.bus.url is None:
+            raise _fail("no bus to look at:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
+        try:
+            status = cluster_status(cfg.bus.url, cfg.bus.prefix, cfg.bus.partitions)
+        except Exception as exc:  # redis.ConnectionError and kin: say where, not a traceback
+            raise _fail(f"cannot read {redact_url(cfg.bus.url)}:", str(exc)) from None
+    if as_json:
+        print(json.dumps(status, indent=2))
+        return
+    consumers = status["consumers"]
+    console.print(f"[bold]{len(consumers)} policy consumer(s)[/bold] on {redact_url(cfg.bus.url)} "
+                  f"(prefix {cfg.bus.prefix!r})" + "".join(f"\n  {name}: {n} partitions" for name, n in consumers.items()))
+    table = Table("partition", "read by", "length", "lag", "pending")
+    for row in status["partitions"]:
+        table.add_row(str(row["partition"]), row["holder"] or "[red]nobody[/red]", str(row["length"]),
+                      "-" if row["lag"] is None else str(row["lag"]), str(row["pending"]))
+    console.print(table)
+    console.print(f"{status['parked']} parked signal(s)" + "".join(
+        f"\n  {p['id']} partition {p['partition']}, {p['deliveries']} deliveries: {escape(p['reason'])}"
+        for p in status["last_parked"]))
 
 
 @keys_app.command("create")

@@ -66,6 +66,33 @@ class ConsumerStats:
     partitions: set[int] = field(default_factory=set)
 
 
+def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: int = 5) -> dict[str, Any]:
+    """What `livewarden cluster status` shows: the live consumers and the partitions each holds, every
+    partition's length, lag (entries not yet read by the group) and pending entries (read, not acked), and the
+    parked signals (their count, the last few with their reasons)."""
+    import redis
+
+    r = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
+    try:
+        consumers = {k.decode()[len(prefix) + len("consumer:"):]: int(r.get(k) or 0)
+                     for k in r.scan_iter(f"{prefix}consumer:*", count=100)}
+        rows = []
+        for p in range(partitions):
+            stream, holder = f"{prefix}signals:{p}", r.get(f"{prefix}lease:{p}")
+            group = {}
+            if r.exists(stream):
+                group = next((g for g in r.xinfo_groups(stream) if g["name"].decode() == GROUP), {})
+            rows.append({"partition": p, "holder": holder.decode() if holder else None,
+                         "length": int(r.xlen(stream)), "lag": group.get("lag"),
+                         "pending": int(group.get("pending", 0))})
+        stream = f"{prefix}parked"
+        last = [{k.decode(): v.decode() for k, v in fields.items() if k != b"m"} | {"id": entry_id.decode()}
+                for entry_id, fields in r.xrevrange(stream, count=parked)]
+        return {"consumers": consumers, "partitions": rows, "parked": int(r.xlen(stream)), "last_parked": last}
+    finally:
+        r.close()
+
+
 def partition_of(room_id: str, partitions: int, kind: str = "") -> int:
     """A signal's partition: its room's, stable in every process (crc32, not Python's salted hash), over
     1..partitions-1; or 0, where one reader sees every room's frame fingerprints (`ACROSS_ROOMS`): a restream

@@ -16,7 +16,7 @@ import pytest
 
 from livewarden.model import Signal
 from livewarden.runtime.bus import SIGNALS
-from livewarden.runtime.redis_bus import RedisStreamsBus, partition_of
+from livewarden.runtime.redis_bus import RedisStreamsBus, cluster_status, partition_of
 
 pytestmark = pytest.mark.redis
 
@@ -167,6 +167,9 @@ def test_a_signal_that_fails_every_time_is_parked_with_its_reason_and_its_room_g
         assert '"subject":"poison"' in parked["m"] and int(parked["partition"]) == partition_of("room00", 8)
         assert consumer.stats.failures == 3 and sum(consumer.pending().values()) == 0
         assert got.by_room["room00"] == [0.0, 0.5, 1.0, 1.5, 2.0, 10.0, 11.0, 12.0, 13.0, 14.0]
+        status = cluster_status(redis_server.url, redis_prefix, 8)
+        assert status["parked"] == 1 and status["last_parked"][0]["reason"] == parked["reason"]
+        assert status["consumers"] == {consumer.consumer: 8} and sum(p["pending"] for p in status["partitions"]) == 0
     finally:
         consumer.close()
 
@@ -274,6 +277,10 @@ def test_rooms_watched_in_one_process_are_decided_by_policy_processes_and_a_kill
                                                              ("outlet", "counterfeit_language")}
             assert all(a.case_id for a in alerts)  # filed into cases by the policy process
             assert "outlet" in (tmp_path / "second.log").read_text()
+            shown = subprocess.run(run + ["cluster", "status", "--bus", redis_server.url], env=env,
+                                   capture_output=True, text=True, timeout=30)
+            assert shown.returncode == 0 and "1 policy consumer(s)" in shown.stdout, shown.stdout + shown.stderr
+            assert ": 16 partitions" in shown.stdout and "0 parked signal(s)" in shown.stdout, shown.stdout
         finally:
             second.terminate()
             second.wait(timeout=15)
