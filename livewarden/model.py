@@ -159,6 +159,9 @@ class Finding:
     message: str = ""
     first_signal_wall_time: float = 0.0
     alert_id: int | None = None  # set by the store once the finding is written
+    # an open alert of the same key whose last hit is at most this long before `first_time` is continued, not
+    # duplicated (the room's decisions moved between processes); 0: never (the rule's close_after_s is given)
+    resume_within_s: float = 0.0
 
     @property
     def key(self) -> tuple[str, str, str]:

@@ -143,6 +143,8 @@ class CaseRepository(abc.ABC):
         signals = [s.to_dict() for s in finding.signals]
         with self._write() as tx:
             if update.opened or finding.alert_id is None:
+                self._continue_episode(tx, update)
+            if update.opened or finding.alert_id is None:
                 for stale in tx.open_alerts(finding.room_id, finding.rule, finding.subject):
                     tx.change_alert(stale.id, status="closed", updated_at=now)
                     self._append(tx, now, actor, "alert_closed", stale.id, {"reason": "no hit within close_after_s"})
@@ -160,7 +162,7 @@ class CaseRepository(abc.ABC):
                 self._append(tx, now, actor, "alert_shadowed" if finding.shadow else "alert_opened", alert_id,
                              {"room": finding.room_id, "rule": finding.rule, "subject": finding.subject,
                               "severity": finding.severity, "stream_time": finding.first_time})
-            else:
+            else:  # an update of the open alert (or the continuation of one: _continue_episode)
                 alert_id = finding.alert_id
                 before = tx.alert(alert_id)
                 if before is None:
@@ -174,6 +176,24 @@ class CaseRepository(abc.ABC):
             alert = tx.alert(alert_id)
         finding.alert_id = alert.id
         return alert
+
+    @staticmethod
+    def _continue_episode(tx: Transaction, update: Update) -> None:
+        """A finding the policy opens may be one already open in the store: the room's decisions moved to another
+        policy process (or it restarted), which began the room's state afresh. When the open alert's last hit is
+        at most the rule's `close_after_s` before the finding's first, on the same stream clock, the finding
+        continues it (one alert, its hits added up) instead of opening a second."""
+        finding = update.finding
+        if not finding.resume_within_s:
+            return
+        for open_ in reversed(tx.open_alerts(finding.room_id, finding.rule, finding.subject)):
+            if 0.0 <= finding.first_time - open_.last_stream_time <= finding.resume_within_s:
+                finding.alert_id = open_.id
+                finding.first_time, finding.hits = open_.first_stream_time, open_.hits + finding.hits
+                finding.first_signal_wall_time = open_.first_signal_wall_time
+                finding.confidence = max(finding.confidence, open_.confidence)
+                update.opened = False
+                return
 
     def _run_hooks(self, tx: Transaction, alert_id: int, what: str) -> None:
         if self.hooks:

@@ -172,6 +172,7 @@ class Policy:
             signals=sorted(window, key=lambda s: -s.confidence)[:MAX_EVIDENCE_SIGNALS],
             message=rule.message.format(rule=rule.id, subject=signal.subject, room=signal.room_id),
             first_signal_wall_time=window[0].wall_time,
+            resume_within_s=rule.close_after_s,
         )
         state.open = finding
         return Update(finding, opened=True, signal=signal)

@@ -123,3 +123,27 @@ def test_bad_rules_name_line_and_field(tmp_path: Path, text: str, expected: str)
     with pytest.raises(RegistryError) as info:
         load_rules(path)
     assert expected in str(info.value)
+
+
+def test_a_room_decided_afresh_continues_its_open_alert_instead_of_opening_a_second(registry, tmp_path):
+    """A policy that starts without the room's state (its decisions moved to another process, or it restarted)
+    continues the alert the store has open, if its last hit is within close_after_s on the same stream clock;
+    later than that, or on a clock that went back (a new stream), it is a new episode."""
+    from livewarden.cases import SqlCaseRepository
+
+    store = SqlCaseRepository.at(tmp_path / "data")
+    first, second, third = (Policy(registry, [rule()]) for _ in range(3))
+    updates = [store.record(u) for t in (1.0, 1.5, 2.0) for u in first.observe(sig("deals", t, 0.8))]
+    [opened] = {a.id for a in updates}
+    moved = [u for t in (6.0, 6.5) for u in second.observe(sig("deals", t, 0.85))]
+    assert moved[0].opened  # the new process opens it, as far as it knows ...
+    committed = [store.record(u) for u in moved]
+    assert not moved[0].opened and {a.id for a in committed} == {opened}  # ... and the store continues it
+    [alert] = store.alerts()
+    assert alert.hits == 5 and alert.first_stream_time == 1.0 and alert.last_stream_time == 6.5
+    later = [store.record(u) for t in (30.0, 30.5) for u in third.observe(sig("deals", t, 0.8))]
+    assert {a.id for a in later} != {opened} and len(store.alerts()) == 2  # 23.5 s after: a new episode
+    assert [a.status for a in store.alerts()] == ["closed", "open"]
+    again = Policy(registry, [rule()])
+    restarted = [store.record(u) for t in (0.5, 1.0) for u in again.observe(sig("deals", t, 0.8))]
+    assert len(store.alerts()) == 3 and restarted[-1].id not in {a.id for a in later}  # the clock went back

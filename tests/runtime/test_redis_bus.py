@@ -235,7 +235,8 @@ def test_rooms_watched_in_one_process_are_decided_by_policy_processes_and_a_kill
         redis_server, redis_prefix, tmp_path):
     """`livewarden watch --bus URL --no-decide` publishes a room's signals (chat, its video down); `livewarden
     policy` decides them into the case store. Killed with SIGKILL, a second policy process takes the rooms over
-    within the lease and the next offer alerts too; every alert committed stays, filed in its case."""
+    within the lease: the room's next offer continues its open alert, another room's alerts; every alert
+    committed stays, filed in its case."""
     from livewarden.cases import CaseStore
 
     from .test_language_pipeline import message, wait_for, write_shop
@@ -269,9 +270,12 @@ def test_rooms_watched_in_one_process_are_decided_by_policy_processes_and_a_kill
         try:
             killed_at = time.monotonic()
             with feed.open("a") as f:
+                f.write(message("deals", "seller", "1:1 replica bags, mirror quality") + "\n")
                 f.write(message("outlet", "moderator", "ｒｅｐ 1:1 bags in stock, DM me") + "\n")
             alerts = wait_for(lambda: len(CaseStore.at(data).alerts()) >= 2 and CaseStore.at(data).alerts(), 30)
             assert alerts, (tmp_path / "second.log").read_text()
+            deals = wait_for(lambda: [a for a in CaseStore.at(data).alerts() if a.room_id == "deals" and a.hits == 2], 10)
+            assert deals and len(deals) == 1  # the heir continued the room's open alert: one alert, two hits
             assert time.monotonic() - killed_at < 20
             assert {(a.room_id, a.rule) for a in alerts} == {("deals", "counterfeit_language"),
                                                              ("outlet", "counterfeit_language")}
