@@ -180,14 +180,18 @@ class CaseRepository(abc.ABC):
     @staticmethod
     def _continue_episode(tx: Transaction, update: Update) -> None:
         """A finding the policy opens may be one already open in the store: the room's decisions moved to another
-        policy process (or it restarted), which began the room's state afresh. When the open alert's last hit is
-        at most the rule's `close_after_s` before the finding's first, on the same stream clock, the finding
-        continues it (one alert, its hits added up) instead of opening a second."""
+        policy process (or it restarted), which began the room's state afresh, or the room moved to another
+        worker, whose stream clock began again. The finding continues the open alert (one alert, its hits added
+        up) instead of opening a second when the alert's last hit is at most the rule's `close_after_s` before
+        the finding's first: on the stream clock when it went on, on the wall clock when it began again."""
         finding = update.finding
         if not finding.resume_within_s:
             return
         for open_ in reversed(tx.open_alerts(finding.room_id, finding.rule, finding.subject)):
-            if 0.0 <= finding.first_time - open_.last_stream_time <= finding.resume_within_s:
+            gap = finding.first_time - open_.last_stream_time
+            if gap < 0:  # a new stream clock: how long since the alert's last update, by the wall clock
+                gap = finding.first_signal_wall_time - open_.updated_at
+            if gap <= finding.resume_within_s:
                 finding.alert_id = open_.id
                 finding.first_time, finding.hits = open_.first_stream_time, open_.hits + finding.hits
                 finding.first_signal_wall_time = open_.first_signal_wall_time

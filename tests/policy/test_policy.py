@@ -1,5 +1,7 @@
 """Rules as data and the policy engine: K hits in W seconds, instant red flags, one alert per key, shadow."""
 
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -127,8 +129,8 @@ def test_bad_rules_name_line_and_field(tmp_path: Path, text: str, expected: str)
 
 def test_a_room_decided_afresh_continues_its_open_alert_instead_of_opening_a_second(registry, tmp_path):
     """A policy that starts without the room's state (its decisions moved to another process, or it restarted)
-    continues the alert the store has open, if its last hit is within close_after_s on the same stream clock;
-    later than that, or on a clock that went back (a new stream), it is a new episode."""
+    continues the alert the store has open, if its last hit is within close_after_s: on the same stream clock,
+    or by the wall clock when the stream clock began again (the room moved to another worker)."""
     from livewarden.cases import SqlCaseRepository
 
     store = SqlCaseRepository.at(tmp_path / "data")
@@ -144,6 +146,12 @@ def test_a_room_decided_afresh_continues_its_open_alert_instead_of_opening_a_sec
     later = [store.record(u) for t in (30.0, 30.5) for u in third.observe(sig("deals", t, 0.8))]
     assert {a.id for a in later} != {opened} and len(store.alerts()) == 2  # 23.5 s after: a new episode
     assert [a.status for a in store.alerts()] == ["closed", "open"]
-    again = Policy(registry, [rule()])
-    restarted = [store.record(u) for t in (0.5, 1.0) for u in again.observe(sig("deals", t, 0.8))]
-    assert len(store.alerts()) == 3 and restarted[-1].id not in {a.id for a in later}  # the clock went back
+    [ongoing] = {a.id for a in later}
+    new_clock = [replace(sig("deals", t, 0.8), wall_time=time.time() + 2) for t in (0.5, 1.0)]
+    worker = Policy(registry, [rule()])
+    moved = [store.record(u) for s in new_clock for u in worker.observe(s)]
+    assert {a.id for a in moved} == {ongoing} and len(store.alerts()) == 2  # a new worker, 2 s later: the same
+    long_after = [replace(sig("deals", t, 0.8), wall_time=time.time() + 60) for t in (0.5, 1.0)]
+    worker = Policy(registry, [rule()])
+    fresh = [store.record(u) for s in long_after for u in worker.observe(s)]
+    assert len(store.alerts()) == 3 and fresh[-1].id != ongoing  # a minute later: a new episode
