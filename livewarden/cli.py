@@ -124,6 +124,12 @@ def serve(
     watch: bool = typer.Option(True, "--watch/--no-watch", help="watch the registry's rooms (or only serve the API)"),
     bus: BusUrl = None,
     decide: Decide = True,
+    engine: str = typer.Option("local", "--engine", help="where rooms are watched: local (this process) or ray "
+                                                          "(room-worker actors on a Ray cluster; needs --bus)"),
+    workers: int = typer.Option(2, "--workers", min=1, help="--engine ray: room-worker actors to start"),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address",
+                                              help="--engine ray: the cluster (ray start --head prints it); "
+                                                   "default: a local one"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Run the server: the rooms' pipeline, the REST API with its live feed (/events), webhooks; docs at /docs."""
@@ -137,10 +143,16 @@ def serve(
         cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": data_dir, "store.url": db,
                                    "api.host": host, "api.port": port, "runtime.realtime": True, "bus.url": bus})
         _need_bus(cfg, decide)
+        if engine not in ("local", "ray"):
+            raise _fail(f"unknown --engine {engine!r}:", "local or ray")
+        if engine == "ray" and cfg.bus.url is None:
+            raise _fail("--engine ray needs --bus:", "room workers publish their signals to Redis")
         system = build_system(reg, cfg, progress=console.status)
+    where = f" on {workers} Ray room workers" if engine == "ray" and watch else ""
     console.print(f"[green]serving[/green] http://{cfg.api.host}:{cfg.api.port} (API docs at /docs), "
-                  f"{len(reg.rooms) if watch else 0} rooms watched; Ctrl-C stops", soft_wrap=True)
-    run_server(system, cfg.api.host, cfg.api.port, watch=watch, registry_path=registry, decide=decide)
+                  f"{len(reg.rooms) if watch else 0} rooms watched{where}; Ctrl-C stops", soft_wrap=True)
+    run_server(system, cfg.api.host, cfg.api.port, watch=watch, registry_path=registry, decide=decide,
+               engine=engine, workers=workers, ray_address=ray_address)
 
 
 @app.command()
@@ -182,7 +194,7 @@ def cluster_status_command(
     settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
     as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
 ) -> None:
-    """The policy consumers alive and their partitions; per partition its lag and pending entries; parked signals."""
+    """Policy consumers and their partitions (lag, pending entries), parked signals; room workers and their rooms."""
     import json
 
     from rich.table import Table
@@ -208,6 +220,13 @@ def cluster_status_command(
         table.add_row(str(row["partition"]), row["holder"] or "[red]nobody[/red]", str(row["length"]),
                       "-" if row["lag"] is None else str(row["lag"]), str(row["pending"]))
     console.print(table)
+    if status["workers"]:
+        workers = Table("room worker", "process", "state", "load (CPU s/s)", "rooms")
+        for name, w in sorted(status["workers"].items()):
+            workers.add_row(name, str(w.get("pid") or "-"), "[red]dead[/red]" if w.get("dead") else "live",
+                            "-" if w.get("load") is None else f"{w['load']:.2f}", ", ".join(w.get("rooms", [])))
+        console.print(workers)
+        console.print(f"{len(status['placement'])} rooms placed; rooms moved {status['rebalances']} time(s)")
     console.print(f"{status['parked']} parked signal(s)" + "".join(
         f"\n  {p['id']} partition {p['partition']}, {p['deliveries']} deliveries: {escape(p['reason'])}"
         for p in status["last_parked"]))

@@ -68,8 +68,9 @@ class ConsumerStats:
 
 def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: int = 5) -> dict[str, Any]:
     """What `livewarden cluster status` shows: the live consumers and the partitions each holds, every
-    partition's length, lag (entries not yet read by the group) and pending entries (read, not acked), and the
-    parked signals (their count, the last few with their reasons)."""
+    partition's length, lag (entries not yet read by the group) and pending entries (read, not acked), the
+    parked signals (their count, the last few with their reasons), and, with rooms on Ray, the room workers
+    (process, rooms, load, dead or not), which room is where and how many times rooms moved."""
     import redis
 
     r = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
@@ -88,7 +89,11 @@ def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: 
         stream = f"{prefix}parked"
         last = [{k.decode(): v.decode() for k, v in fields.items() if k != b"m"} | {"id": entry_id.decode()}
                 for entry_id, fields in r.xrevrange(stream, count=parked)]
-        return {"consumers": consumers, "partitions": rows, "parked": int(r.xlen(stream)), "last_parked": last}
+        # written by the room placer when rooms run on Ray workers (runtime/ray_engine.py)
+        placement = {k.decode(): v.decode() for k, v in r.hgetall(f"{prefix}placement").items()}
+        workers = {k.decode(): json.loads(v) for k, v in r.hgetall(f"{prefix}workers").items()}
+        return {"consumers": consumers, "partitions": rows, "parked": int(r.xlen(stream)), "last_parked": last,
+                "placement": placement, "workers": workers, "rebalances": int(r.get(f"{prefix}rebalances") or 0)}
     finally:
         r.close()
 

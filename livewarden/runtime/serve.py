@@ -38,14 +38,25 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
 
 
 def run_server(system: Any, host: str, port: int, watch: bool = True, registry_path: Path | None = None,
-               decide: bool = True) -> None:
-    """Serve until Ctrl-C / SIGTERM; rooms are watched from the start, webhooks sent from the outbox."""
+               decide: bool = True, engine: str = "local", workers: int = 2, ray_address: str | None = None) -> None:
+    """Serve until Ctrl-C / SIGTERM; rooms are watched from the start (here, or on Ray room workers with
+    `engine="ray"`), webhooks sent from the outbox."""
     import uvicorn
 
     from livewarden.runtime.collector import settle_after_start
 
-    pipeline = system.pipeline(decide=decide) if watch and system.registry.rooms else None
+    watching = watch and bool(system.registry.rooms)
+    pipeline = system.pipeline(decide=decide) if watching and engine == "local" else None
     platform, app, sender = server_parts(system, pipeline, registry_path)
+    placer = None
+    if engine == "ray":
+        from livewarden.runtime.pipeline import Decider
+        from livewarden.runtime.ray_engine import RoomPlacer
+
+        if decide:
+            Decider(system)  # a consumer of the signal partitions, beside any `livewarden policy`
+        if watching:
+            placer = RoomPlacer(system.registry, system.settings, workers, ray_address).start()
     if pipeline is not None:
         pipeline.start()
     sender.start()
@@ -56,6 +67,8 @@ def run_server(system: Any, host: str, port: int, watch: bool = True, registry_p
         sender.stop()
         if pipeline is not None:
             pipeline.stop()
+        if placer is not None:
+            placer.stop()
         system.bus.close()
 
 

@@ -1,0 +1,214 @@
+"""Rooms on a Ray cluster: room-worker actors watch rooms, a placer decides which worker watches which room.
+
+- **`RoomWorker`** (a Ray actor, restarted by Ray when its process dies): a pipeline that only publishes, so its
+  rooms' signals go to the Redis bus (`decide=False`), and the detector state of the rooms it holds. Rooms come
+  and go while it runs (`add`, `remove`).
+- **`RoomPlacer`** (in the process that runs it, e.g. `livewarden serve --engine ray`): puts every room on the
+  worker with the least load (its rooms' share of CPU as measured, then its room count, not a hash), checks
+  every worker each `check_s`, and when one does not answer moves its rooms to the others at once. A worker
+  that Ray restarted comes back empty and gets rooms again by the next rebalance: rooms move from the busiest
+  worker while it has two more than the idlest. A room that moves is off the air for a few seconds (its new
+  worker connects to the stream), shown in its health; its detector state is rebuilt there (each detector's
+  `open_room`), and its open alerts go on (the store continues an episode within the rule's close_after_s).
+- **What is where** is written to Redis (`<prefix>placement`: room -> worker; `<prefix>workers`: worker -> its
+  process, rooms and load; `<prefix>rebalances`), which `livewarden cluster status` shows.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+class RoomWorker:
+    """One worker process's rooms (becomes a Ray actor in `RoomPlacer`)."""
+
+    def __init__(self, registry: Any, settings: Any) -> None:
+        from livewarden.runtime.build import build_system
+
+        self.registry = registry
+        self.system = build_system(registry, settings)
+        self.pipeline = self.system.pipeline(rooms=[], decide=False).start()
+        self._cpu = (time.process_time(), time.monotonic())
+
+    def add(self, room_id: str) -> None:
+        room = self.registry.room(room_id)
+        if room is None:
+            raise ValueError(f"no room {room_id!r} in the registry")
+        if room_id not in self.pipeline.rooms:
+            self.pipeline.add_room(room)
+
+    def remove(self, room_id: str) -> None:
+        self.pipeline.remove_room(room_id)
+
+    def status(self) -> dict[str, Any]:
+        """Its process, its rooms with their health, and its load: CPU seconds per second since the last call."""
+        cpu, wall = time.process_time(), time.monotonic()
+        load = (cpu - self._cpu[0]) / max(1e-3, wall - self._cpu[1])
+        self._cpu = (cpu, wall)
+        rooms = {room_id: {"state": status.health.state, "analysed": status.analysed,
+                           "last_stream_time": round(status.last_stream_time, 2)}
+                 for room_id, status in list(self.pipeline.rooms.items())}
+        return {"pid": os.getpid(), "rooms": rooms, "load": round(load, 3)}
+
+    def stop(self) -> None:
+        self.pipeline.stop()
+        self.system.bus.close()
+
+
+class RoomPlacer:
+    """Starts `workers` RoomWorker actors on the Ray cluster at `address` (None: a local one) and keeps every
+    room of the registry on one of them."""
+
+    def __init__(self, registry: Any, settings: Any, workers: int = 2, address: str | None = None,
+                 check_s: float = 1.0, call_timeout_s: float = 3.0) -> None:
+        import ray
+        import redis
+
+        if settings.bus.url is None:
+            raise ValueError("rooms on Ray publish their signals to Redis: set bus.url (--bus redis://...)")
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.ray = ray
+        if not ray.is_initialized():
+            ray.init(address=address or "local", include_dashboard=False, log_to_driver=False,
+                     namespace="livewarden", ignore_reinit_error=True,
+                     **({"num_cpus": os.cpu_count() or 1, "_node_ip_address": "127.0.0.1"} if address is None
+                        else {}))  # a local cluster stays on loopback
+        self.registry, self.settings = registry, settings
+        self.check_s, self.call_timeout_s = check_s, call_timeout_s
+        self.redis = redis.Redis.from_url(settings.bus.url)
+        self.prefix = settings.bus.prefix
+        # Ray restarts a worker whose process died; it comes back without rooms (its __init__ runs again)
+        self._actor = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)(RoomWorker)
+        self.workers: dict[str, Any] = {}
+        self.placement: dict[str, str] = {}  # room -> worker name
+        self.status: dict[str, dict[str, Any]] = {}  # worker name -> its last status (or {"dead": True})
+        self.rebalances = 0
+        self._count = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        for _ in range(workers):
+            self.add_worker()
+        self._thread: threading.Thread | None = None
+
+    # -- the cluster's shape
+    def add_worker(self) -> str:
+        """A new worker; rooms move to it at the next check."""
+        self._count += 1
+        name = f"worker-{self._count}"
+        actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings)
+        status = self.ray.get(actor.status.remote(), timeout=120)  # built (models loaded) before it gets rooms
+        with self._lock:
+            self.workers[name], self.status[name] = actor, status
+        return name
+
+    def start(self) -> "RoomPlacer":
+        for room in self.registry.rooms:
+            self._place(room.id)
+        self._publish()
+        self._thread = threading.Thread(target=self._watch_forever, name="room-placer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.check_s + self.call_timeout_s + 5)
+        for actor in list(self.workers.values()):
+            try:
+                self.ray.get(actor.stop.remote(), timeout=15)
+            except Exception:
+                pass
+            self.ray.kill(actor, no_restart=True)
+        self.redis.delete(f"{self.prefix}placement", f"{self.prefix}workers")
+        self.redis.close()
+
+    # -- placing
+    def _load(self, name: str) -> tuple[float, int]:
+        rooms = sum(1 for w in self.placement.values() if w == name)
+        return (round(self.status.get(name, {}).get("load", 0.0), 1), rooms)
+
+    def _alive(self) -> list[str]:
+        return [n for n in self.workers if not self.status.get(n, {}).get("dead")]
+
+    def _place(self, room_id: str, avoid: str | None = None) -> str | None:
+        candidates = [n for n in self._alive() if n != avoid]
+        if not candidates:
+            log.error("room %s has no worker to go to", room_id)
+            self.placement.pop(room_id, None)
+            return None
+        name = min(candidates, key=self._load)
+        self.ray.get(self.workers[name].add.remote(room_id), timeout=self.call_timeout_s * 3)
+        self.placement[room_id] = name
+        return name
+
+    def _watch_forever(self) -> None:
+        while not self._stop.wait(self.check_s):
+            try:
+                self.check()
+            except Exception:
+                log.exception("room placer: check failed")
+
+    def check(self) -> None:
+        """Ask every worker how it is; move the rooms of one that does not answer; rebalance; tell Redis."""
+        names = list(self.workers)
+        calls = {n: self.workers[n].status.remote() for n in names}
+        for name in names:
+            try:
+                self.status[name] = self.ray.get(calls[name], timeout=self.call_timeout_s)
+            except Exception as exc:  # died (Ray restarts it), or hung
+                was_alive = not self.status.get(name, {}).get("dead")
+                self.status[name] = {"dead": True, "error": f"{type(exc).__name__}"}
+                if was_alive:
+                    orphans = [r for r, w in self.placement.items() if w == name]
+                    log.warning("room worker %s did not answer (%s): moving its rooms %s", name,
+                                type(exc).__name__, orphans)
+                    for room_id in orphans:
+                        self._place(room_id, avoid=name)
+                    self.rebalances += bool(orphans)
+        # a worker that came back (restarted by Ray) holds no rooms: what the placement says it has, it gets back
+        for name in names:
+            st = self.status.get(name, {})
+            if st.get("dead"):
+                continue
+            for room_id, w in list(self.placement.items()):
+                if w == name and room_id not in st.get("rooms", {}):
+                    self.ray.get(self.workers[name].add.remote(room_id), timeout=self.call_timeout_s * 3)
+        self._rebalance()
+        self._publish()
+
+    def _rebalance(self) -> None:
+        alive = self._alive()
+        if len(alive) < 2:
+            return
+        while True:
+            counts = {n: sum(1 for w in self.placement.values() if w == n) for n in alive}
+            busiest, idlest = max(alive, key=counts.get), min(alive, key=counts.get)
+            if counts[busiest] - counts[idlest] < 2:
+                return
+            room_id = sorted(r for r, w in self.placement.items() if w == busiest)[-1]
+            self.ray.get(self.workers[busiest].remove.remote(room_id), timeout=self.call_timeout_s * 5)
+            self.ray.get(self.workers[idlest].add.remote(room_id), timeout=self.call_timeout_s * 3)
+            self.placement[room_id] = idlest
+            self.rebalances += 1
+            log.info("room %s moved from %s to %s", room_id, busiest, idlest)
+
+    def _publish(self) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(f"{self.prefix}placement", f"{self.prefix}workers")
+        if self.placement:
+            pipe.hset(f"{self.prefix}placement", mapping=self.placement)
+        for name in self.workers:
+            st = self.status.get(name, {})
+            pipe.hset(f"{self.prefix}workers", name, json.dumps(
+                {"pid": st.get("pid"), "dead": bool(st.get("dead")), "load": st.get("load"),
+                 "rooms": sorted(r for r, w in self.placement.items() if w == name)}))
+        pipe.set(f"{self.prefix}rebalances", self.rebalances)
+        pipe.execute()

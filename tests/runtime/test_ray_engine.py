@@ -1,0 +1,103 @@
+"""Rooms on Ray workers (a local Ray cluster, real actor processes), their signals on a real Redis, decided in this
+process: a worker killed with SIGKILL mid-stream has its room picked up by the other within 10 s, and the mark
+that stays on camera across the kill is one alert."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from livewarden.assets.marks import generate_mark
+from livewarden.testing.clips import write_clip
+from livewarden.testing.publish import start_publisher
+from livewarden.testing.rtmp_server import RtmpServer
+from livewarden.testing.scenes import room_frames
+
+from ..conftest import write_registry
+
+pytestmark = [pytest.mark.redis, pytest.mark.rtmp, pytest.mark.ray]
+FPS = 15
+
+
+@pytest.fixture
+def ray_cluster():
+    ray = pytest.importorskip("ray")
+    yield ray
+    ray.shutdown()
+
+
+def wait_for(predicate, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    return predicate()
+
+
+def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_goes_on(
+        ray_cluster, redis_server, redis_prefix, tmp_path: Path):
+    from livewarden.config import Settings
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import build_policy
+    from livewarden.runtime.pipeline import Decider
+    from livewarden.runtime.ray_engine import RoomPlacer
+    from livewarden.runtime.redis_bus import cluster_status
+
+    ok, why = RtmpServer.available()
+    if not ok:
+        pytest.skip(why)
+    mark = generate_mark("NOVA", 11)
+    for name, seed in (("deals", 9), ("outlet", 5)):  # the card is up the whole time, loop after loop
+        write_clip(tmp_path / f"{name}.mp4", room_frames(mark, seconds=6.0, fps=FPS, mark_on=(0.0, 6.0), seed=seed), FPS)
+    with RtmpServer() as server:
+        path = write_registry(tmp_path, {
+            "brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]}],
+            "sellers": [{"id": "bargain", "name": "Bargain"}],
+            "rooms": [{"id": r, "seller": "bargain", "source": server.url(r)} for r in ("deals", "outlet")],
+        }, marks={"nova": ("NOVA", 11)})
+        registry = load_registry(path)
+        publishers = [start_publisher(tmp_path / f"{r}.mp4", server.url(r), loop=True) for r in ("deals", "outlet")]
+        settings = Settings().with_overrides({
+            "bus.url": redis_server.url, "bus.prefix": redis_prefix, "bus.lease_s": 1.0,
+            "store.data_dir": tmp_path / "store", "store.index_dir": tmp_path / "index",
+            "runtime.realtime": True, "runtime.workers": 1, "detectors.language.enabled": False})
+        decisions = build_policy(registry, settings)
+        Decider(decisions)
+        placer = None
+        try:
+            placer = RoomPlacer(registry, settings, workers=2).start()
+            assert set(placer.placement) == {"deals", "outlet"} and len(set(placer.placement.values())) == 2
+            store = decisions.store
+            assert wait_for(lambda: {a.room_id for a in store.alerts()} == {"deals", "outlet"}, 60), store.alerts()
+            victim = placer.placement["deals"]
+            pid = placer.status[victim]["pid"]
+            hits_before = next(a.hits for a in store.alerts() if a.room_id == "deals")
+            os.kill(pid, signal.SIGKILL)
+            killed = time.monotonic()
+
+            def back_on_air():
+                heir = placer.placement.get("deals")
+                room = placer.status.get(heir, {}).get("rooms", {}).get("deals", {})
+                return heir != victim and room.get("analysed", 0) > 0
+
+            assert wait_for(back_on_air, 10), (placer.placement, placer.status)
+            back_s = time.monotonic() - killed
+            assert wait_for(lambda: next(a.hits for a in store.alerts() if a.room_id == "deals") > hits_before + 2, 15)
+            alerts = [(a.room_id, a.rule, a.status) for a in store.alerts()]
+            assert sorted(alerts) == [("deals", "unauthorized_brand", "open"), ("outlet", "unauthorized_brand", "open")]
+            status = cluster_status(redis_server.url, redis_prefix, 16)
+            assert status["rebalances"] >= 1 and status["placement"]["deals"] != victim
+            assert any(w["dead"] or w["pid"] != pid for w in status["workers"].values())
+            print(f"room back on air {back_s:.1f} s after its worker was killed")
+        finally:
+            if placer is not None:
+                placer.stop()
+            decisions.bus.close()
+            for _, stop in publishers:
+                stop.set()
