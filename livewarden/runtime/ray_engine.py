@@ -4,7 +4,7 @@
   rooms' signals go to the Redis bus (`decide=False`), and the detector state of the rooms it holds. Rooms come
   and go while it runs (`add`, `remove`).
 - **`RoomPlacer`** (in the process that runs it, e.g. `livewarden serve --engine ray`): puts every room on the
-  worker with the least load (its rooms' share of CPU as measured, then its room count, not a hash), checks
+  worker with the least load (the fewest rooms, then the least CPU as measured; not a hash), checks
   every worker each `check_s`, and when one does not answer moves its rooms to the others at once. A worker
   that Ray restarted comes back empty and gets rooms again by the next rebalance: rooms move from the busiest
   worker while it has two more than the idlest. A room that moves is off the air for a few seconds (its new
@@ -131,9 +131,10 @@ class RoomPlacer:
         self.redis.close()
 
     # -- placing
-    def _load(self, name: str) -> tuple[float, int]:
+    def _load(self, name: str) -> tuple[int, float]:
+        """Fewest rooms first; of workers with as many, the one using the least CPU."""
         rooms = sum(1 for w in self.placement.values() if w == name)
-        return (round(self.status.get(name, {}).get("load", 0.0), 1), rooms)
+        return (rooms, round(self.status.get(name, {}).get("load", 0.0), 1))
 
     def _alive(self) -> list[str]:
         return [n for n in self.workers if not self.status.get(n, {}).get("dead")]

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,10 +25,27 @@ pytestmark = [pytest.mark.redis, pytest.mark.rtmp, pytest.mark.ray]
 FPS = 15
 
 
-@pytest.fixture
-def ray_cluster():
+@pytest.fixture(params=["local", "ray start --head"])
+def ray_address(request, tmp_path_factory):
+    """None (the placer starts a local cluster), or the address of one started as a user would, on loopback."""
     ray = pytest.importorskip("ray")
-    yield ray
+    if request.param == "local":
+        yield None
+    else:
+        from livewarden.testing.private_server import free_port
+
+        ray_bin = str(Path(sys.executable).with_name("ray"))
+        port = free_port()
+        started = subprocess.run([ray_bin, "start", "--head", f"--port={port}", "--node-ip-address=127.0.0.1",
+                                  "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats",
+                                  f"--temp-dir={tmp_path_factory.mktemp('ray')}"],
+                                 capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stdout + started.stderr
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            ray.shutdown()
+            subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=60)
     ray.shutdown()
 
 
@@ -41,7 +60,7 @@ def wait_for(predicate, timeout: float):
 
 
 def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_goes_on(
-        ray_cluster, redis_server, redis_prefix, tmp_path: Path):
+        ray_address, redis_server, redis_prefix, tmp_path: Path):
     from livewarden.config import Settings
     from livewarden.registry import load_registry
     from livewarden.runtime.build import build_policy
@@ -71,7 +90,7 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
         Decider(decisions)
         placer = None
         try:
-            placer = RoomPlacer(registry, settings, workers=2).start()
+            placer = RoomPlacer(registry, settings, workers=2, address=ray_address).start()
             assert set(placer.placement) == {"deals", "outlet"} and len(set(placer.placement.values())) == 2
             store = decisions.store
             assert wait_for(lambda: {a.room_id for a in store.alerts()} == {"deals", "outlet"}, 60), store.alerts()
