@@ -22,6 +22,7 @@ from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field, HttpUrl, TypeAdapter
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -227,6 +228,16 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception):  # a bug: still a JSON error (the server logs it)
         return _error(500, "internal server error")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError):
+        if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
+            return _error(500, "internal server error")
+        # the case database is down or restarting: nothing was done; say so, and when to try again
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else type(exc).__name__
+        response = _error(503, f"the case database is unavailable ({reason}); nothing was changed, try again")
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):

@@ -24,7 +24,9 @@ MMAP_BYTES = 1 << 30
 
 def engine(url: str) -> Engine:
     if not url.startswith("sqlite"):
-        return create_engine(url)
+        # a server restart leaves the pool's connections dead: test each before use, so the store recovers
+        # by itself when the database is back
+        return create_engine(url, pool_pre_ping=True)
     # room by room threads, the API's workers and its key checks each hold a connection: beyond SQLAlchemy's
     # 5 + 10, one was opened (with its PRAGMAs) for every request under load
     in_memory = make_url(url).database in (None, "", ":memory:")

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -140,6 +141,26 @@ class PrivateServer:
             self._final_log = self.log  # its folder goes now; a failure message may still want it
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server and start it again after `down_s`, on the same port and folder (its data kept): a
+        crash or a service restart, as its clients see it."""
+        with self._lock:
+            self._terminate()
+            time.sleep(down_s)
+            self._launch()
+            self._wait_ready()
+
+    def down(self) -> None:
+        """Stop the server the way it stops (its STOP signals), keeping its folder: `restart` brings it back."""
+        with self._lock:
+            self._terminate()
+
+    def kill(self) -> None:
+        """SIGKILL, no restart (a crash); `restart` brings it back from its files."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
 
     def stop(self) -> None:
         with self._lock:

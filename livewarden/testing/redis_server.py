@@ -2,9 +2,7 @@
 
 Runs in the foreground as our child, with no config file of the system's, its data (and, with `aof=True`, its
 append-only file, by default fsynced every write so a restart keeps every acknowledged entry; "everysec" is the
-production setting) in its own folder.
-`restart()` stops it and starts it again on the same port and folder: what a crash and a service restart look
-like to clients.
+production setting) in its own folder. `kill()` and `restart()` (PrivateServer's) are a crash and a restart.
 """
 
 from __future__ import annotations
@@ -51,20 +49,6 @@ class RedisServer(PrivateServer):
         import redis
 
         return redis.Redis.from_url(self.url)
-
-    def restart(self, down_s: float = 0.0) -> None:
-        """Stop the server (SIGTERM: it writes its files) and start it again, same port and data, after `down_s`."""
-        with self._lock:
-            self._terminate()
-            time.sleep(down_s)
-            self._launch()
-            self._wait_ready()
-
-    def kill(self) -> None:
-        """SIGKILL, no restart (a crash); `restart` brings it back from its append-only file."""
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
 
     def _prepare(self) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="livewarden-redis-"))
