@@ -44,3 +44,8 @@ class SettingsError(ProblemsError):
 
 class InputError(LivewardenError):
     """An input the user named (a clip, an image, a chat feed) cannot be used; says which and why."""
+
+
+class Unavailable(LivewardenError):
+    """Something this work depends on is down (the case database): nothing was done, try again later. A bus
+    retries such a signal without counting it against the signal (it is not the signal's fault)."""

@@ -22,7 +22,7 @@ from fastapi import Path as Path_
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel, Field, HttpUrl, TypeAdapter
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -231,10 +231,10 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
 
     @app.exception_handler(DBAPIError)
     async def _database(request: Request, exc: DBAPIError):
-        if not exc.connection_invalidated and not isinstance(exc, (OperationalError, InterfaceError)):
+        reason = db.unreachable(exc)
+        if reason is None:
             return _error(500, "internal server error")
         # the case database is down or restarting: nothing was done; say so, and when to try again
-        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig is not None else type(exc).__name__
         response = _error(503, f"the case database is unavailable ({reason}); nothing was changed, try again")
         response.headers["Retry-After"] = "2"
         return response

@@ -37,6 +37,18 @@ def engine(url: str) -> Engine:
     return sqlite
 
 
+def unreachable(exc: BaseException) -> str | None:
+    """Why the database could not be reached ("connection refused", ...), if that is what `exc` is; else None.
+    (Never the URL or its password: the driver's own first line.)"""
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    if not isinstance(exc, DBAPIError):
+        return None
+    if not (exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))):
+        return None
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0][:200]
+
+
 def writer(engine: Engine) -> Engine:
     """The same engine (pool, events) whose transactions are write transactions."""
     return engine.execution_options(**{_WRITE: True})

@@ -27,8 +27,10 @@ from typing import TYPE_CHECKING
 import cv2
 from prometheus_client import CollectorRegistry, Histogram
 
+from livewarden.cases.db import unreachable
 from livewarden.detectors.base import RoomDetector
 from livewarden.detectors.language import SELLER_ROLES
+from livewarden.errors import Unavailable
 from livewarden.media.sampler import ChangeGate
 from livewarden.media.sources import RoomHealth, SourceError, VideoSource
 from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
@@ -103,7 +105,13 @@ class Decider:
             return
         self.bus.publish(OBSERVED, resolved)
         for update in self.policy.observe(resolved):
-            alert = self.store.record(update)  # committed before anyone is told
+            try:
+                alert = self.store.record(update)  # committed before anyone is told
+            except Exception as exc:
+                reason = unreachable(exc)
+                if reason is None:
+                    raise
+                raise Unavailable(f"the case database is unavailable: {reason}") from exc
             self.bus.publish(ALERTS, AlertEvent(alert, update))
 
 

@@ -21,8 +21,10 @@ signal is applied once in effect.
   policy needs: the dead consumer's state in memory died with it, so its heir must see those signals; an alert
   committed twice is one alert (the store's upsert), and a redelivery in the same process is counted once (the
   policy's key memory).
-- **Poison.** An entry whose handler raised is retried; after `max_deliveries` deliveries it is parked in
-  `<prefix>parked` with its reason and acked, so one bad signal does not stall its room forever.
+- **Poison.** An entry whose handler raised is retried; after `max_deliveries` failures it is parked in
+  `<prefix>parked` with its reason and acked, so one bad signal does not stall its room forever. A handler
+  that raises `Unavailable` (the case database is down) is not the signal's fault: the partition waits and
+  retries, in order, for as long as it takes, and nothing is parked.
 - **Outages.** A connection error is retried with backoff (up to `max_backoff_s`); nothing buffered is dropped.
 
 `observed` and `alerts` are delivered in this process, as by the in-process bus: alerts reach other processes
@@ -43,6 +45,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from livewarden.errors import Unavailable
 from livewarden.model import Signal
 from livewarden.runtime.bus import SIGNALS, TOPICS, Bus, Handler, InProcessBus
 
@@ -62,6 +65,7 @@ class ConsumerStats:
     claimed: int = 0  # entries taken over from a dead consumer
     parked: int = 0
     failures: int = 0  # handler calls that raised
+    outages: int = 0  # handler calls that found what they need down (Unavailable): retried, never parked
     reconnects: int = 0
     partitions: set[int] = field(default_factory=set)
 
@@ -137,6 +141,7 @@ class RedisStreamsBus(Bus):
         self._outbox_ready = threading.Condition()
         self._sending = False  # a batch is on its way (flush waits for it)
         self._last_error: dict[bytes, str] = {}  # entry id -> why its handler raised (the parked reason)
+        self._failures: dict[bytes, int] = {}  # entry id -> how often its handler raised here (not outages)
         self._renew = self.redis.register_script(RENEW)
         self._lease_lock = threading.Lock()
         self._held: set[int] = set()  # partitions whose lease we hold (the heartbeat's)
@@ -358,16 +363,19 @@ class RedisStreamsBus(Bus):
                 self._apply(p, entries)
 
     def _retry_pending(self, p: int) -> None:
-        """Our own entries whose handler raised: again, or parked after `max_deliveries`."""
+        """Our own entries not acked: again, in order; or parked once their handler raised `max_deliveries`
+        times here (an outage, `Unavailable`, is not counted: it is not the signal's fault)."""
         idle_ms = int(self.retry_after_s * 1000)
         stuck = self.redis.xpending_range(self.stream(p), GROUP, min="-", max="+", count=self.batch,
                                           consumername=self.consumer, idle=idle_ms)
         if not stuck:
             return
-        poison = [e for e in stuck if e["times_delivered"] >= self.max_deliveries]
-        for entry in poison:
-            self._park(p, entry["message_id"], entry["times_delivered"])
-        again = [e["message_id"] for e in stuck if e["times_delivered"] < self.max_deliveries]
+        again = []
+        for entry in stuck:
+            if self._failures.get(entry["message_id"], 0) >= self.max_deliveries:
+                self._park(p, entry["message_id"], entry["times_delivered"])
+            else:
+                again.append(entry["message_id"])
         if again:
             entries = self.redis.xclaim(self.stream(p), GROUP, self.consumer, min_idle_time=idle_ms,
                                         message_ids=again)
@@ -383,12 +391,14 @@ class RedisStreamsBus(Bus):
         pipe.xack(self.stream(p), GROUP, entry_id)
         pipe.execute()
         self._last_error.pop(entry_id, None)
+        self._failures.pop(entry_id, None)
         self.stats.parked += 1
         log.error("redis bus: parked signal %s of partition %d after %d deliveries: %s", entry_id.decode(), p,
                   deliveries, reason)
 
     def _apply(self, p: int, entries: list) -> None:
-        """Hand each entry to the handlers in order; ack the ones done (a failed one stays pending, retried)."""
+        """Hand each entry to the handlers in order; ack the ones done. One whose handler raised stays pending
+        and is retried; when what it needs is down (`Unavailable`), the rest of the batch waits with it."""
         done = []
         for entry_id, fields in entries:
             if fields is None:  # trimmed away before it was read: nothing to apply
@@ -398,14 +408,22 @@ class RedisStreamsBus(Bus):
                 signal = Signal.from_message(json.loads(fields[b"m"]))
                 for handler in self._handlers:
                     handler(signal)
+            except Unavailable as exc:
+                self.stats.outages += 1
+                log.warning("redis bus: partition %d waits: %s", p, exc)
+                self._stop.wait(self.retry_after_s)
+                break
             except Exception as exc:
                 self.stats.failures += 1
                 self.errors += 1
+                self._failures[entry_id] = self._failures.get(entry_id, 0) + 1
                 self._last_error[entry_id] = f"{type(exc).__name__}: {exc}"[:500]
                 log.warning("redis bus: signal %s of partition %d failed (will retry): %s", entry_id.decode(), p,
                             exc)
                 continue
             self.stats.applied += 1
+            self._failures.pop(entry_id, None)
+            self._last_error.pop(entry_id, None)
             done.append(entry_id)
         if done:
             self.redis.xack(self.stream(p), GROUP, *done)

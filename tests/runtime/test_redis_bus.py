@@ -174,6 +174,33 @@ def test_a_signal_that_fails_every_time_is_parked_with_its_reason_and_its_room_g
         consumer.close()
 
 
+def test_signals_wait_in_order_while_the_case_database_is_down_and_none_is_parked(redis_server, redis_prefix):
+    """A handler that finds the store down raises Unavailable: however many tries that takes, the signals are
+    applied once it is back, each room in order, and nothing is parked (it was not the signals' fault)."""
+    from livewarden.errors import Unavailable
+
+    got, down_until = Received(), time.monotonic() + 3.0
+
+    def handle(s: Signal) -> None:
+        if time.monotonic() < down_until:
+            raise Unavailable("the case database is unavailable: connection refused")
+        got(s)
+
+    consumer = bus(redis_server, redis_prefix, max_deliveries=2)
+    try:
+        consumer.subscribe(SIGNALS, handle)
+        sent = signals(rooms=3, each=20)
+        for s in sent:
+            consumer.publish(SIGNALS, s)
+        assert got.wait_for(len(sent), timeout=20), len(got.keys)
+        assert consumer.stats.outages >= 2 and consumer.parked() == [] and consumer.stats.parked == 0
+        for times in got.by_room.values():
+            assert times == [k * 0.5 for k in range(20)]
+        assert sum(consumer.pending().values()) == 0
+    finally:
+        consumer.close()
+
+
 def test_redis_restarted_and_down_for_a_while_loses_nothing(redis_server, redis_prefix):
     """Signals published while Redis is down wait in the publisher; consumers reconnect with backoff; the
     append-only file keeps what Redis had acknowledged."""
