@@ -53,8 +53,15 @@ log = logging.getLogger(__name__)
 
 GROUP = "policy"
 ACROSS_ROOMS = ("stream_frame",)  # kinds decided by comparing every room's signals at once: partition 0
-# renew a lease only if it is still ours (a get and an expire apart could extend another consumer's)
-RENEW = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+# renew the leases that are still ours, in one call (a get and an expire apart could extend another consumer's);
+# returns 1 or 0 per key
+RENEW = """
+local held = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('get', key) == ARGV[1] then held[i] = redis.call('pexpire', key, ARGV[2]) else held[i] = 0 end
+end
+return held
+"""
 
 
 @dataclass
@@ -142,6 +149,7 @@ class RedisStreamsBus(Bus):
         self._sending = False  # a batch is on its way (flush waits for it)
         self._last_error: dict[bytes, str] = {}  # entry id -> why its handler raised (the parked reason)
         self._failures: dict[bytes, int] = {}  # entry id -> how often its handler raised here (not outages)
+        self._retry: set[int] = set()  # partitions where an entry of ours waits for another try
         self._renew = self.redis.register_script(RENEW)
         self._lease_lock = threading.Lock()
         self._held: set[int] = set()  # partitions whose lease we hold (the heartbeat's)
@@ -264,8 +272,8 @@ class RedisStreamsBus(Bus):
         while not self._stop.is_set():
             try:
                 self._settle_partitions()
-                if time.monotonic() >= next_retry:
-                    for p in sorted(self.stats.partitions):
+                if self._retry and time.monotonic() >= next_retry:
+                    for p in sorted(self._retry & self.stats.partitions):
                         self._retry_pending(p)
                     next_retry = time.monotonic() + self.retry_after_s
                 self._read_new()
@@ -288,9 +296,10 @@ class RedisStreamsBus(Bus):
         ttl = int(self.lease_s * 1000)
         with self._lease_lock:
             held = set(self._held)
-        for p in sorted(held):
-            if not self._renew(keys=[self._lease(p)], args=[self.consumer, ttl]):
-                held.discard(p)  # lost it (we stalled past its expiry): another reads it now
+        mine = sorted(held)
+        if mine:
+            renewed = self._renew(keys=[self._lease(p) for p in mine], args=[self.consumer, ttl])
+            held -= {p for p, ok in zip(mine, renewed) if not ok}  # lost (we stalled past expiry): another reads it
         live = max(1, len(self._live_consumers()))
         share = -(-self.partitions // live)
         for p in range(self.partitions):
@@ -367,9 +376,11 @@ class RedisStreamsBus(Bus):
         times here (an outage, `Unavailable`, is not counted: it is not the signal's fault)."""
         idle_ms = int(self.retry_after_s * 1000)
         stuck = self.redis.xpending_range(self.stream(p), GROUP, min="-", max="+", count=self.batch,
-                                          consumername=self.consumer, idle=idle_ms)
+                                          consumername=self.consumer, idle=None)
         if not stuck:
+            self._retry.discard(p)  # nothing of ours left pending here
             return
+        stuck = [e for e in stuck if e["time_since_delivered"] >= idle_ms]
         again = []
         for entry in stuck:
             if self._failures.get(entry["message_id"], 0) >= self.max_deliveries:
@@ -409,11 +420,13 @@ class RedisStreamsBus(Bus):
                 for handler in self._handlers:
                     handler(signal)
             except Unavailable as exc:
+                self._retry.add(p)
                 self.stats.outages += 1
                 log.warning("redis bus: partition %d waits: %s", p, exc)
                 self._stop.wait(self.retry_after_s)
                 break
             except Exception as exc:
+                self._retry.add(p)
                 self.stats.failures += 1
                 self.errors += 1
                 self._failures[entry_id] = self._failures.get(entry_id, 0) + 1
