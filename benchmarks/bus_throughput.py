@@ -31,6 +31,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from rig import cpu_s  # noqa: E402
 
 from livewarden.cases import CaseStore, migrate  # noqa: E402
 from livewarden.config import Settings  # noqa: E402
@@ -83,8 +86,8 @@ def in_process(registry: Path, url: str, signals: list[Signal], data: Path) -> f
 
 
 def through_redis(registry: Path, db: str, redis_url: str, prefix: str, signals: list[Signal], consumers: int,
-                  data: Path) -> tuple[float, float]:
-    """(seconds to publish everything, seconds until the last signal was acked)."""
+                  data: Path, redis_pid: int) -> tuple[float, float, float]:
+    """(seconds to publish everything, seconds until the last signal was acked, redis-server's CPU seconds)."""
     env = {**os.environ, "LIVEWARDEN_BUS__PREFIX": prefix, "LIVEWARDEN_BUS__PARTITIONS": str(PARTITIONS)}
     procs = [subprocess.Popen([sys.executable, "-m", "livewarden.cli", "policy", "--registry", str(registry),
                                "--bus", redis_url, "--db", db, "--data-dir", str(data)],
@@ -102,7 +105,7 @@ def through_redis(registry: Path, db: str, redis_url: str, prefix: str, signals:
         else:
             raise SystemExit(f"the {consumers} policy processes did not share the partitions; see {data}/policy-*.log")
         time.sleep(1.0)
-        t = time.perf_counter()
+        t, redis_cpu = time.perf_counter(), cpu_s(redis_pid)
         for s in signals:
             producer.publish(SIGNALS, s)
         producer.flush(timeout=600)
@@ -113,7 +116,7 @@ def through_redis(registry: Path, db: str, redis_url: str, prefix: str, signals:
             if len(groups) == PARTITIONS and all(g["lag"] == 0 and g["pending"] == 0 for g in groups):
                 break
             time.sleep(0.01)
-        return published, time.perf_counter() - t
+        return published, time.perf_counter() - t, cpu_s(redis_pid) - redis_cpu
     finally:
         producer.close()
         for p in procs:
@@ -163,11 +166,13 @@ def main() -> None:
                   f"{check(CaseStore(url, data / 'evidence'), args.alerting, args.frames)}", flush=True)
             for k in (int(x) for x in args.consumers.split(",")):
                 url, data = fresh(f"redis{k}")
-                published, spent = through_redis(registry, url, redis_server.url, f"b{k}:", signals, k, data)
+                published, spent, redis_cpu = through_redis(registry, url, redis_server.url, f"b{k}:", signals, k,
+                                                             data, redis_server.pid)
                 rate = len(signals) / spent
                 print(f"  Redis, {k} policy process{'es' if k > 1 else '  '}: {rate:>9,.0f} signals/s  "
                       f"{writes / spent:>7,.0f} alert writes/s  {check(CaseStore(url, data / 'evidence'), args.alerting, args.frames)}"
-                      f"  (published at {len(signals) / published:,.0f}/s; {rate / base:.2f}x in process)", flush=True)
+                      f"  (published at {len(signals) / published:,.0f}/s; {rate / base:.2f}x in process; "
+                      f"redis-server {redis_cpu / len(signals) * 1e6:.1f} µs CPU per signal)", flush=True)
         finally:
             if pg is not None:
                 pg.stop()

@@ -73,6 +73,17 @@ def cpu_of(pids: list[int]) -> float:
     return total
 
 
+def signals_sent(redis_url: str, mode: str) -> int:
+    """How many signals the mode's rooms have put on the Redis bus so far (0 in process: no bus)."""
+    import redis
+
+    r = redis.Redis.from_url(redis_url)
+    try:
+        return sum(int(r.xlen(k)) for k in r.scan_iter(f"{mode}:signals:*"))
+    finally:
+        r.close()
+
+
 def latencies(store: CaseStore, starts: dict[str, float], began: float, ended: float) -> list[float]:
     """For every sighting shown after `began` and ending before `ended`: its alert's commit - its first frame."""
     opened: dict[str, list[float]] = {}
@@ -133,9 +144,9 @@ def run(mode: str, rooms: int, seconds: float, clip: Path, tmp: Path, redis_url:
                           "Redis": pids_matching("redis-server"),
                           "PostgreSQL": pids_matching("postgres -D", "postgres: ")}
             pids = sorted({pid for group in groups.values() for pid in group})
-            began, before = time.time(), {g: cpu_of(p) for g, p in groups.items()}
+            began, before, sent0 = time.time(), {g: cpu_of(p) for g, p in groups.items()}, signals_sent(redis_url, mode)
             time.sleep(seconds)
-            ended, after = time.time(), {g: cpu_of(p) for g, p in groups.items()}
+            ended, after, sent1 = time.time(), {g: cpu_of(p) for g, p in groups.items()}, signals_sent(redis_url, mode)
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -147,7 +158,8 @@ def run(mode: str, rooms: int, seconds: float, clip: Path, tmp: Path, redis_url:
     store = CaseStore.at(workdir / "data") if url is None else CaseStore(url, workdir / "data" / "evidence")
     lat = latencies(store, starts, began, ended - 1.5)
     spent = {g: (after[g] - before[g]) / (ended - began) for g in groups}
-    return {"cpu_per_room": sum(spent.values()) / rooms, "latencies": lat, "processes": len(pids), "spent": spent}
+    return {"cpu_per_room": sum(spent.values()) / rooms, "latencies": lat, "processes": len(pids), "spent": spent,
+            "signals_per_room_s": (sent1 - sent0) / (ended - began) / rooms}
 
 
 def main() -> None:
@@ -174,7 +186,9 @@ def main() -> None:
             print(f"  {mode:<10}: CPU {r['cpu_per_room']:.3f} core-s/s per room ({r['processes']} processes); time to "
                   f"alert n={len(lat)} missed={missed} p50={np.percentile(lat, 50):.2f} s "
                   f"p95={np.percentile(lat, 95, method='higher'):.2f} s", flush=True)
-            print("      cores used: " + ", ".join(f"{g} {c:.2f}" for g, c in r["spent"].items()), flush=True)
+            print("      cores used: " + ", ".join(f"{g} {c:.2f}" for g, c in r["spent"].items())
+                  + (f"; {r['signals_per_room_s']:.1f} signals/s per room on the bus" if mode == "cluster" else ""),
+                  flush=True)
     base, cluster = results["in process"], results["cluster"]
     extra = cluster["cpu_per_room"] / base["cpu_per_room"] - 1
     p95 = float(np.percentile(cluster["latencies"], 95, method="higher"))

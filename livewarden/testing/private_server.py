@@ -67,6 +67,11 @@ class PrivateServer:
         return True, ""
 
     @property
+    def pid(self) -> int | None:
+        """The server process's id (for a benchmark that counts its CPU), while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
