@@ -232,6 +232,48 @@ def cluster_status_command(
         for p in status["last_parked"]))
 
 
+def _placer_request(bus: Optional[str], settings: Optional[Path], request: dict) -> None:
+    import json
+
+    import redis
+
+    with _errors():
+        cfg = _settings(settings, {"bus.url": bus})
+        if cfg.bus.url is None:
+            raise _fail("no bus:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
+        r = redis.Redis.from_url(cfg.bus.url, socket_connect_timeout=2.0)
+        try:
+            if not r.hlen(f"{cfg.bus.prefix}workers"):
+                raise _fail("no room placer on this bus:", "start one with `livewarden serve --engine ray`")
+            r.rpush(f"{cfg.bus.prefix}placer:requests", json.dumps(request))
+        except redis.RedisError as exc:
+            raise _fail(f"cannot reach {redact_url(cfg.bus.url)}:", str(exc)) from None
+        finally:
+            r.close()
+    console.print(f"asked the room placer to {request['do']}" + (f" {request['room']}" if "room" in request else "")
+                  + "; `livewarden cluster status` shows it done within a few seconds")
+
+
+@cluster_app.command("move")
+def cluster_move(
+    room: str = typer.Argument(..., help="the room to move"),
+    to: Optional[str] = typer.Option(None, "--to", help="the room worker to move it to (default: the least loaded)"),
+    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+) -> None:
+    """Move a room to another room worker (rooms on Ray: `serve --engine ray`); off the air a few seconds."""
+    _placer_request(bus, settings, {"do": "move", "room": room, "to": to})
+
+
+@cluster_app.command("add-worker")
+def cluster_add_worker(
+    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
+    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+) -> None:
+    """Start one more room worker on the Ray cluster; rooms move to it until the workers are balanced."""
+    _placer_request(bus, settings, {"do": "add-worker"})
+
+
 @keys_app.command("create")
 def keys_create(
     role: str = typer.Option(..., help="admin, moderator, regulator, brand, person or seller"),

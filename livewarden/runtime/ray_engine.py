@@ -10,6 +10,9 @@
   worker while it has two more than the idlest. A room that moves is off the air for a few seconds (its new
   worker connects to the stream), shown in its health; its detector state is rebuilt there (each detector's
   `open_room`), and its open alerts go on (the store continues an episode within the rule's close_after_s).
+- **Asked by hand** (`livewarden cluster move ROOM [--to WORKER]`, `cluster add-worker`, through a Redis list
+  the placer reads at each check): a room moves and stays there (the rebalance leaves it), or a new worker
+  starts and rooms move to it.
 - **What is where** is written to Redis (`<prefix>placement`: room -> worker; `<prefix>workers`: worker -> its
   process, rooms and load; `<prefix>rebalances`), which `livewarden cluster status` shows.
 """
@@ -89,6 +92,7 @@ class RoomPlacer:
         self._actor = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)(RoomWorker)
         self.workers: dict[str, Any] = {}
         self.placement: dict[str, str] = {}  # room -> worker name
+        self.pinned: set[str] = set()  # rooms moved by hand (`cluster move`): not moved again to balance
         self.status: dict[str, dict[str, Any]] = {}  # worker name -> its last status (or {"dead": True})
         self.rebalances = 0
         self._count = 0
@@ -157,8 +161,41 @@ class RoomPlacer:
             except Exception:
                 log.exception("room placer: check failed")
 
+    def _requests(self) -> None:
+        """What `livewarden cluster move` and `cluster add-worker` asked for (a Redis list), in order."""
+        while (raw := self.redis.lpop(f"{self.prefix}placer:requests")) is not None:
+            request = json.loads(raw)
+            try:
+                if request.get("do") == "add-worker":
+                    log.info("added %s", self.add_worker())
+                elif request.get("do") == "move":
+                    self.move(request["room"], request.get("to"))
+            except Exception as exc:  # a bad request is told, and the placer goes on
+                log.warning("placer request %s refused: %s", request, exc)
+                self.redis.set(f"{self.prefix}placer:refused", json.dumps({**request, "why": str(exc)}), ex=3600)
+
+    def move(self, room_id: str, to: str | None = None) -> str:
+        """Move a room to worker `to` (default: the least loaded other one); returns where it went."""
+        if room_id not in self.placement:
+            raise ValueError(f"no room {room_id!r} is placed; placed: {', '.join(sorted(self.placement))}")
+        source = self.placement[room_id]
+        targets = [n for n in self._alive() if n != source]
+        if to is not None and to not in targets:
+            raise ValueError(f"cannot move {room_id} to {to!r}: live workers other than {source}: "
+                             f"{', '.join(targets) or 'none'}")
+        to = to or (min(targets, key=self._load) if targets else None)
+        if to is None:
+            raise ValueError(f"no other live worker to move {room_id} to")
+        self.ray.get(self.workers[source].remove.remote(room_id), timeout=self.call_timeout_s * 5)
+        self.ray.get(self.workers[to].add.remote(room_id), timeout=self.call_timeout_s * 3)
+        self.placement[room_id] = to
+        self.pinned.add(room_id)  # moved by hand: the rebalance leaves it where it was put
+        self.rebalances += 1
+        return to
+
     def check(self) -> None:
         """Ask every worker how it is; move the rooms of one that does not answer; rebalance; tell Redis."""
+        self._requests()
         names = list(self.workers)
         calls = {n: self.workers[n].status.remote() for n in names}
         for name in names:
@@ -172,6 +209,7 @@ class RoomPlacer:
                     log.warning("room worker %s did not answer (%s): moving its rooms %s", name,
                                 type(exc).__name__, orphans)
                     for room_id in orphans:
+                        self.pinned.discard(room_id)  # its worker is gone: wherever it goes now is not by hand
                         self._place(room_id, avoid=name)
                     self.rebalances += bool(orphans)
         # a worker that came back (restarted by Ray) holds no rooms: what the placement says it has, it gets back
@@ -194,7 +232,10 @@ class RoomPlacer:
             busiest, idlest = max(alive, key=counts.get), min(alive, key=counts.get)
             if counts[busiest] - counts[idlest] < 2:
                 return
-            room_id = sorted(r for r, w in self.placement.items() if w == busiest)[-1]
+            movable = sorted(r for r, w in self.placement.items() if w == busiest and r not in self.pinned)
+            if not movable:
+                return
+            room_id = movable[-1]
             self.ray.get(self.workers[busiest].remove.remote(room_id), timeout=self.call_timeout_s * 5)
             self.ray.get(self.workers[idlest].add.remote(room_id), timeout=self.call_timeout_s * 3)
             self.placement[room_id] = idlest

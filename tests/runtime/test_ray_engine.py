@@ -114,6 +114,24 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
             assert status["rebalances"] >= 1 and status["placement"]["deals"] != victim
             assert any(w["dead"] or w["pid"] != pid for w in status["workers"].values())
             print(f"room back on air {back_s:.1f} s after its worker was killed")
+            # by hand, as an operator would: move a room, add a worker, ask for a room that is not there
+            env = {**os.environ, "LIVEWARDEN_BUS__PREFIX": redis_prefix}
+            cli = [sys.executable, "-m", "livewarden.cli", "cluster"]
+            # Ray has restarted the killed worker (empty): there is somewhere to move to
+            assert wait_for(lambda: all(not st.get("dead") for st in placer.status.values()), 60), placer.status
+            here = placer.placement["outlet"]
+            asked = subprocess.run(cli + ["move", "outlet", "--bus", redis_server.url], env=env,
+                                   capture_output=True, text=True, timeout=60)
+            assert asked.returncode == 0 and "asked the room placer to move outlet" in asked.stdout, asked.stderr
+            assert wait_for(lambda: placer.placement["outlet"] != here, 10), (
+                placer.redis.get(f"{redis_prefix}placer:refused"), placer.placement, placer.status)
+            subprocess.run(cli + ["add-worker", "--bus", redis_server.url], env=env, check=True, timeout=60,
+                           capture_output=True)
+            assert wait_for(lambda: len(placer.workers) == 3, 60)
+            subprocess.run(cli + ["move", "nowhere", "--bus", redis_server.url], env=env, check=True, timeout=60,
+                           capture_output=True)
+            refused = wait_for(lambda: placer.redis.get(f"{redis_prefix}placer:refused"), 10)
+            assert refused and b"no room 'nowhere' is placed" in refused
         finally:
             if placer is not None:
                 placer.stop()
