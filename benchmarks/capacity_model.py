@@ -38,10 +38,10 @@ from streams_per_core import FPS, LOOP_S, MARK_ON  # noqa: E402
 # measured on the 2-core AMD EPYC, 2026-12-04 (README "Measured"); pass others with the options below
 ROOMS_PER_CORE = 6.0  # streams_per_core: 12 rooms sustained on 2 cores, marks
 ROOMS_PER_CORE_SPEECH = 4.0  # streams_per_core --with-speech: 8 rooms on 2 cores, every seller speaking
-SIGNALS_PER_ROOM_S = 2.4  # cluster_overhead: signals per room per second on the bus
-POLICY_SIGNALS_PER_CORE = 16_752  # bus_throughput: one policy process
-REDIS_US_PER_SIGNAL = 20.0  # bus_throughput: redis-server CPU per signal (XADD, XREADGROUP, XACK)
-PG_WRITES_PER_CORE = 320.0  # bus_throughput --alerting 1000: 641 alert writes/s in process on 2 cores
+SIGNALS_PER_ROOM_S = 4.2  # cluster_overhead: signals per room per second on the bus (6 rooms, card 40% of the time)
+POLICY_SIGNALS_PER_CORE = 14_320  # bus_throughput: one policy process (the lowest of 3 runs: 14,320-18,927)
+REDIS_US_PER_SIGNAL = 7.8  # bus_throughput: redis-server CPU per signal (XADD, XREADGROUP, XACK; 6.0-7.8 µs)
+PG_WRITES_PER_CORE = 320.0  # bus_throughput --alerting 1000: 641 alert writes/s in process, 2 cores shared
 HEADROOM = 0.7  # plan to use at most this share of every core
 
 
@@ -106,7 +106,7 @@ def main() -> None:
         ("alert writes to PostgreSQL", f"{writes:,.0f}/s ({pg_cores:.1f} cores)",
          f"{args.violating:.0%} of rooms in violation; {args.pg_writes_per_core:g} writes/s per core"),
         ("video in (room workers)", f"{n * mbps / 1000:,.1f} Gbit/s",
-         f"{mbps:.2f} Mbit/s per room (this synthetic clip; real 720p is 2-4 Mbit/s)"),
+         f"{mbps:.2f} Mbit/s per room (this synthetic clip, measured; a real room sends what its platform sends)"),
         ("signals (workers -> Redis -> policy)", f"{signals * signal_bytes * 8 * 2 / 1e6:,.1f} Mbit/s",
          f"{signal_bytes} bytes per signal, measured, each sent twice"),
     ]
