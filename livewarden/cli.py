@@ -159,10 +159,9 @@ def serve(
 def policy(
     registry: Path = typer.Option(..., "--registry", "-r", help="registry YAML (the rooms' sellers, brands, rules' data)"),
     bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL the rooms' signals come from (redis://HOST:6379/0)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
-    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the case store; default: SQLite under "
-                                                        "--data-dir"),
-    data_dir: Optional[Path] = typer.Option(None, help="where the SQLite store and evidence go [livewarden-data]"),
+    settings: SettingsFile = None,
+    db: StoreUrl = None,
+    data_dir: StoreDir = None,
     rules: Optional[Path] = typer.Option(None, help="rules YAML (default: the packaged rules)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:

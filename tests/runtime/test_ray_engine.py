@@ -20,6 +20,7 @@ from livewarden.testing.rtmp_server import RtmpServer
 from livewarden.testing.scenes import room_frames
 
 from ..conftest import write_registry
+from .test_language_pipeline import wait_for
 
 pytestmark = [pytest.mark.redis, pytest.mark.rtmp, pytest.mark.ray]
 FPS = 15
@@ -47,16 +48,6 @@ def ray_address(request, tmp_path_factory):
             ray.shutdown()
             subprocess.run([ray_bin, "stop", "--force"], capture_output=True, timeout=60)
     ray.shutdown()
-
-
-def wait_for(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    return predicate()
 
 
 def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_goes_on(
