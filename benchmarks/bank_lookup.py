@@ -104,7 +104,7 @@ def main() -> None:
         del bank, exact
     print("found: restreamed frames (360p, JPEG 40, banner) whose broadcast was found by any variant; recall: "
           "queries with a match within 31 bits in the exact search that the index found too")
-    print(f"goal: >= 4,000 lookups/s at 10 M hashes")
+    print("goal: >= 4,000 lookups/s at 10 M hashes")
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def through_redis(registry: Path, db: str, redis_url: str, prefix: str, signals:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # every partition leased, in equal shares (no room moves mid-run)
-            holders = Counter(r.get(f"{prefix}lease:{p}") for p in range(PARTITIONS))
+            holders = Counter(r.get(producer.keys.lease(p)) for p in range(PARTITIONS))
             if None not in holders and len(holders) == consumers and max(holders.values()) - min(holders.values()) <= 1:
                 break
             time.sleep(0.2)

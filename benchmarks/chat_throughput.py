@@ -90,7 +90,7 @@ def main() -> int:
         if time.perf_counter() - start >= args.seconds:
             break
     sellers = done / (time.perf_counter() - start)
-    print(f"\nlanguage detector, classifier on (one core):")
+    print("\nlanguage detector, classifier on (one core):")
     print(f"viewers' chat      : {viewers:10,.0f} msg/s  (the classifier never reads a viewer's line)")
     print(f"seller-side lines  : {sellers:10,.0f} lines/s  ({asked} of {done} read by the classifier, "
           f"{1000 * (time.perf_counter() - start) / max(1, asked):.0f} ms each with the rest)")

@@ -106,7 +106,7 @@ def main() -> int:
                 time.sleep(0.05)
         finally:
             pipeline.stop()
-            store.close()
+            system.store.close()
     print(f"chat_to_alert: {args.lines} lines at {args.rate:.0f}/s over HTTP into {args.rooms} rooms, "
           f"{offers_total} sellers' offers")
     print(f"  alerts committed: {len(latency)}/{offers_total}")

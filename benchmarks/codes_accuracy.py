@@ -90,8 +90,8 @@ def main() -> None:
     printed = [(code_image(text, FORMATS[name.split("-")[0]]), {text}) for _, texts_, name in held for text in texts_
                if name.split("-")[0] in FORMATS]
     rng = np.random.default_rng(args.seed)
-    print(f"\nheld up in a 720p room (turned ±15°, tilted 0-35°, blur sigma 0-1.2; the photo or the printed code "
-          f"is the given share of the frame's width):")
+    print("\nheld up in a 720p room (turned ±15°, tilted 0-35°, blur sigma 0-1.2; the photo or the printed code "
+          "is the given share of the frame's width):")
     print(f"{'width':>6} {'photos':>9} {'rate':>6} {'printed':>9} {'rate':>6}")
     for width in WIDTHS:
         rates = []

@@ -236,15 +236,17 @@ def _placer_request(bus: Optional[str], settings: Optional[Path], request: dict)
 
     import redis
 
+    from livewarden.runtime.redis_bus import Keys
+
     with _errors():
         cfg = _settings(settings, {"bus.url": bus})
         if cfg.bus.url is None:
             raise _fail("no bus:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
-        r = redis.Redis.from_url(cfg.bus.url, socket_connect_timeout=2.0)
+        r, keys = redis.Redis.from_url(cfg.bus.url, socket_connect_timeout=2.0), Keys(cfg.bus.prefix)
         try:
-            if not r.hlen(f"{cfg.bus.prefix}workers"):
+            if not r.hlen(keys.workers):
                 raise _fail("no room placer on this bus:", "start one with `livewarden serve --engine ray`")
-            r.rpush(f"{cfg.bus.prefix}placer:requests", json.dumps(request))
+            r.rpush(keys.requests, json.dumps(request))
         except redis.RedisError as exc:
             raise _fail(f"cannot reach {redact_url(cfg.bus.url)}:", str(exc)) from None
         finally:

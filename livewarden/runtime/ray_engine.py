@@ -26,6 +26,8 @@ import threading
 import time
 from typing import Any
 
+from livewarden.runtime.redis_bus import Keys
+
 log = logging.getLogger(__name__)
 
 
@@ -88,6 +90,7 @@ class RoomPlacer:
         self.check_s, self.call_timeout_s = check_s, call_timeout_s
         self.redis = redis.Redis.from_url(settings.bus.url)
         self.prefix = settings.bus.prefix
+        self.keys = Keys(self.prefix)
         # Ray restarts a worker whose process died; it comes back without rooms (its __init__ runs again)
         self._actor = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)(RoomWorker)
         self.workers: dict[str, Any] = {}
@@ -131,7 +134,7 @@ class RoomPlacer:
             except Exception:
                 pass
             self.ray.kill(actor, no_restart=True)
-        self.redis.delete(f"{self.prefix}placement", f"{self.prefix}workers")
+        self.redis.delete(self.keys.placement, self.keys.workers)
         self.redis.close()
 
     # -- placing
@@ -163,7 +166,7 @@ class RoomPlacer:
 
     def _requests(self) -> None:
         """What `livewarden cluster move` and `cluster add-worker` asked for (a Redis list), in order."""
-        while (raw := self.redis.lpop(f"{self.prefix}placer:requests")) is not None:
+        while (raw := self.redis.lpop(self.keys.requests)) is not None:
             request = json.loads(raw)
             try:
                 if request.get("do") == "add-worker":
@@ -172,7 +175,7 @@ class RoomPlacer:
                     self.move(request["room"], request.get("to"))
             except Exception as exc:  # a bad request is told, and the placer goes on
                 log.warning("placer request %s refused: %s", request, exc)
-                self.redis.set(f"{self.prefix}placer:refused", json.dumps({**request, "why": str(exc)}), ex=3600)
+                self.redis.set(self.keys.refused, json.dumps({**request, "why": str(exc)}), ex=3600)
 
     def move(self, room_id: str, to: str | None = None) -> str:
         """Move a room to worker `to` (default: the least loaded other one); returns where it went."""
@@ -244,13 +247,13 @@ class RoomPlacer:
 
     def _publish(self) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(f"{self.prefix}placement", f"{self.prefix}workers")
+        pipe.delete(self.keys.placement, self.keys.workers)
         if self.placement:
-            pipe.hset(f"{self.prefix}placement", mapping=self.placement)
+            pipe.hset(self.keys.placement, mapping=self.placement)
         for name in self.workers:
             st = self.status.get(name, {})
-            pipe.hset(f"{self.prefix}workers", name, json.dumps(
+            pipe.hset(self.keys.workers, name, json.dumps(
                 {"pid": st.get("pid"), "dead": bool(st.get("dead")), "load": st.get("load"),
                  "rooms": sorted(r for r, w in self.placement.items() if w == name)}))
-        pipe.set(f"{self.prefix}rebalances", self.rebalances)
+        pipe.set(self.keys.rebalances, self.rebalances)
         pipe.execute()

@@ -64,6 +64,50 @@ return held
 """
 
 
+@dataclass(frozen=True)
+class Keys:
+    """Every Redis key of one deployment, under its prefix (several deployments can share one Redis)."""
+
+    prefix: str = "lw:"
+
+    def signals(self, p: int) -> str:
+        return f"{self.prefix}signals:{p}"
+
+    def lease(self, p: int) -> str:
+        return f"{self.prefix}lease:{p}"
+
+    def consumer(self, name: str = "*") -> str:  # "alive, holding n partitions", expiring with its leases
+        return f"{self.prefix}consumer:{name}"
+
+    def name_of_consumer(self, key: bytes) -> str:
+        return key.decode()[len(self.consumer("")):]
+
+    @property
+    def parked(self) -> str:
+        return f"{self.prefix}parked"
+
+    # the room placer's (runtime/ray_engine.py): which room is where, the workers, moves, requests to it
+    @property
+    def placement(self) -> str:
+        return f"{self.prefix}placement"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}workers"
+
+    @property
+    def rebalances(self) -> str:
+        return f"{self.prefix}rebalances"
+
+    @property
+    def requests(self) -> str:
+        return f"{self.prefix}placer:requests"
+
+    @property
+    def refused(self) -> str:
+        return f"{self.prefix}placer:refused"
+
+
 @dataclass
 class ConsumerStats:
     """What one consumer did (for `cluster status` and the tests)."""
@@ -84,27 +128,25 @@ def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: 
     (process, rooms, load, dead or not), which room is where and how many times rooms moved."""
     import redis
 
-    r = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0)
+    r, keys = redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0), Keys(prefix)
     try:
-        consumers = {k.decode()[len(prefix) + len("consumer:"):]: int(r.get(k) or 0)
-                     for k in r.scan_iter(f"{prefix}consumer:*", count=100)}
+        consumers = {keys.name_of_consumer(k): int(r.get(k) or 0) for k in r.scan_iter(keys.consumer(), count=100)}
         rows = []
         for p in range(partitions):
-            stream, holder = f"{prefix}signals:{p}", r.get(f"{prefix}lease:{p}")
+            stream, holder = keys.signals(p), r.get(keys.lease(p))
             group = {}
             if r.exists(stream):
                 group = next((g for g in r.xinfo_groups(stream) if g["name"].decode() == GROUP), {})
             rows.append({"partition": p, "holder": holder.decode() if holder else None,
                          "length": int(r.xlen(stream)), "lag": group.get("lag"),
                          "pending": int(group.get("pending", 0))})
-        stream = f"{prefix}parked"
         last = [{k.decode(): v.decode() for k, v in fields.items() if k != b"m"} | {"id": entry_id.decode()}
-                for entry_id, fields in r.xrevrange(stream, count=parked)]
+                for entry_id, fields in r.xrevrange(keys.parked, count=parked)]
         # written by the room placer when rooms run on Ray workers (runtime/ray_engine.py)
-        placement = {k.decode(): v.decode() for k, v in r.hgetall(f"{prefix}placement").items()}
-        workers = {k.decode(): json.loads(v) for k, v in r.hgetall(f"{prefix}workers").items()}
-        return {"consumers": consumers, "partitions": rows, "parked": int(r.xlen(stream)), "last_parked": last,
-                "placement": placement, "workers": workers, "rebalances": int(r.get(f"{prefix}rebalances") or 0)}
+        placement = {k.decode(): v.decode() for k, v in r.hgetall(keys.placement).items()}
+        workers = {k.decode(): json.loads(v) for k, v in r.hgetall(keys.workers).items()}
+        return {"consumers": consumers, "partitions": rows, "parked": int(r.xlen(keys.parked)), "last_parked": last,
+                "placement": placement, "workers": workers, "rebalances": int(r.get(keys.rebalances) or 0)}
     finally:
         r.close()
 
@@ -134,7 +176,7 @@ class RedisStreamsBus(Bus):
 
         if partitions < 1:
             raise ValueError(f"partitions must be at least 1, not {partitions}")
-        self.url, self.prefix, self.partitions = url, prefix, partitions
+        self.url, self.prefix, self.partitions, self.keys = url, prefix, partitions, Keys(prefix)
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_s, self.max_deliveries, self.retry_after_s = lease_s, max_deliveries, retry_after_s
         self.batch, self.max_backoff_s, self.maxlen = batch, max_backoff_s, maxlen
@@ -160,18 +202,18 @@ class RedisStreamsBus(Bus):
 
     # -- names
     def stream(self, p: int) -> str:
-        return f"{self.prefix}signals:{p}"
+        return self.keys.signals(p)
 
     def _lease(self, p: int) -> str:
-        return f"{self.prefix}lease:{p}"
+        return self.keys.lease(p)
 
     @property
-    def _consumer_key(self) -> str:  # "alive, holding n partitions", expiring with the leases
-        return f"{self.prefix}consumer:{self.consumer}"
+    def _consumer_key(self) -> str:
+        return self.keys.consumer(self.consumer)
 
     @property
     def parked_stream(self) -> str:
-        return f"{self.prefix}parked"
+        return self.keys.parked
 
     # -- the Bus
     def publish(self, topic: str, message: Any) -> None:
@@ -327,8 +369,8 @@ class RedisStreamsBus(Bus):
             self.stats.partitions.add(p)
 
     def _live_consumers(self) -> list[str]:
-        return [k.decode()[len(self.prefix) + len("consumer:"):]
-                for k in self.redis.scan_iter(f"{self.prefix}consumer:*", count=100)] or [self.consumer]
+        return [self.keys.name_of_consumer(k)
+                for k in self.redis.scan_iter(self.keys.consumer(), count=100)] or [self.consumer]
 
     def _release(self, p: int) -> None:
         self.stats.partitions.discard(p)

@@ -115,13 +115,13 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
                                    capture_output=True, text=True, timeout=60)
             assert asked.returncode == 0 and "asked the room placer to move outlet" in asked.stdout, asked.stderr
             assert wait_for(lambda: placer.placement["outlet"] != here, 10), (
-                placer.redis.get(f"{redis_prefix}placer:refused"), placer.placement, placer.status)
+                placer.redis.get(placer.keys.refused), placer.placement, placer.status)
             subprocess.run(cli + ["add-worker", "--bus", redis_server.url], env=env, check=True, timeout=60,
                            capture_output=True)
             assert wait_for(lambda: len(placer.workers) == 3, 60)
             subprocess.run(cli + ["move", "nowhere", "--bus", redis_server.url], env=env, check=True, timeout=60,
                            capture_output=True)
-            refused = wait_for(lambda: placer.redis.get(f"{redis_prefix}placer:refused"), 10)
+            refused = wait_for(lambda: placer.redis.get(placer.keys.refused), 10)
             assert refused and b"no room 'nowhere' is placed" in refused
         finally:
             if placer is not None:
