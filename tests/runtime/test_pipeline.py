@@ -152,11 +152,13 @@ def test_watch_runs_until_ctrl_c_and_stops_cleanly(rooms: Path, tmp_path: Path):
 def test_a_room_removed_while_running_leaves_nothing_behind_and_can_come_back(rooms: Path, tmp_path: Path):
     """Rooms come and go (serve, Ray workers): removing one drops its state in the pipeline, the detectors'
     rooms, the policy and the evidence spool; the store keeps its alerts; the same id can be watched again."""
+    # (a second alert when it comes back after close_after_s: tests/policy/test_policy.py)
     registry = load_registry(rooms)
     system = build(registry, tmp_path / "store", sample_fps=2.0)
     pipeline = system.pipeline(rooms=[]).start()
+    hits: list[int] = []
     try:
-        for attempt in range(2):
+        for _ in range(2):
             status = pipeline.add_room(registry.room("deals"))
             [(_, marks_room)] = status.detectors[Frame]
             deadline = time.monotonic() + 30
@@ -169,7 +171,11 @@ def test_a_room_removed_while_running_leaves_nothing_behind_and_can_come_back(ro
             assert not any(k[0] == "deals" for k in system.policy._state)
             assert not any(k[0] == "deals" for k in system.spool._last)
             assert marks_room.keypoints.gray is None  # the detector's room was closed
-            assert len([a for a in system.store.alerts("deals") if a.rule == "unauthorized_brand"]) == attempt + 1
+            [alert] = [a for a in system.store.alerts("deals") if a.rule == "unauthorized_brand"]
+            hits.append(alert.hits)
+        # watched again within the rule's close_after_s, on a new stream clock: the store continued the open
+        # alert (one episode, its hits added up), as for a room moved to another worker
+        assert hits[1] > hits[0]
     finally:
         pipeline.stop()
 
