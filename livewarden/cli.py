@@ -77,6 +77,8 @@ StoreDir = Annotated[Optional[Path], typer.Option(help="the embedded store's fol
 # where the rooms' signals go: in process (default) or Redis Streams, decided here or by `livewarden policy`
 BusUrl = Annotated[Optional[str], typer.Option("--bus", help="Redis URL: the rooms' signals go through Redis Streams "
                                                              "(redis://HOST:6379/0); default: in process")]
+ClusterBus = Annotated[Optional[str], typer.Option("--bus",
+                                                   help="Redis URL of the signal bus (redis://HOST:6379/0)")]
 Decide = Annotated[bool, typer.Option("--decide/--no-decide",
                                       help="decide here (with --bus, beside any `livewarden policy`), or only "
                                            "publish the rooms' signals for `livewarden policy` to decide")]
@@ -189,8 +191,8 @@ def policy(
 
 @cluster_app.command("status")
 def cluster_status_command(
-    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    bus: ClusterBus = None,
+    settings: SettingsFile = None,
     as_json: bool = typer.Option(False, "--json", help="print the status as JSON"),
 ) -> None:
     """Policy consumers and their partitions (lag, pending entries), parked signals; room workers and their rooms."""
@@ -201,9 +203,7 @@ def cluster_status_command(
     from livewarden.runtime.redis_bus import cluster_status
 
     with _errors():
-        cfg = _settings(settings, {"bus.url": bus})
-        if cfg.bus.url is None:
-            raise _fail("no bus to look at:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
+        cfg = _cluster_settings(bus, settings)
         try:
             status = cluster_status(cfg.bus.url, cfg.bus.prefix, cfg.bus.partitions)
         except Exception as exc:  # redis.ConnectionError and kin: say where, not a traceback
@@ -231,6 +231,13 @@ def cluster_status_command(
         for p in status["last_parked"]))
 
 
+def _cluster_settings(bus: Optional[str], settings: Optional[Path]):
+    cfg = _settings(settings, {"bus.url": bus})
+    if cfg.bus.url is None:
+        raise _fail("no bus to look at:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
+    return cfg
+
+
 def _placer_request(bus: Optional[str], settings: Optional[Path], request: dict) -> None:
     import json
 
@@ -239,9 +246,7 @@ def _placer_request(bus: Optional[str], settings: Optional[Path], request: dict)
     from livewarden.runtime.redis_bus import Keys
 
     with _errors():
-        cfg = _settings(settings, {"bus.url": bus})
-        if cfg.bus.url is None:
-            raise _fail("no bus:", "give --bus redis://HOST:6379/0 (or bus.url in the settings)")
+        cfg = _cluster_settings(bus, settings)
         r, keys = redis.Redis.from_url(cfg.bus.url, socket_connect_timeout=2.0), Keys(cfg.bus.prefix)
         try:
             if not r.hlen(keys.workers):
@@ -259,8 +264,8 @@ def _placer_request(bus: Optional[str], settings: Optional[Path], request: dict)
 def cluster_move(
     room: str = typer.Argument(..., help="the room to move"),
     to: Optional[str] = typer.Option(None, "--to", help="the room worker to move it to (default: the least loaded)"),
-    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    bus: ClusterBus = None,
+    settings: SettingsFile = None,
 ) -> None:
     """Move a room to another room worker (rooms on Ray: `serve --engine ray`); off the air a few seconds."""
     _placer_request(bus, settings, {"do": "move", "room": room, "to": to})
@@ -268,8 +273,8 @@ def cluster_move(
 
 @cluster_app.command("add-worker")
 def cluster_add_worker(
-    bus: Optional[str] = typer.Option(None, "--bus", help="Redis URL of the signal bus (redis://HOST:6379/0)"),
-    settings: Optional[Path] = typer.Option(None, "--settings", help=SETTINGS_HELP),
+    bus: ClusterBus = None,
+    settings: SettingsFile = None,
 ) -> None:
     """Start one more room worker on the Ray cluster; rooms move to it until the workers are balanced."""
     _placer_request(bus, settings, {"do": "add-worker"})

@@ -142,8 +142,7 @@ class CaseRepository(abc.ABC):
         now = time.time()
         signals = [s.to_dict() for s in finding.signals]
         with self._write() as tx:
-            if update.opened or finding.alert_id is None:
-                self._continue_episode(tx, update)
+            self._continue_episode(tx, update)
             if update.opened or finding.alert_id is None:
                 for stale in tx.open_alerts(finding.room_id, finding.rule, finding.subject):
                     tx.change_alert(stale.id, status="closed", updated_at=now)
@@ -185,8 +184,8 @@ class CaseRepository(abc.ABC):
         up) instead of opening a second when the alert's last hit is at most the rule's `close_after_s` before
         the finding's first: on the stream clock when it went on, on the wall clock when it began again."""
         finding = update.finding
-        if not finding.resume_within_s:
-            return
+        if not (update.opened or finding.alert_id is None) or not finding.resume_within_s:
+            return  # an update of an alert it already has, or a rule that never continues
         for open_ in reversed(tx.open_alerts(finding.room_id, finding.rule, finding.subject)):
             gap = finding.first_time - open_.last_stream_time
             if gap < 0:  # a new stream clock: how long since the alert's last update, by the wall clock

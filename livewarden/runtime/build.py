@@ -58,9 +58,7 @@ class System:
         settings = settings or Settings()
         if data_dir is not None:
             settings = settings.with_overrides({"store.data_dir": Path(data_dir)})
-        bus = open_bus(settings)
-        return cls(registry, settings, detectors, policy_for(registry, load_rules() if rules is None else rules, bus),
-                   store if store is not None else open_store(settings), bus, spool_for(settings))
+        return assemble(registry, settings, detectors, load_rules() if rules is None else rules, store)
 
     def pipeline(self, rooms: list[str] | None = None, decide: bool = True):
         from livewarden.runtime.pipeline import Pipeline
@@ -102,6 +100,14 @@ def policy_for(registry: Registry, rules: list[Rule], bus: Bus) -> Policy:
     return Policy(registry, rules, SharedPresence(redis, bus.prefix))
 
 
+def assemble(registry: Registry, settings: Settings, detectors: list[Detector], rules: list[Rule],
+             store: Any = None) -> System:
+    """The system around these detectors: the bus the settings name, the policy over it, the store, the spool."""
+    bus = open_bus(settings)
+    return System(registry, settings, detectors, policy_for(registry, rules, bus),
+                  store if store is not None else open_store(settings), bus, spool_for(settings))
+
+
 def spool_for(settings: Settings) -> EvidenceSpool:
     return EvidenceSpool(Path(settings.store.data_dir) / "spool", every_s=settings.runtime.evidence_every_s,
                          keep_s=settings.runtime.evidence_keep_s)
@@ -128,10 +134,7 @@ def build_policy(registry: Registry, settings: Settings, rules: list[Rule] | Non
     """A system that only decides (`livewarden policy`): the policy, store and bus, no detector."""
     if settings.bus.url is None:
         raise BuildError("a policy process reads signals from a bus: set bus.url (--bus redis://HOST:6379/0)")
-    rules = load_rules(settings.policy.rules) if rules is None else rules
-    bus = open_bus(settings)
-    return System(registry, settings, [], policy_for(registry, rules, bus), open_store(settings), bus,
-                  spool_for(settings))
+    return assemble(registry, settings, [], load_rules(settings.policy.rules) if rules is None else rules)
 
 
 def build_system(registry: Registry, settings: Settings, progress: Progress | None = None,
@@ -148,6 +151,4 @@ def build_system(registry: Registry, settings: Settings, progress: Progress | No
     if not detectors:
         raise BuildError("nothing to look for: the registry has no brand marks, no catalog products and no "
                          "protected persons, and language is off")
-    bus = open_bus(settings)
-    return System(registry, settings, detectors, policy_for(registry, rules, bus), open_store(settings), bus,
-                  spool_for(settings))
+    return assemble(registry, settings, detectors, rules)

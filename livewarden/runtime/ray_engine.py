@@ -99,7 +99,6 @@ class RoomPlacer:
         self.status: dict[str, dict[str, Any]] = {}  # worker name -> its last status (or {"dead": True})
         self.rebalances = 0
         self._count = 0
-        self._lock = threading.Lock()
         self._stop = threading.Event()
         for _ in range(workers):
             self.add_worker()
@@ -111,9 +110,8 @@ class RoomPlacer:
         self._count += 1
         name = f"worker-{self._count}"
         actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings)
-        status = self.ray.get(actor.status.remote(), timeout=120)  # built (models loaded) before it gets rooms
-        with self._lock:
-            self.workers[name], self.status[name] = actor, status
+        self.status[name] = self.ray.get(actor.status.remote(), timeout=120)  # built before it gets rooms
+        self.workers[name] = actor
         return name
 
     def start(self) -> "RoomPlacer":
@@ -138,10 +136,23 @@ class RoomPlacer:
         self.redis.close()
 
     # -- placing
+    def rooms_of(self, name: str) -> list[str]:
+        return sorted(r for r, w in self.placement.items() if w == name)
+
     def _load(self, name: str) -> tuple[int, float]:
         """Fewest rooms first; of workers with as many, the one using the least CPU."""
-        rooms = sum(1 for w in self.placement.values() if w == name)
-        return (rooms, round(self.status.get(name, {}).get("load", 0.0), 1))
+        return (len(self.rooms_of(name)), round(self.status.get(name, {}).get("load", 0.0), 1))
+
+    def _add(self, name: str, room_id: str) -> None:
+        self.ray.get(self.workers[name].add.remote(room_id), timeout=self.call_timeout_s * 3)
+
+    def _shift(self, room_id: str, source: str, to: str) -> None:
+        """Stop the room on `source`, start it on `to` (off the air meanwhile: a few seconds)."""
+        self.ray.get(self.workers[source].remove.remote(room_id), timeout=self.call_timeout_s * 5)
+        self._add(to, room_id)
+        self.placement[room_id] = to
+        self.rebalances += 1
+        log.info("room %s moved from %s to %s", room_id, source, to)
 
     def _alive(self) -> list[str]:
         return [n for n in self.workers if not self.status.get(n, {}).get("dead")]
@@ -153,7 +164,7 @@ class RoomPlacer:
             self.placement.pop(room_id, None)
             return None
         name = min(candidates, key=self._load)
-        self.ray.get(self.workers[name].add.remote(room_id), timeout=self.call_timeout_s * 3)
+        self._add(name, room_id)
         self.placement[room_id] = name
         return name
 
@@ -189,11 +200,8 @@ class RoomPlacer:
         to = to or (min(targets, key=self._load) if targets else None)
         if to is None:
             raise ValueError(f"no other live worker to move {room_id} to")
-        self.ray.get(self.workers[source].remove.remote(room_id), timeout=self.call_timeout_s * 5)
-        self.ray.get(self.workers[to].add.remote(room_id), timeout=self.call_timeout_s * 3)
-        self.placement[room_id] = to
+        self._shift(room_id, source, to)
         self.pinned.add(room_id)  # moved by hand: the rebalance leaves it where it was put
-        self.rebalances += 1
         return to
 
     def check(self) -> None:
@@ -208,7 +216,7 @@ class RoomPlacer:
                 was_alive = not self.status.get(name, {}).get("dead")
                 self.status[name] = {"dead": True, "error": f"{type(exc).__name__}"}
                 if was_alive:
-                    orphans = [r for r, w in self.placement.items() if w == name]
+                    orphans = self.rooms_of(name)
                     log.warning("room worker %s did not answer (%s): moving its rooms %s", name,
                                 type(exc).__name__, orphans)
                     for room_id in orphans:
@@ -220,9 +228,9 @@ class RoomPlacer:
             st = self.status.get(name, {})
             if st.get("dead"):
                 continue
-            for room_id, w in list(self.placement.items()):
-                if w == name and room_id not in st.get("rooms", {}):
-                    self.ray.get(self.workers[name].add.remote(room_id), timeout=self.call_timeout_s * 3)
+            for room_id in self.rooms_of(name):
+                if room_id not in st.get("rooms", {}):
+                    self._add(name, room_id)
         self._rebalance()
         self._publish()
 
@@ -231,19 +239,12 @@ class RoomPlacer:
         if len(alive) < 2:
             return
         while True:
-            counts = {n: sum(1 for w in self.placement.values() if w == n) for n in alive}
+            counts = {n: len(self.rooms_of(n)) for n in alive}
             busiest, idlest = max(alive, key=counts.get), min(alive, key=counts.get)
-            if counts[busiest] - counts[idlest] < 2:
+            movable = [r for r in self.rooms_of(busiest) if r not in self.pinned]
+            if counts[busiest] - counts[idlest] < 2 or not movable:
                 return
-            movable = sorted(r for r, w in self.placement.items() if w == busiest and r not in self.pinned)
-            if not movable:
-                return
-            room_id = movable[-1]
-            self.ray.get(self.workers[busiest].remove.remote(room_id), timeout=self.call_timeout_s * 5)
-            self.ray.get(self.workers[idlest].add.remote(room_id), timeout=self.call_timeout_s * 3)
-            self.placement[room_id] = idlest
-            self.rebalances += 1
-            log.info("room %s moved from %s to %s", room_id, busiest, idlest)
+            self._shift(movable[-1], busiest, idlest)
 
     def _publish(self) -> None:
         pipe = self.redis.pipeline(transaction=True)
@@ -254,6 +255,6 @@ class RoomPlacer:
             st = self.status.get(name, {})
             pipe.hset(self.keys.workers, name, json.dumps(
                 {"pid": st.get("pid"), "dead": bool(st.get("dead")), "load": st.get("load"),
-                 "rooms": sorted(r for r, w in self.placement.items() if w == name)}))
+                 "rooms": self.rooms_of(name)}))
         pipe.set(self.keys.rebalances, self.rebalances)
         pipe.execute()

@@ -140,7 +140,7 @@ def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: 
             rows.append({"partition": p, "holder": holder.decode() if holder else None,
                          "length": int(r.xlen(stream)), "lag": group.get("lag"),
                          "pending": int(group.get("pending", 0))})
-        last = [{k.decode(): v.decode() for k, v in fields.items() if k != b"m"} | {"id": entry_id.decode()}
+        last = [_parked_entry(entry_id, fields, message=False)
                 for entry_id, fields in r.xrevrange(keys.parked, count=parked)]
         # written by the room placer when rooms run on Ray workers (runtime/ray_engine.py)
         placement = {k.decode(): v.decode() for k, v in r.hgetall(keys.placement).items()}
@@ -149,6 +149,11 @@ def cluster_status(url: str, prefix: str = "lw:", partitions: int = 16, parked: 
                 "placement": placement, "workers": workers, "rebalances": int(r.get(keys.rebalances) or 0)}
     finally:
         r.close()
+
+
+def _parked_entry(entry_id: bytes, fields: dict[bytes, bytes], message: bool = True) -> dict[str, str]:
+    """A parked signal as text: its id, partition, entry, deliveries, reason and (with `message`) the message."""
+    return {k.decode(): v.decode() for k, v in fields.items() if message or k != b"m"} | {"id": entry_id.decode()}
 
 
 def partition_of(room_id: str, partitions: int, kind: str = "") -> int:
@@ -198,22 +203,7 @@ class RedisStreamsBus(Bus):
         self._leaving: set[int] = set()  # of those, the ones to give back (the reader does, between batches)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._flusher = self._start(self._flush_forever, "redis-bus-flush")
-
-    # -- names
-    def stream(self, p: int) -> str:
-        return self.keys.signals(p)
-
-    def _lease(self, p: int) -> str:
-        return self.keys.lease(p)
-
-    @property
-    def _consumer_key(self) -> str:
-        return self.keys.consumer(self.consumer)
-
-    @property
-    def parked_stream(self) -> str:
-        return self.keys.parked
+        self._start(self._flush_forever, "redis-bus-flush")
 
     # -- the Bus
     def publish(self, topic: str, message: Any) -> None:
@@ -255,7 +245,7 @@ class RedisStreamsBus(Bus):
         try:
             for p in list(self._held | self.stats.partitions):
                 self._release(p)
-            self.redis.delete(self._consumer_key)
+            self.redis.delete(self.keys.consumer(self.consumer))
         except Exception:  # Redis gone: the leases expire by themselves
             pass
         self.redis.close()
@@ -265,15 +255,14 @@ class RedisStreamsBus(Bus):
         out = {}
         for p in range(self.partitions):
             try:
-                out[p] = int(self.redis.xpending(self.stream(p), GROUP)["pending"])
+                out[p] = int(self.redis.xpending(self.keys.signals(p), GROUP)["pending"])
             except Exception:  # no such stream or group yet
                 out[p] = 0
         return out
 
     def parked(self) -> list[dict[str, Any]]:
         """The parked signals, oldest first: their reason, partition, deliveries and the message."""
-        return [{k.decode(): v.decode() for k, v in fields.items()} | {"id": entry_id.decode()}
-                for entry_id, fields in self.redis.xrange(self.parked_stream)]
+        return [_parked_entry(entry_id, fields) for entry_id, fields in self.redis.xrange(self.keys.parked)]
 
     # -- publishing
     def _flush_forever(self) -> None:
@@ -289,7 +278,7 @@ class RedisStreamsBus(Bus):
             try:
                 pipe = self.redis.pipeline(transaction=False)
                 for p, body in items:
-                    pipe.xadd(self.stream(p), {"m": body}, maxlen=self.maxlen, approximate=True)
+                    pipe.xadd(self.keys.signals(p), {"m": body}, maxlen=self.maxlen, approximate=True)
                 pipe.execute()
                 backoff = 0.05
             except Exception as exc:
@@ -340,16 +329,16 @@ class RedisStreamsBus(Bus):
             held = set(self._held)
         mine = sorted(held)
         if mine:
-            renewed = self._renew(keys=[self._lease(p) for p in mine], args=[self.consumer, ttl])
+            renewed = self._renew(keys=[self.keys.lease(p) for p in mine], args=[self.consumer, ttl])
             held -= {p for p, ok in zip(mine, renewed) if not ok}  # lost (we stalled past expiry): another reads it
         live = max(1, len(self._live_consumers()))
         share = -(-self.partitions // live)
         for p in range(self.partitions):
             if len(held) >= share:
                 break
-            if p not in held and self.redis.set(self._lease(p), self.consumer, nx=True, px=ttl):
+            if p not in held and self.redis.set(self.keys.lease(p), self.consumer, nx=True, px=ttl):
                 held.add(p)
-        self.redis.set(self._consumer_key, len(held), px=ttl)
+        self.redis.set(self.keys.consumer(self.consumer), len(held), px=ttl)
         with self._lease_lock:
             self._held = held
             self._leaving = {max(held)} if len(held) > share else set()  # a newcomer is waiting
@@ -377,14 +366,14 @@ class RedisStreamsBus(Bus):
         with self._lease_lock:
             self._held.discard(p)
             self._leaving.discard(p)
-        if self.redis.get(self._lease(p)) == self.consumer.encode():
-            self.redis.delete(self._lease(p))
+        if self.redis.get(self.keys.lease(p)) == self.consumer.encode():
+            self.redis.delete(self.keys.lease(p))
 
     def _ensure_group(self, p: int) -> None:
         import redis
 
         try:
-            self.redis.xgroup_create(self.stream(p), GROUP, id="0", mkstream=True)
+            self.redis.xgroup_create(self.keys.signals(p), GROUP, id="0", mkstream=True)
         except redis.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -393,7 +382,7 @@ class RedisStreamsBus(Bus):
         """Entries the partition's previous reader was given and did not ack, in order: ours now."""
         start = "0-0"
         while True:
-            start, entries, _ = self.redis.xautoclaim(self.stream(p), GROUP, self.consumer, min_idle_time=0,
+            start, entries, _ = self.redis.xautoclaim(self.keys.signals(p), GROUP, self.consumer, min_idle_time=0,
                                                       start_id=start, count=self.batch)
             if entries:
                 self.stats.claimed += len(entries)
@@ -406,7 +395,7 @@ class RedisStreamsBus(Bus):
         if not held:
             self._stop.wait(0.2)
             return
-        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.stream(p): ">" for p in held},
+        reply = self.redis.xreadgroup(GROUP, self.consumer, {self.keys.signals(p): ">" for p in held},
                                       count=self.batch, block=200)
         for stream, entries in reply or ():
             p = int(stream.decode().rsplit(":", 1)[1])
@@ -417,7 +406,7 @@ class RedisStreamsBus(Bus):
         """Our own entries not acked: again, in order; or parked once their handler raised `max_deliveries`
         times here (an outage, `Unavailable`, is not counted: it is not the signal's fault)."""
         idle_ms = int(self.retry_after_s * 1000)
-        stuck = self.redis.xpending_range(self.stream(p), GROUP, min="-", max="+", count=self.batch,
+        stuck = self.redis.xpending_range(self.keys.signals(p), GROUP, min="-", max="+", count=self.batch,
                                           consumername=self.consumer, idle=None)
         if not stuck:
             self._retry.discard(p)  # nothing of ours left pending here
@@ -430,18 +419,18 @@ class RedisStreamsBus(Bus):
             else:
                 again.append(entry["message_id"])
         if again:
-            entries = self.redis.xclaim(self.stream(p), GROUP, self.consumer, min_idle_time=idle_ms,
+            entries = self.redis.xclaim(self.keys.signals(p), GROUP, self.consumer, min_idle_time=idle_ms,
                                         message_ids=again)
             self._apply(p, entries)
 
     def _park(self, p: int, entry_id: bytes, deliveries: int) -> None:
-        found = self.redis.xrange(self.stream(p), min=entry_id, max=entry_id)
+        found = self.redis.xrange(self.keys.signals(p), min=entry_id, max=entry_id)
         body = found[0][1].get(b"m", b"") if found else b""
         reason = self._last_error.get(entry_id, "the handler raised at every delivery")
         pipe = self.redis.pipeline(transaction=True)
-        pipe.xadd(self.parked_stream, {"partition": p, "entry": entry_id, "deliveries": deliveries,
+        pipe.xadd(self.keys.parked, {"partition": p, "entry": entry_id, "deliveries": deliveries,
                                        "reason": reason, "m": body})
-        pipe.xack(self.stream(p), GROUP, entry_id)
+        pipe.xack(self.keys.signals(p), GROUP, entry_id)
         pipe.execute()
         self._last_error.pop(entry_id, None)
         self._failures.pop(entry_id, None)
@@ -481,7 +470,7 @@ class RedisStreamsBus(Bus):
             self._last_error.pop(entry_id, None)
             done.append(entry_id)
         if done:
-            self.redis.xack(self.stream(p), GROUP, *done)
+            self.redis.xack(self.keys.signals(p), GROUP, *done)
 
     # -- shared
     def _start(self, target, name: str) -> threading.Thread:
