@@ -138,8 +138,8 @@ async function bulk(action) {
     } catch (e) { failed.push(`${id}: ${e.message}`); }
     out.textContent = `${action}: ${done} of ${ids.length}`;
   }
+  await loadOpen();  // the list shows what was done before the status says it is
   out.textContent = `${action}: ${done} of ${ids.length} done` + (failed.length ? `; not done: ${failed.join("; ")}` : "");
-  await loadOpen();
 }
 
 await header("queue");
