@@ -77,7 +77,9 @@ def test_feed_sends_only_the_tenants_events_and_resumes_after_a_reconnect(fresh)
 def test_a_reconnect_older_than_the_memory_window_is_served_from_the_store(fresh):
     fresh.app.state.feed.window = deque(maxlen=2)  # the feed keeps only the last two events in memory
     alerts = [fresh.see("deals", "mark", "nova", t=1000.0 * i) for i in range(3)]  # open, close + open, ...
-    time.sleep(0.3)
+    deadline = time.monotonic() + 3.0  # with no one subscribed the feed reads the store once a second
+    while len(fresh.app.state.feed.window) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(fresh.app.state.feed.window) == 2
     resumed, hang_up = listen(fresh, "moderator", "shopA", last_event_id=0)
     got = drain(resumed, 5)
