@@ -219,6 +219,9 @@ class BusSettings(_Section):
     partitions: int = Field(16, ge=1, le=1024)  # signal streams; a room's signals stay in one, in order
     lease_s: float = Field(5.0, gt=0)  # a dead consumer's partitions are taken over after this long
     max_deliveries: int = Field(5, ge=1)  # a signal whose handler raised this often is parked
+    # how long a worker's evidence files wait in Redis for the policy process that keeps them (from another
+    # machine); a policy that is down longer commits its alerts without those files
+    evidence_ttl_s: float = Field(600.0, gt=0)
 
     @field_validator("url")
     @classmethod

@@ -17,10 +17,12 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
 
+from livewarden.errors import Unavailable
 from livewarden.model import EvidenceRef, Signal
 
 CROP_MARGIN = 0.15
@@ -109,9 +111,11 @@ class EvidenceSpool:
     `keep_s` are removed; the store has hard-linked what its alerts keep.
     """
 
-    def __init__(self, directory: str | Path, every_s: float = 1.0, keep_s: float = 300.0):
+    def __init__(self, directory: str | Path, every_s: float = 1.0, keep_s: float = 300.0,
+                 share: Callable[[str, bytes], None] | None = None):
         self.directory = Path(directory)
         self.every_s, self.keep_s = every_s, keep_s
+        self.share = share  # (sha256, bytes) of every file cut, for a policy on another machine (a Redis bus)
         self._last: dict[tuple[str, str, str], tuple[float, list[EvidenceRef]]] = {}
         self._lock = threading.Lock()
         self._swept = time.monotonic()
@@ -127,6 +131,9 @@ class EvidenceSpool:
         else:
             room_dir = self.directory / _safe_name(signal.room_id)
             signal.evidence_refs = cut_evidence(signal, room_dir, uuid.uuid4().hex[:16])
+            if self.share is not None:
+                for ref in signal.evidence_refs:
+                    self.share(ref.sha256, Path(ref.path).read_bytes())
             with self._lock:
                 self._last[key] = (now, signal.evidence_refs)
         signal.frame = None
@@ -151,11 +158,13 @@ class EvidenceSpool:
                 pass
 
 
-def keep_evidence(refs: list[EvidenceRef], directory: Path, stem: str) -> list[str]:
+def keep_evidence(refs: list[EvidenceRef], directory: Path, stem: str,
+                  fetch: Callable[[str], bytes | None] | None = None) -> list[str]:
     """Keep the referenced files under `directory` as `<stem>_<role><ext>`; returns their paths.
 
-    A hard link where the file system allows (no copy), a copy elsewhere. A file whose content no longer
-    matches its hash, or that is gone, is left out (and named in the log by the caller's audit).
+    A hard link where the file system allows (no copy), a copy elsewhere; a file not on this machine is asked
+    of `fetch` by its hash (a worker on another machine sent it to the bus). A file whose content does not match
+    its hash, or that is gone, is left out (and named in the log by the caller's audit).
     """
     kept = []
     directory.mkdir(parents=True, exist_ok=True)
@@ -163,19 +172,33 @@ def keep_evidence(refs: list[EvidenceRef], directory: Path, stem: str) -> list[s
         source = Path(ref.path)
         try:
             data = source.read_bytes()
+            local = True
         except FileNotFoundError:
-            continue
+            data, local = _fetched(fetch, ref), False
+            if data is None:
+                continue
         if hashlib.sha256(data).hexdigest() != ref.sha256:
             continue
         target = directory / f"{stem}_{ref.role}{source.suffix}"
         if target.exists():
             target.unlink()
         try:
+            if not local:
+                raise OSError("not on this disk")
             os.link(source, target)
         except OSError:
             _write(target, data)
         kept.append(str(target))
     return kept
+
+
+def _fetched(fetch: Callable[[str], bytes | None] | None, ref: EvidenceRef) -> bytes | None:
+    if fetch is None:
+        return None
+    try:
+        return fetch(ref.sha256)
+    except Exception as exc:  # the bus is down: wait for it (the signal is retried in order), do not drop the file
+        raise Unavailable(f"the evidence of {ref.path} could not be fetched: {exc}") from exc
 
 
 def _safe_name(name: str) -> str:

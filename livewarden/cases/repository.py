@@ -109,6 +109,9 @@ class CaseRepository(abc.ABC):
         # called inside the transaction that opens, updates or closes an alert (the platform writes its case,
         # event and webhook outbox rows there, so they commit with the alert or not at all)
         self.hooks: list[Callable[[Transaction, AlertRecord, str], None]] = []
+        # an evidence file's bytes by its SHA-256, for files not on this machine's disk (a room worker elsewhere
+        # cut them): the builder sets it on a Redis bus (RedisStreamsBus.evidence)
+        self.evidence_from: Callable[[str], bytes | None] | None = None
 
     # -- what a backend provides
 
@@ -241,7 +244,7 @@ class CaseRepository(abc.ABC):
         # (a caller that feeds the policy directly) has them cut here
         refs = best.evidence_refs or (cut_evidence(best, directory, stem) if best.frame is not None
                                       or "text" in best.evidence else [])
-        return keep_evidence(refs, directory, stem) if best.evidence_refs else [r.path for r in refs]
+        return keep_evidence(refs, directory, stem, self.evidence_from) if best.evidence_refs else [r.path for r in refs]
 
 
 def _safe(name: str) -> str:

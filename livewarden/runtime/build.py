@@ -87,7 +87,7 @@ def open_bus(settings: Settings) -> Bus:
     from livewarden.runtime.redis_bus import RedisStreamsBus
 
     return RedisStreamsBus(bus.url, prefix=bus.prefix, partitions=bus.partitions, lease_s=bus.lease_s,
-                           max_deliveries=bus.max_deliveries)
+                           max_deliveries=bus.max_deliveries, evidence_ttl_s=bus.evidence_ttl_s)
 
 
 def policy_for(registry: Registry, rules: list[Rule], bus: Bus) -> Policy:
@@ -104,8 +104,11 @@ def assemble(registry: Registry, settings: Settings, detectors: list[Detector], 
              store: Any = None) -> System:
     """The system around these detectors: the bus the settings name, the policy over it, the store, the spool."""
     bus = open_bus(settings)
-    return System(registry, settings, detectors, policy_for(registry, rules, bus),
-                  store if store is not None else open_store(settings), bus, spool_for(settings))
+    store = store if store is not None else open_store(settings)
+    spool = spool_for(settings)
+    if hasattr(bus, "put_evidence"):  # workers and policy processes may be on different machines
+        spool.share, store.evidence_from = bus.put_evidence, bus.evidence
+    return System(registry, settings, detectors, policy_for(registry, rules, bus), store, bus, spool)
 
 
 def spool_for(settings: Settings) -> EvidenceSpool:

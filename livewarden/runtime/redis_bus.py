@@ -62,6 +62,11 @@ for i, key in ipairs(KEYS) do
 end
 return held
 """
+# give a lease back only if it is still ours (a get and a delete apart could delete the next holder's)
+RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -85,6 +90,9 @@ class Keys:
     @property
     def parked(self) -> str:
         return f"{self.prefix}parked"
+
+    def evidence(self, sha256: str) -> str:  # an evidence file's bytes, until the policy has kept them
+        return f"{self.prefix}evidence:{sha256}"
 
     # the room placer's (runtime/ray_engine.py): which room is where, the workers, moves, requests to it
     @property
@@ -176,7 +184,7 @@ class RedisStreamsBus(Bus):
 
     def __init__(self, url: str, *, prefix: str = "lw:", partitions: int = 16, consumer: str | None = None,
                  lease_s: float = 5.0, max_deliveries: int = 5, retry_after_s: float = 1.0, batch: int = 500,
-                 max_backoff_s: float = 5.0, maxlen: int = 1_000_000) -> None:
+                 max_backoff_s: float = 5.0, maxlen: int = 1_000_000, evidence_ttl_s: float = 600.0) -> None:
         import redis
 
         if partitions < 1:
@@ -185,19 +193,21 @@ class RedisStreamsBus(Bus):
         self.consumer = consumer or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.lease_s, self.max_deliveries, self.retry_after_s = lease_s, max_deliveries, retry_after_s
         self.batch, self.max_backoff_s, self.maxlen = batch, max_backoff_s, maxlen
+        self.evidence_ttl_s = evidence_ttl_s
         self.redis = redis.Redis.from_url(url, socket_timeout=max(2.0, lease_s), socket_connect_timeout=2.0,
                                           health_check_interval=10)
         self.local = InProcessBus()
         self.stats = ConsumerStats()
         self.errors = 0
         self._handlers: list[Handler] = []
-        self._outbox: deque[tuple[int, bytes]] = deque()
+        self._outbox: deque[tuple[str, bytes, float | None]] = deque()  # (key, body, expiry: evidence only)
         self._outbox_ready = threading.Condition()
         self._sending = False  # a batch is on its way (flush waits for it)
         self._last_error: dict[bytes, str] = {}  # entry id -> why its handler raised (the parked reason)
         self._failures: dict[bytes, int] = {}  # entry id -> how often its handler raised here (not outages)
         self._retry: set[int] = set()  # partitions where an entry of ours waits for another try
         self._renew = self.redis.register_script(RENEW)
+        self._give_back = self.redis.register_script(RELEASE)
         self._lease_lock = threading.Lock()
         self._held: set[int] = set()  # partitions whose lease we hold (the heartbeat's)
         self._leaving: set[int] = set()  # of those, the ones to give back (the reader does, between batches)
@@ -211,8 +221,21 @@ class RedisStreamsBus(Bus):
             self.local.publish(topic, message)
             return
         body = json.dumps(message.to_message(), separators=(",", ":")).encode()
+        self._send(self.keys.signals(partition_of(message.room_id, self.partitions, message.kind)), body)
+
+    def put_evidence(self, sha256: str, data: bytes) -> None:
+        """Keep an evidence file's bytes in Redis for `evidence_ttl_s`, by its hash: the policy process that keeps
+        an alert's files may be on another machine than the worker that cut them. Sent in order with the
+        signals, so it is there before the signal that references it."""
+        self._send(self.keys.evidence(sha256), data, ttl_s=self.evidence_ttl_s)
+
+    def evidence(self, sha256: str) -> bytes | None:
+        """The bytes of an evidence file a worker cut (None: never sent, or expired)."""
+        return self.redis.get(self.keys.evidence(sha256))
+
+    def _send(self, key: str, body: bytes, ttl_s: float | None = None) -> None:
         with self._outbox_ready:
-            self._outbox.append((partition_of(message.room_id, self.partitions, message.kind), body))
+            self._outbox.append((key, body, ttl_s))
             self._outbox_ready.notify()
 
     def subscribe(self, topic: str, handler: Handler) -> None:
@@ -277,8 +300,11 @@ class RedisStreamsBus(Bus):
                 self._sending = True
             try:
                 pipe = self.redis.pipeline(transaction=False)
-                for p, body in items:
-                    pipe.xadd(self.keys.signals(p), {"m": body}, maxlen=self.maxlen, approximate=True)
+                for key, body, ttl_s in items:
+                    if ttl_s is None:  # a signal
+                        pipe.xadd(key, {"m": body}, maxlen=self.maxlen, approximate=True)
+                    else:  # evidence bytes, by hash: the same file sent twice is one key
+                        pipe.set(key, body, px=int(ttl_s * 1000))
                 pipe.execute()
                 backoff = 0.05
             except Exception as exc:
@@ -366,8 +392,7 @@ class RedisStreamsBus(Bus):
         with self._lease_lock:
             self._held.discard(p)
             self._leaving.discard(p)
-        if self.redis.get(self.keys.lease(p)) == self.consumer.encode():
-            self.redis.delete(self.keys.lease(p))
+        self._give_back(keys=[self.keys.lease(p)], args=[self.consumer])
 
     def _ensure_group(self, p: int) -> None:
         import redis

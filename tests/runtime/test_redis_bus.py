@@ -389,3 +389,51 @@ def test_frame_fingerprints_of_every_room_go_to_one_partition_and_each_room_keep
     assert 0 not in spread and len(spread) == 15
     assert partition_of("room7", 16, "mark") == partition_of("room7", 16, "text_line")
     assert partition_of("room7", 1, "stream_frame") == partition_of("room7", 1) == 0
+
+
+def test_evidence_cut_by_a_worker_on_another_machine_is_kept_by_the_policy(redis_server, redis_prefix, tmp_path):
+    """The worker's spool is not on the policy process's disk (here: deleted before the policy reads): the
+    files come through Redis by their hash, and the committed alert holds them, byte for byte."""
+    import hashlib
+    import shutil
+
+    import numpy as np
+
+    from livewarden.config import Settings
+    from livewarden.model import Frame
+    from livewarden.policy.rules import load_rules
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import assemble, build_policy
+    from livewarden.runtime.pipeline import Decider
+
+    from .test_language_pipeline import wait_for, write_shop
+
+    registry = load_registry(write_shop(tmp_path))
+
+    def settings(name: str) -> Settings:
+        return Settings().with_overrides({"bus.url": redis_server.url, "bus.prefix": redis_prefix,
+                                          "bus.lease_s": 1.0, "store.data_dir": tmp_path / name})
+
+    worker = assemble(registry, settings("worker"), [], load_rules())
+    image = np.random.default_rng(3).integers(0, 255, (360, 640, 3), dtype=np.uint8)
+    seen = Signal("deals", 12.0, "mark", "nova", 0.95, "marks",
+                  evidence={"polygon": [[100, 80], [300, 80], [300, 200], [100, 200]]},
+                  frame=Frame("deals", 12.0, image))
+    worker.spool.attach(seen)
+    refs = {r.role: r.sha256 for r in seen.evidence_refs}
+    assert {"crop", "frame"} <= set(refs)
+    worker.bus.publish(SIGNALS, seen)
+    assert worker.bus.flush()
+    worker.bus.close()
+    shutil.rmtree(tmp_path / "worker")  # another machine's disk
+
+    policy = build_policy(registry, settings("policy"))
+    Decider(policy)
+    try:
+        alerts = wait_for(lambda: policy.store.alerts(), 20)
+        assert [(a.room_id, a.rule) for a in alerts] == [("deals", "unauthorized_brand")]
+        kept = {Path(p).stem.rsplit("_", 1)[1]: Path(p) for p in alerts[0].evidence}
+        assert {role: hashlib.sha256(kept[role].read_bytes()).hexdigest() for role in refs} == refs
+        assert all(str(p).startswith(str(tmp_path / "policy")) for p in kept.values())
+    finally:
+        policy.bus.close()
