@@ -222,6 +222,13 @@ class BusSettings(_Section):
     # how long a worker's evidence files wait in Redis for the policy process that keeps them (from another
     # machine); a policy that is down longer commits its alerts without those files
     evidence_ttl_s: float = Field(600.0, gt=0)
+    # the room board (runtime/room_board.py): how often a watcher posts its rooms' health for API servers
+    # elsewhere, after how long without a post a room is shown lost, how long a room no one posts stays on the
+    # board, and how often a room's thumbnail goes with its post (0: never; ~10 KB each)
+    board_every_s: float = Field(1.0, gt=0)
+    board_stale_s: float = Field(10.0, gt=0)
+    board_keep_s: float = Field(3600.0, gt=0)
+    board_thumbnail_s: float = Field(5.0, ge=0)
 
     @field_validator("url")
     @classmethod

@@ -43,6 +43,7 @@ from livewarden.cases.scope import Principal, room_scope
 from livewarden.errors import InputError, RegistryError
 from livewarden.registry.schema import ID_PATTERN
 from livewarden.registry.view import visible_registry
+from livewarden.runtime.rooms_view import LocalRooms
 from livewarden.api.verify import mount_verification
 from livewarden.web.console import mount_console
 
@@ -153,27 +154,38 @@ HEALTH_EVERY_S = 1.0  # how often the rooms' health is looked at (a change is an
 def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                settings: CasesSettings | None = None, scans: Any = None,
                worker_threads: int | None = None, reload: Any = None, codes: Any = None,
-               verify_limit: str = "20/minute") -> FastAPI:
-    """The app over `platform`; `pipeline` (when rooms are watched) gives /rooms their health, `scans` (a
+               verify_limit: str = "20/minute", rooms: Any = None) -> FastAPI:
+    """The app over `platform`; `rooms` (a runtime.rooms_view: this process's `pipeline` by default, or the room
+    board of rooms watched elsewhere) gives /rooms their health, `scans` (a
     runtime.scan_jobs.ScanJobs) takes sellers' self-check uploads, `reload` (a runtime.reload.RegistryReload)
     applies a changed registry file, `codes` (a registry.issued.IssuedCodes) answers the buyers' verification page.
     The registry in force is `app.state.registry` (a reload replaces it)."""
     feed = EventFeed(platform)
     notices = Notices(platform, registry, settings or CasesSettings())
+    if rooms is None and pipeline is not None:
+        rooms = LocalRooms(pipeline)
+
+    def room_views() -> dict[str, dict]:
+        """room -> its view, for every room of the registry in force that is watched (here or elsewhere), or was
+        lately (`"watched": False`: its worker stopped or was lost)."""
+        registry = app.state.registry
+        if rooms is None or registry is None:
+            return {}
+        return rooms.views([room.id for room in registry.rooms])
 
     async def health_changes():
         last: dict[str, str] = {}
-        while pipeline is not None:
+        while rooms is not None:
             await asyncio.sleep(HEALTH_EVERY_S)
             try:
-                for room_id, status in list(pipeline.rooms.items()):
-                    state = status.health.state
+                for room_id, view in (await run_in_threadpool(room_views)).items():
+                    state = view["health"]["state"]
                     if last.get(room_id) != state:
                         last[room_id] = state
                         registry = app.state.registry
                         scope = room_scope(registry.room(room_id) if registry is not None else None)
                         await run_in_threadpool(platform.announce_health, scope, {
-                            "room_id": room_id, "state": state, "last_error": status.health.last_error})
+                            "room_id": room_id, "state": state, "last_error": view["health"]["last_error"]})
             except Exception:
                 log.exception("room health events")
 
@@ -264,8 +276,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
 
     @app.get("/health", tags=["server"])
     def health() -> dict:
-        rooms = len(pipeline.rooms) if pipeline is not None else 0
-        return {"ok": True, "rooms_watched": rooms}
+        return {"ok": True, "rooms_watched": sum(v.get("watched", True) for v in room_views().values())}
 
     @app.get("/me", tags=["server"])
     def me(request: Request) -> dict:
@@ -273,42 +284,41 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         return {"key_id": p.key_id, "role": p.role, "tenant": p.tenant}
 
     @app.get("/rooms", tags=["rooms"])
-    def rooms(request: Request) -> dict:
+    def rooms_list(request: Request) -> dict:
+        """Every room the caller may see; a watched one with its health, what is on camera, when its thumbnail
+        was taken and, for a room watched elsewhere, its worker and its last move (`off_air_s`)."""
         p, out = who(request), []
         registry = app.state.registry
+        views = room_views()
         for room in (registry.rooms if registry is not None else []):
             if not p.sees(room_scope(room)):
                 continue
-            status = pipeline.rooms.get(room.id) if pipeline is not None else None
+            view = views.get(room.id)
             item = {"id": room.id, "seller": room.seller, "platform": room.platform, "title": room.title,
-                    "listings": [lst.product for lst in room.listings], "watched": status is not None}
-            if status is not None:
-                h = status.health
-                item["health"] = {"state": h.state, "fps_in": h.fps_in, "lag_s": h.lag_s, "drops": h.drops,
-                                  "analysed": status.analysed, "last_error": h.last_error,
-                                  "speech_lag_s": round(status.speech_lag_s, 3) if status.listening else None}
-                item["on_camera"] = sorted({s.subject for s in status.last_signals})
-                item["thumbnail_at"] = status.thumbnail_at or None
+                    "listings": [lst.product for lst in room.listings], "watched": view is not None}
+            if view is not None:  # a room lately watched elsewhere says so (`watched` False, state lost or stopped)
+                item |= {k: v for k, v in view.items() if k not in ("posted_at", "last_frame_wall")}
             out.append(item)
         return {"items": out}
 
-    def watched_room(request: Request, room_id: str):
-        """The pipeline's status of a room the caller may see and this server watches; else 404."""
+    def watched_room(request: Request, room_id: str) -> None:
+        """404 unless the caller may see the room and it is watched (here or elsewhere)."""
         registry = app.state.registry
         room = registry.room(room_id) if registry is not None else None
-        status = pipeline.rooms.get(room_id) if pipeline is not None and room is not None else None
-        if status is None or not who(request).sees(room_scope(room)):
+        if room is None or rooms is None or not who(request).sees(room_scope(room)) or not rooms.views([room_id]):
             raise NotFound(f"no watched room {room_id}")
-        return status
 
     @app.get("/rooms/{room_id}/broadcast", tags=["rooms"], responses=_errors(404, 422))
     def room_broadcast(request: Request, room_id: str = Path_(pattern=ID_PATTERN)) -> dict:
         """What the room has shown so far on its stream clock: each subject's span on camera, what was said,
         shown and typed (flagged terms with their spans), and its alerts' stream times."""
         watched_room(request, room_id)
+        broadcast = rooms.broadcast(room_id)
+        if broadcast is None:
+            raise NotFound(f"room {room_id} is watched on another machine: its broadcast comes from the policy "
+                           "process that decides it, asked for it now; ask again in a second")
         alerts = platform.alerts(who(request), room_id=room_id, limit=500)
-        return _json({"room_id": room_id, "on_camera": pipeline.timeline.spans(room_id),
-                      "transcript": pipeline.transcript.lines(room_id),
+        return _json({"room_id": room_id, **broadcast,
                       "alerts": [{k: a[k] for k in ("id", "rule", "subject", "severity", "status",
                                                      "first_stream_time", "last_stream_time", "message")}
                                  for a in alerts]})
@@ -318,10 +328,11 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
                               "content": {"image/jpeg": {}}}, **_errors(404, 422)})
     def room_thumbnail(request: Request, room_id: str = Path_(pattern=ID_PATTERN)):
         """What the room showed about a second ago (its `thumbnail_at` in `GET /rooms` says when)."""
-        status = watched_room(request, room_id)
-        if not status.thumbnail:
+        watched_room(request, room_id)
+        thumbnail = rooms.thumbnail(room_id)
+        if not thumbnail:
             raise NotFound(f"no picture of room {room_id} yet")
-        return Response(status.thumbnail, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+        return Response(thumbnail, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     @app.get("/registry", tags=["registry"])
     def registry_view(request: Request) -> dict:
@@ -513,7 +524,7 @@ def create_app(platform: Platform, registry: Any = None, pipeline: Any = None,
         """Prometheus metrics of what the caller may see (send the key as a bearer token from the scraper)."""
         from livewarden.api.metrics import exposition
 
-        return PlainTextResponse(exposition(platform, pipeline, app.state.registry, who(request)),
+        return PlainTextResponse(exposition(platform, pipeline, room_views(), app.state.registry, who(request)),
                                  media_type="text/plain; version=0.0.4")
 
     @app.get("/events", tags=["live feed"], response_class=StreamingResponse,

@@ -21,8 +21,8 @@ from livewarden.cases.scope import Principal, room_scope
 
 
 class _Collector:
-    def __init__(self, platform: Any, pipeline: Any, registry: Any, who: Principal):
-        self.platform, self.pipeline, self.registry, self.who = platform, pipeline, registry, who
+    def __init__(self, platform: Any, views: dict[str, dict], registry: Any, who: Principal):
+        self.platform, self.views, self.registry, self.who = platform, views, registry, who
 
     def collect(self):
         yield from self._rooms()
@@ -64,24 +64,25 @@ class _Collector:
         drops = GaugeMetricFamily("livewarden_room_drops", "frames dropped (decode errors, overload)", labels=["room"])
         analysed = GaugeMetricFamily("livewarden_room_analysed_frames", "frames through the detectors",
                                      labels=["room"])
-        for room_id, status in list((self.pipeline.rooms if self.pipeline is not None else {}).items()):
+        for room_id, view in self.views.items():
             room = rooms.get(room_id)
-            if room is None or not self.who.sees(room_scope(room)):
+            if room is None or not self.who.sees(room_scope(room)) or not view.get("watched", True):
                 continue
-            h = status.health
-            fps.add_metric([room_id], h.fps_in)
-            lag.add_metric([room_id], h.lag_s)
-            if status.listening:
-                speech_lag.add_metric([room_id], status.speech_lag_s)
-            drops.add_metric([room_id], h.drops)
-            analysed.add_metric([room_id], status.analysed)
+            h = view["health"]
+            fps.add_metric([room_id], h["fps_in"])
+            lag.add_metric([room_id], h["lag_s"])
+            if h["speech_lag_s"] is not None:
+                speech_lag.add_metric([room_id], h["speech_lag_s"])
+            drops.add_metric([room_id], h["drops"])
+            analysed.add_metric([room_id], h["analysed"])
         yield from (fps, lag, speech_lag, drops, analysed)
 
 
-def exposition(platform: Any, pipeline: Any, registry: Any, who: Principal) -> bytes:
-    """The Prometheus text format for this caller."""
+def exposition(platform: Any, pipeline: Any, views: dict[str, dict], registry: Any, who: Principal) -> bytes:
+    """The Prometheus text format for this caller: the rooms' health from their `views` (watched here or
+    elsewhere), the detectors' latency from this process's `pipeline`."""
     scrape = CollectorRegistry()
-    scrape.register(_Collector(platform, pipeline, registry, who))
+    scrape.register(_Collector(platform, views, registry, who))
     text = generate_latest(scrape)
     if pipeline is not None:
         text += generate_latest(pipeline.metrics)

@@ -8,6 +8,13 @@ shared by every room and worker thread. Each room it watches gets a
 `close()` when the room ends, so memory does not grow with every room ever seen
 and a room's state can live on whichever worker holds the room.
 
+When a room moves to another worker (runtime/ray_engine.py) its state is not carried over: the new worker's
+`open_room` starts it afresh, and the cost is what that state had learnt. For most detectors that is a frame or
+two (face tracks, a product's background model, mark keypoints, OCR and code-reading rate limits, the words of
+the speech segment in progress); the broadcast detector (loops, frozen pictures, restreams) needs its history
+again, so a loop is found once more only after about one period on the new worker. Alerts survive the move
+regardless: the store continues an open alert (cases/repository.py).
+
 An item is a `Frame`, a `TextLine` or an `AudioChunk`; a detector says which it
 reads (`reads`) and which signal kinds it may emit (`kinds`, declared once in
 `detectors.table`). A detector knows nothing of rules: deciding is the policy's.

@@ -60,10 +60,10 @@ class System:
             settings = settings.with_overrides({"store.data_dir": Path(data_dir)})
         return assemble(registry, settings, detectors, load_rules() if rules is None else rules, store)
 
-    def pipeline(self, rooms: list[str] | None = None, decide: bool = True):
+    def pipeline(self, rooms: list[str] | None = None, decide: bool = True, name: str | None = None):
         from livewarden.runtime.pipeline import Pipeline
 
-        return Pipeline(self, rooms, decide)
+        return Pipeline(self, rooms, decide, name)
 
 
 def store_url(settings: Settings) -> str:

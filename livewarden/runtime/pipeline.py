@@ -37,7 +37,8 @@ from livewarden.model import AudioChunk, ChatMessage, Frame, Signal, TextLine
 from livewarden.runtime.bus import ALERTS, OBSERVED, SIGNALS, AlertEvent
 from livewarden.runtime.memory import give_back_freed_memory, keep_memory_flat
 from livewarden.runtime.slots import LatestFrames
-from livewarden.runtime.transcript import Transcript
+from livewarden.runtime.room_board import board_for, post_broadcasts
+from livewarden.runtime.transcript import MAX_LINES_PER_ROOM, Transcript
 
 if TYPE_CHECKING:
     from livewarden.registry.schema import Room
@@ -47,6 +48,8 @@ log = logging.getLogger(__name__)
 NO_AUDIO_RETRY_S = 30.0  # a room whose stream has no audio: how often speech looks again
 
 
+CLUSTER_LINES_PER_ROOM = 200  # a room's page on a cluster: the newest lines (a policy process has many rooms)
+NOT_ON_CAMERA = ("stream_frame",)  # signals about the frame itself (its fingerprint), not something in it
 THUMBNAIL_EVERY_S, THUMBNAIL_WIDTH = 1.0, 240  # ~10 KB a room; 1-2 ms of a core per room per second
 
 
@@ -91,13 +94,30 @@ class RoomStatus:
     def health(self) -> RoomHealth:
         return self.source.health
 
+    def view(self) -> dict:
+        """What the API and the console show of the room now (`GET /rooms`), here or from the room board."""
+        h = self.health
+        return {"health": {"state": h.state, "fps_in": h.fps_in, "lag_s": h.lag_s, "drops": h.drops,
+                           "analysed": self.analysed, "last_error": h.last_error,
+                           "speech_lag_s": round(self.speech_lag_s, 3) if self.listening else None},
+                "on_camera": sorted({s.subject for s in self.last_signals if s.kind not in NOT_ON_CAMERA}),
+                "thumbnail_at": self.thumbnail_at or None}
+
 
 class Decider:
     """The policy's side of the bus: resolve, observe, commit, tell. Runs wherever the signals are consumed."""
 
     def __init__(self, system: "System"):
         self.policy, self.store, self.bus = system.policy, system.store, system.bus
+        # what was said, shown and typed, with the flagged spans (with the policy's timeline: a room's page); a
+        # policy process deciding many rooms keeps fewer lines of each
+        on_redis = getattr(self.bus, "redis", None) is not None
+        self.transcript = Transcript(CLUSTER_LINES_PER_ROOM if on_redis else MAX_LINES_PER_ROOM)
+        self.bus.subscribe(OBSERVED, self.transcript.observe)
         self.bus.subscribe(SIGNALS, self.decide)
+        if on_redis:  # rooms' pages for API servers elsewhere (runtime/room_board.py)
+            self.bus.every(1.0, lambda: post_broadcasts(self.bus, self.policy.timeline, self.transcript),
+                           "room-broadcasts")
 
     def decide(self, signal: Signal) -> None:
         resolved = self.policy.resolve(signal)
@@ -116,7 +136,8 @@ class Decider:
 
 
 class Pipeline:
-    def __init__(self, system: "System", rooms: list[str] | None = None, decide: bool = True):
+    def __init__(self, system: "System", rooms: list[str] | None = None, decide: bool = True,
+                 name: str | None = None):
         self.system = system
         self.registry, self.policy, self.store, self.bus = system.registry, system.policy, system.store, system.bus
         self.detectors = system.detectors
@@ -124,7 +145,6 @@ class Pipeline:
         self.stop_event = threading.Event()
         self.slots = LatestFrames()
         self.recent_alerts: deque = deque(maxlen=200)
-        self.transcript = Transcript()  # what was said, shown and typed, with the flagged spans
         self.chat_sources: list = []  # chat adapters started and stopped with the pipeline (see add_chat)
         # seller/moderator chat lines are also read by the learned classifier (tens of ms a line), so they are
         # read in order on their own thread: viewers' chat never waits for them
@@ -142,7 +162,10 @@ class Pipeline:
         # with an outside bus, the decisions may be another process's (`livewarden policy`): then this one only
         # publishes its rooms' signals
         self.decider = Decider(system) if decide else None
-        self.bus.subscribe(OBSERVED, self.transcript.observe)
+        # what was said, shown and typed: the decider's (a pipeline that only publishes never learns it)
+        self.transcript = self.decider.transcript if self.decider is not None else Transcript()
+        # with Redis, the rooms' health goes on the room board too, for API servers elsewhere (named `name`)
+        self.board = board_for(system, name)
         self.bus.subscribe(ALERTS, self._count_alert)
         wanted = None if rooms is None else set(rooms)
         for room in self.registry.rooms:
@@ -189,6 +212,8 @@ class Pipeline:
                 room_detector.close()
         self.policy.close_room(room_id)
         self.transcript.forget(room_id)
+        if self.board is not None:
+            self.board.stopped(room_id)
         self.system.spool.forget_room(room_id)
         give_back_freed_memory()
 
@@ -215,6 +240,8 @@ class Pipeline:
             self._start_room(status)
         for source in self.chat_sources:
             source.start()
+        if self.board is not None:
+            self.board.start(self.rooms)
         for i in range(self.options.workers or max(1, os.cpu_count() or 1)):
             t = threading.Thread(target=self._work, name=f"detector-{i}", daemon=True)
             t.start()
@@ -231,6 +258,8 @@ class Pipeline:
         for t in self._threads + [t for s in list(self.rooms.values()) for t in s.threads]:
             t.join(max(0.0, deadline - time.monotonic()))
         self._seller_chat.shutdown(wait=True)  # every accepted seller line is read before the pipeline ends
+        if self.board is not None:
+            self.board.stop()
         self.bus.flush()  # and every signal has left (an outside bus buffers them)
 
     def all_done(self) -> bool:

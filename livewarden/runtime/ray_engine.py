@@ -8,8 +8,9 @@
   every worker each `check_s`, and when one does not answer moves its rooms to the others at once. A worker
   that Ray restarted comes back empty and gets rooms again by the next rebalance: rooms move from the busiest
   worker while it has two more than the idlest. A room that moves is off the air for a few seconds (its new
-  worker connects to the stream), shown in its health; its detector state is rebuilt there (each detector's
-  `open_room`), and its open alerts go on (the store continues an episode within the rule's close_after_s).
+  worker connects to the stream), shown in its health (`last_move` on the room board, runtime/room_board.py);
+  its detector state is rebuilt there (each detector's `open_room`), and its open alerts go on (the store
+  continues an episode within the rule's close_after_s).
 - **Asked by hand** (`livewarden cluster move ROOM [--to WORKER]`, `cluster add-worker`, through a Redis list
   the placer reads at each check): a room moves and stays there (the rebalance leaves it), or a new worker
   starts and rooms move to it.
@@ -34,12 +35,12 @@ log = logging.getLogger(__name__)
 class RoomWorker:
     """One worker process's rooms (becomes a Ray actor in `RoomPlacer`)."""
 
-    def __init__(self, registry: Any, settings: Any) -> None:
+    def __init__(self, registry: Any, settings: Any, name: str) -> None:
         from livewarden.runtime.build import build_system
 
         self.registry = registry
         self.system = build_system(registry, settings)
-        self.pipeline = self.system.pipeline(rooms=[], decide=False).start()
+        self.pipeline = self.system.pipeline(rooms=[], decide=False, name=name).start()
         self._cpu = (time.process_time(), time.monotonic())
 
     def add(self, room_id: str) -> None:
@@ -109,7 +110,7 @@ class RoomPlacer:
         """A new worker; rooms move to it at the next check."""
         self._count += 1
         name = f"worker-{self._count}"
-        actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings)
+        actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings, name)
         self.status[name] = self.ray.get(actor.status.remote(), timeout=120)  # built before it gets rooms
         self.workers[name] = actor
         return name
@@ -207,7 +208,7 @@ class RoomPlacer:
     def check(self) -> None:
         """Ask every worker how it is; move the rooms of one that does not answer; rebalance; tell Redis."""
         self._requests()
-        names = list(self.workers)
+        names, took_over = list(self.workers), set()
         calls = {n: self.workers[n].status.remote() for n in names}
         for name in names:
             try:
@@ -221,16 +222,21 @@ class RoomPlacer:
                                 type(exc).__name__, orphans)
                     for room_id in orphans:
                         self.pinned.discard(room_id)  # its worker is gone: wherever it goes now is not by hand
-                        self._place(room_id, avoid=name)
+                        took_over.add(self._place(room_id, avoid=name))
                     self.rebalances += bool(orphans)
-        # a worker that came back (restarted by Ray) holds no rooms: what the placement says it has, it gets back
+        # a worker that came back (restarted by Ray) holds no rooms: what the placement says it has, it gets back;
+        # one that only did not answer for a while (overloaded) lets go of the rooms moved away meanwhile, or they
+        # would be watched twice
         for name in names:
             st = self.status.get(name, {})
-            if st.get("dead"):
+            if st.get("dead") or name in took_over:  # a worker given rooms above: its status predates them
                 continue
-            for room_id in self.rooms_of(name):
-                if room_id not in st.get("rooms", {}):
-                    self._add(name, room_id)
+            placed, holds = set(self.rooms_of(name)), set(st.get("rooms", {}))
+            for room_id in sorted(placed - holds):
+                self._add(name, room_id)
+            for room_id in sorted(holds - placed):
+                log.warning("room worker %s answers again: it lets go of room %s, moved meanwhile", name, room_id)
+                self.ray.get(self.workers[name].remove.remote(room_id), timeout=self.call_timeout_s * 5)
         self._rebalance()
         self._publish()
 

@@ -94,6 +94,18 @@ class Keys:
     def evidence(self, sha256: str) -> str:  # an evidence file's bytes, until the policy has kept them
         return f"{self.prefix}evidence:{sha256}"
 
+    # the room board (runtime/room_board.py): a room's health as its worker posted it; the rooms whose page an
+    # API server asked for lately (room -> until when); a room's broadcast, as its policy process posted it
+    def room(self, room_id: str) -> str:
+        return f"{self.prefix}room:{room_id}"
+
+    @property
+    def broadcasts_wanted(self) -> str:
+        return f"{self.prefix}broadcast:wanted"
+
+    def broadcast(self, room_id: str) -> str:
+        return f"{self.prefix}broadcast:room:{room_id}"
+
     # the room placer's (runtime/ray_engine.py): which room is where, the workers, moves, requests to it
     @property
     def placement(self) -> str:
@@ -272,6 +284,21 @@ class RedisStreamsBus(Bus):
         except Exception:  # Redis gone: the leases expire by themselves
             pass
         self.redis.close()
+
+    def decides(self, room_id: str) -> bool:
+        """Whether this consumer reads the room's own partition now (its policy state of the room is whole)."""
+        return partition_of(room_id, self.partitions) in self.stats.partitions
+
+    def every(self, seconds: float, fn: Any, name: str) -> None:
+        """Run `fn` every `seconds` on a thread of the bus until it closes; an error is logged, and it goes on."""
+        def loop() -> None:
+            while not self._stop.wait(seconds):
+                try:
+                    fn()
+                except Exception as exc:
+                    log.warning("%s: %s", name, exc)
+
+        self._start(loop, name)
 
     def pending(self) -> dict[int, int]:
         """Entries delivered to some consumer and not yet acked, per partition."""

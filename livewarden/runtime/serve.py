@@ -26,6 +26,11 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     from livewarden.runtime.scan_jobs import ScanJobs
 
     settings = system.settings
+    rooms = None  # this process's pipeline
+    if pipeline is None and getattr(system.bus, "redis", None) is not None:  # rooms watched elsewhere
+        from livewarden.runtime.room_board import BoardRooms
+
+        rooms = BoardRooms(system.bus.redis, system.bus.keys, settings.bus.board_stale_s)
     platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=settings.cases.claim_ttl_s)
     scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
                      int(settings.api.max_upload_mb * 2**20))
@@ -33,7 +38,7 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     codes = bank_for(settings)
     codes.sync(system.registry)
     app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads,
-                     reload, codes, settings.api.verify_limit)
+                     reload, codes, settings.api.verify_limit, rooms)
     return platform, app, WebhookSender(platform.engine)
 
 

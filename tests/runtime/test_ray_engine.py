@@ -1,9 +1,11 @@
 """Rooms on Ray workers (a local Ray cluster, real actor processes), their signals on a real Redis, decided in this
-process: a worker killed with SIGKILL mid-stream has its room picked up by the other within 10 s, and the mark
-that stays on camera across the kill is one alert."""
+process: a worker killed with SIGKILL mid-stream has its room picked up by the other within 10 s (its health on
+the room board says where from and how long it was off the air), and the mark that stays on camera across the
+kill is one alert."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -58,6 +60,7 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
     from livewarden.runtime.pipeline import Decider
     from livewarden.runtime.ray_engine import RoomPlacer
     from livewarden.runtime.redis_bus import cluster_status
+    from livewarden.runtime.room_board import BoardRooms
 
     ok, why = RtmpServer.available()
     if not ok:
@@ -87,6 +90,9 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
             assert wait_for(lambda: {a.room_id for a in store.alerts()} == {"deals", "outlet"}, 60), store.alerts()
             victim = placer.placement["deals"]
             pid = placer.status[victim]["pid"]
+            board = BoardRooms(placer.redis, placer.keys)
+            # mid-stream: the room is on the air on its worker's board (it knows when its last frame was)
+            assert wait_for(lambda: board.views(["deals"]).get("deals", {}).get("last_frame_wall"), 10)
             hits_before = next(a.hits for a in store.alerts() if a.room_id == "deals")
             os.kill(pid, signal.SIGKILL)
             killed = time.monotonic()
@@ -98,13 +104,21 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
 
             assert wait_for(back_on_air, 10), (placer.placement, placer.status)
             back_s = time.monotonic() - killed
+            # and its health says so, wherever the API runs: on the heir, moved from the victim, this long off air
+            shown = wait_for(lambda: (v := board.views(["deals"]).get("deals", {})).get("last_move", {}).get(
+                "off_air_s") is not None and v, 10)
+            assert shown and shown["worker"] == placer.placement["deals"] and shown.get("watched", True), (
+                json.dumps(board.views(["deals"])), placer.placement, victim)
+            assert shown["last_move"]["from"].startswith(victim), shown  # or "worker-1 before its restart"
+            assert 0 < shown["last_move"]["off_air_s"] < back_s + 1.5, shown
             assert wait_for(lambda: next(a.hits for a in store.alerts() if a.room_id == "deals") > hits_before + 2, 15)
             alerts = [(a.room_id, a.rule, a.status) for a in store.alerts()]
             assert sorted(alerts) == [("deals", "unauthorized_brand", "open"), ("outlet", "unauthorized_brand", "open")]
             status = cluster_status(redis_server.url, redis_prefix, 16)
             assert status["rebalances"] >= 1 and status["placement"]["deals"] != victim
             assert any(w["dead"] or w["pid"] != pid for w in status["workers"].values())
-            print(f"room back on air {back_s:.1f} s after its worker was killed")
+            print(f"room back on air {back_s:.1f} s after its worker was killed "
+                  f"(off the air {shown['last_move']['off_air_s']} s by the board)")
             # by hand, as an operator would: move a room, add a worker, ask for a room that is not there
             env = {**os.environ, "LIVEWARDEN_BUS__PREFIX": redis_prefix}
             cli = [sys.executable, "-m", "livewarden.cli", "cluster"]
@@ -123,6 +137,21 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
                            capture_output=True)
             refused = wait_for(lambda: placer.redis.get(placer.keys.refused), 10)
             assert refused and b"no room 'nowhere' is placed" in refused
+            # a worker that hangs (SIGSTOP) past the check's timeout: its room moves; when it answers again it lets
+            # go of the room, which is watched once, on its new worker
+            hung = placer.placement["outlet"]
+            hung_pid = placer.status[hung]["pid"]
+            os.kill(hung_pid, signal.SIGSTOP)
+            try:
+                assert wait_for(lambda: placer.placement["outlet"] != hung, 15), (placer.placement, placer.status)
+            finally:
+                os.kill(hung_pid, signal.SIGCONT)
+
+            def watched_once():
+                holders = [n for n, st in placer.status.items() if "outlet" in st.get("rooms", {})]
+                return holders == [placer.placement["outlet"]]
+
+            assert wait_for(watched_once, 15), (placer.placement, placer.status)
         finally:
             if placer is not None:
                 placer.stop()

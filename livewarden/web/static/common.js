@@ -114,3 +114,12 @@ export function evidenceFigures(urls, what) {
     return el("figure", {}, img, caption);
   });
 }
+
+// A room watched on another machine (the room board): its worker, and its last move with the time off the air.
+export function whereWatched(room) {
+  const m = room.last_move;
+  if (!m) return `on ${room.worker}`;
+  const gap = m.off_air_s !== null ? `${m.off_air_s.toFixed(1)} s off the air`
+    : (room.health || {}).state === "live" ? "time off the air unknown" : "reconnecting";
+  return `on ${room.worker} · moved from ${m.from} at ${new Date(m.at * 1000).toLocaleTimeString()}, ${gap}`;
+}

@@ -1,6 +1,6 @@
 // One room: a bigger live picture, what was on camera when (spans), what was said, shown and typed (flagged
 // terms highlighted) and its alerts, on one stream-time axis; the seller and the listings.
-import { api, el, header, marked, svg, svgText } from "/console/static/common.js";
+import { api, el, header, marked, svg, svgText, whereWatched } from "/console/static/common.js";
 
 const id = new URLSearchParams(location.search).get("id");
 
@@ -41,10 +41,15 @@ async function refresh(room) {
   const fresh = (await api("/rooms")).items.find((r) => r.id === id);
   if (fresh && fresh.thumbnail_at) document.getElementById("live").src = `/rooms/${encodeURIComponent(id)}/thumbnail?at=${fresh.thumbnail_at}`;
   const h = (fresh || room).health || {};
-  document.getElementById("health").textContent = fresh && fresh.watched
+  document.getElementById("health").textContent = (fresh && fresh.watched
     ? `${h.state} · ${(h.fps_in || 0).toFixed(1)} fps · lag ${(h.lag_s || 0).toFixed(1)} s · ${h.drops} drops · on camera: ${(fresh.on_camera || []).join(", ") || "nothing known"}`
-    : "not watched";
-  draw(await api(`/rooms/${encodeURIComponent(id)}/broadcast`));
+    : (h.state ? `${h.state} · ${h.last_error}` : "not watched")) + (fresh && fresh.worker ? ` · ${whereWatched(fresh)}` : "");
+  try {
+    draw(await api(`/rooms/${encodeURIComponent(id)}/broadcast`));
+    document.getElementById("broadcast-note").textContent = "";
+  } catch (e) {  // not watched, or watched on another machine: the server says why
+    document.getElementById("broadcast-note").textContent = e.message;
+  }
 }
 
 await header("wall");

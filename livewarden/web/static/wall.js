@@ -1,7 +1,7 @@
 // The wall: every room the caller may see as a tile (health, what is on camera, open alerts as a badge).
 // Alerts arrive over the live feed; the rooms' health numbers come from one /rooms request every 2 s for the
 // whole wall (never a request per tile).
-import { api, el, header, live } from "/console/static/common.js";
+import { api, el, header, live, whereWatched } from "/console/static/common.js";
 
 const rooms = new Map();      // room id -> the room as /rooms gives it
 const open = new Map();       // room id -> Map(open alert id -> its rule; the filter matches the rules too)
@@ -14,7 +14,7 @@ function openCount(id) { return (open.get(id) || new Map()).size; }
 
 function tile(room) {
   const h = room.health || {};
-  const state = room.watched ? (h.state || "starting") : "not watched";
+  const state = room.watched ? (h.state || "starting") : (h.state || "not watched");  // lost, stopped: elsewhere
   const n = openCount(room.id);
   const node = el("article", { class: "tile" + (n ? " alerting" : ""), "data-room": room.id },
     n ? el("span", { class: "badge", title: `${n} open alert(s)` }, String(n)) : "",
@@ -23,7 +23,9 @@ function tile(room) {
     el("h3", { title: room.title || room.id }, room.title || room.id),
     el("div", { class: "meta" }, `${room.id} · ${room.seller}`),
     el("div", { class: "health" }, el("span", { class: "state-" + state.replace(/\s/g, "-") }, state),
-       room.watched && h.fps_in !== undefined ? ` · ${h.fps_in.toFixed(1)} fps · lag ${h.lag_s.toFixed(1)} s · ${h.drops} drops` : ""),
+       room.watched && h.fps_in !== undefined ? ` · ${h.fps_in.toFixed(1)} fps · lag ${h.lag_s.toFixed(1)} s · ${h.drops} drops` : "",
+       room.watched ? "" : (h.last_error ? ` · ${h.last_error}` : "")),
+    el("div", { class: "worker muted" }, room.worker ? whereWatched(room) : ""),
     el("div", { class: "on-camera" }, (room.on_camera || []).length ? "on camera: " + room.on_camera.join(", ") : ""));
   node.addEventListener("click", () => { location.href = "/console/room?id=" + encodeURIComponent(room.id); });
   return node;
@@ -103,6 +105,7 @@ setInterval(async () => {
     const fresh = tile(room);
     node.querySelector(".health").replaceWith(fresh.querySelector(".health"));
     node.querySelector(".on-camera").replaceWith(fresh.querySelector(".on-camera"));
+    node.querySelector(".worker").replaceWith(fresh.querySelector(".worker"));
     const img = node.querySelector("img.thumb"), src = fresh.querySelector("img.thumb").getAttribute("src");
     if (src && img.getAttribute("src") !== src) img.setAttribute("src", src);
   }
