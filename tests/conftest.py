@@ -73,6 +73,18 @@ def postgres_url(postgres_server, request) -> str:
     return postgres_server.new_database(f"t{next(_databases)}_{name}"[:63])
 
 
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL server of the test's own (one it stops and starts again)."""
+    from livewarden.testing.postgres import PostgresServer
+
+    ok, why = PostgresServer.available()
+    if not ok:
+        pytest.skip(why)
+    with PostgresServer() as server:
+        yield server
+
+
 # Redis: one real server per session (Debian's redis-server in a temp dir); each test uses keys of its own prefix
 @pytest.fixture(scope="session")
 def redis_server():

@@ -13,18 +13,6 @@ from .test_platform import STATEMENT
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def own_postgres():
-    """A PostgreSQL server of this test's own (it is stopped and started again)."""
-    from livewarden.testing.postgres import PostgresServer
-
-    ok, why = PostgresServer.available()
-    if not ok:
-        pytest.skip(why)
-    with PostgresServer() as server:
-        yield server
-
-
 def test_the_api_answers_503_while_postgres_is_down_and_recovers_by_itself(own_postgres, tmp_path):
     served, server, thread = serve(tmp_path, url=own_postgres.new_database("outage"))
     try:

@@ -59,6 +59,36 @@ store.close()
 """
 
 
+# a writer that, like a policy process, waits out an unreachable database and tries the same append again
+WRITER_THROUGH_OUTAGES = r"""
+import sys, time
+from pathlib import Path
+from sqlalchemy.exc import DBAPIError
+from livewarden.cases import CaseStore, db
+
+url, sync, tag, appends = sys.argv[1], Path(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+store = CaseStore(url, sync / "evidence")
+store.alerts()
+(sync / f"ready-{tag}").touch()
+while not (sync / "go").exists():
+    time.sleep(0.001)
+waits = 0
+for i in range(appends):
+    while True:
+        try:
+            store.append_audit(f"writer-{tag}", "note", None, {"i": i})
+            break
+        except DBAPIError as exc:
+            if db.unreachable(exc) is None:
+                raise
+            waits += 1
+            time.sleep(0.1)
+    time.sleep(0.01)
+print(waits)
+store.close()
+"""
+
+
 def run_together(script: str, sync: Path, *args: str) -> list[str]:
     """Two processes of `script` (tags a and b), released at the same moment -> their standard outputs."""
     sync.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """The case store on a real PostgreSQL server (started by the tests, see conftest): the migrations and
 `livewarden db upgrade`, the repository's behaviour tests as they run on SQLite, the refusal to open a database
-not at head, and two processes appending to one audit chain (the chain head locked with SELECT ... FOR UPDATE)."""
+not at head, and two processes appending to one audit chain (the chain head locked with SELECT ... FOR UPDATE),
+also while the server restarts under them."""
 
 import json
 from pathlib import Path
@@ -13,7 +14,8 @@ from livewarden.cases import SqlCaseRepository, migrate
 from livewarden.cases.audit import GENESIS, entry_hash
 from livewarden.cli import app
 from livewarden.errors import LivewardenError
-from tests.cases.support import fill_case_ids_of_existing_entries, run_together, two_writers_one_chain
+from tests.cases.support import (WRITER_THROUGH_OUTAGES, fill_case_ids_of_existing_entries, run_together,
+                                 two_writers_one_chain)
 from tests.cases.test_store import record_all, signal_at
 
 # The behaviour tests of test_store, collected here again: in this module `repo` (below) is a PostgreSQL store,
@@ -174,3 +176,34 @@ def test_two_processes_upgrading_at_once_take_turns(postgres_url: str, tmp_path:
 def test_two_processes_append_to_one_chain(postgres_url: str, tmp_path: Path):
     migrate.upgrade(postgres_url)
     two_writers_one_chain(postgres_url, tmp_path / "sync")
+
+
+def test_two_writers_keep_one_chain_across_a_postgres_restart(own_postgres, tmp_path: Path):
+    """Two processes append to the audit chain while PostgreSQL is stopped and started again under them (each
+    waits out the outage and tries the same append again, as a policy process does): every append is there, and
+    the chain verifies as one chain, never forked."""
+    import threading
+    import time
+
+    from livewarden.cases import CaseStore
+
+    url = own_postgres.new_database("restart")
+    migrate.upgrade(url)
+    appends, outputs = 300, []
+    writers = threading.Thread(target=lambda: outputs.extend(
+        run_together(WRITER_THROUGH_OUTAGES, tmp_path / "sync", url, str(appends))))
+    writers.start()
+    time.sleep(1.5)  # both are appending
+    own_postgres.restart(down_s=1.5)
+    writers.join(120)
+    assert not writers.is_alive() and len(outputs) == 2
+    assert all(int(out) > 0 for out in outputs), outputs  # both met the outage
+    store = CaseStore(url, tmp_path / "evidence")
+    try:
+        notes = [e for e in store.audit_entries() if e.action == "note"]
+        got = {(e.actor, e.detail["i"]) for e in notes}
+        assert got == {(f"writer-{t}", i) for t in "ab" for i in range(appends)}  # nothing acknowledged is lost
+        assert len(notes) <= 2 * appends + 2  # an append whose commit answer was lost may be there twice
+        assert store.verify_audit() == (True, None)
+    finally:
+        store.close()
