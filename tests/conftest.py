@@ -105,3 +105,30 @@ _prefixes = itertools.count()
 def redis_prefix(redis_server) -> str:
     """A key prefix no other test uses (the streams, leases and marks of one test)."""
     return f"t{next(_prefixes)}:"
+
+
+# a real browser for the console (Playwright driving Debian chromium), here for the tests of every folder
+@pytest.fixture(scope="session")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    from livewarden.testing.browser import launch_chromium
+
+    with sync_playwright() as p:
+        try:
+            browser = launch_chromium(p)
+        except RuntimeError as exc:
+            pytest.fail(str(exc))
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_context(chromium):
+    """A fresh profile (no cookies from another test); a script error on any page fails the test."""
+    context = chromium.new_context()
+    errors: list[str] = []
+    context.on("page", lambda page: page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}")))
+    yield context
+    context.close()
+    assert not errors, "script errors in the console:\n" + "\n".join(errors)

@@ -2,7 +2,7 @@
 processes post their room's health to a real Redis (the room board), a real `livewarden serve --no-watch --bus`
 shows it on /rooms, /metrics and /rooms/{id}/thumbnail, and the room's page as a real `livewarden policy` posts
 it; a watcher killed with SIGKILL and replaced shows the room's move with how long it was off the air, and a
-room no one watches any more is shown lost."""
+room no one watches any more is shown lost. The console in a real browser shows the same."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from livewarden.assets.marks import generate_mark
+from livewarden.testing.browser import sign_in
 from livewarden.testing.clips import write_clip
 from livewarden.testing.private_server import free_port
 from livewarden.testing.scenes import room_frames
@@ -29,7 +30,7 @@ FPS = 10
 
 
 def test_an_api_server_shows_rooms_watched_elsewhere_their_moves_and_their_end(redis_server, redis_prefix,
-                                                                             tmp_path: Path):
+                                                                             browser_context, tmp_path: Path):
     from livewarden.cases import CaseStore
     from livewarden.cases.keys import create_key
 
@@ -107,6 +108,18 @@ def test_an_api_server_shows_rooms_watched_elsewhere_their_moves_and_their_end(r
         off_air, started = moved["last_move"]["off_air_s"], moved["last_move"]["at"] - killed
         assert started - 1.5 < off_air < time.time() - killed + 2.5, (moved, started)
         print(f"off the air {off_air:.1f} s after its watcher was killed (the next posted it {started:.1f} s after)")
+
+        # the console, as a moderator sees it: the tile says where the room is and how long it was off the air,
+        # and the room's page shows what was on camera (posted by the policy process)
+        page = sign_in(browser_context.new_page(), f"http://127.0.0.1:{port}", own)
+        page.goto(f"http://127.0.0.1:{port}/console/wall")
+        page.wait_for_function("(document.querySelector('.tile[data-room=deals] .worker') || {}).textContent"
+                               "?.includes('moved from')")
+        tile = page.inner_text(".tile[data-room=deals]")
+        assert f"on {moved['worker']} · moved from {worker}" in tile and "s off the air" in tile, tile
+        assert page.inner_text(".tile[data-room=deals] .health").startswith("live"), tile
+        page.click(".tile[data-room=deals]")
+        page.wait_for_selector("#axis rect[data-span=nova]", timeout=15_000)
 
         second.send_signal(signal.SIGKILL)  # no one watches the room any more: lost, after bus.board_stale_s
         second.wait(timeout=5)
