@@ -14,6 +14,10 @@
 - **Asked by hand** (`livewarden cluster move ROOM [--to WORKER]`, `cluster add-worker`, through a Redis list
   the placer reads at each check): a room moves and stays there (the rebalance leaves it), or a new worker
   starts and rooms move to it.
+- **A reloaded registry** (`POST /registry/reload`) goes to every worker, which rebuilds its detectors when
+  their material changed and restarts the rooms it must; then the placer drops the rooms gone from it and places
+  the new ones. A worker Ray restarts comes back with the registry it was first given: the check that finds it
+  back gives it the current one before its rooms.
 - **What is where** is written to Redis (`<prefix>placement`: room -> worker; `<prefix>workers`: worker -> its
   process, rooms and load; `<prefix>rebalances`), which `livewarden cluster status` shows.
 """
@@ -35,12 +39,14 @@ log = logging.getLogger(__name__)
 class RoomWorker:
     """One worker process's rooms (becomes a Ray actor in `RoomPlacer`)."""
 
-    def __init__(self, registry: Any, settings: Any, name: str) -> None:
+    def __init__(self, registry: Any, settings: Any, name: str, version: int = 0) -> None:
         from livewarden.runtime.build import build_system
+        from livewarden.runtime.reload import RegistryReload
 
-        self.registry = registry
+        self.registry, self.version = registry, version  # the placer's registry, and which of its versions
         self.system = build_system(registry, settings)
         self.pipeline = self.system.pipeline(rooms=[], decide=False, name=name).start()
+        self.reload = RegistryReload(None, self.system, self.pipeline, start_new=False)
         self._cpu = (time.process_time(), time.monotonic())
 
     def add(self, room_id: str) -> None:
@@ -53,6 +59,12 @@ class RoomWorker:
     def remove(self, room_id: str) -> None:
         self.pipeline.remove_room(room_id)
 
+    def apply_registry(self, registry: Any, version: int) -> None:
+        """The placer's new registry: detectors rebuilt when their material changed, rooms gone from it stopped,
+        rooms whose source changed (or all, after a rebuild) restarted; new rooms wait for the placer."""
+        self.reload.apply(registry)
+        self.registry, self.version = registry, version
+
     def status(self) -> dict[str, Any]:
         """Its process, its rooms with their health, and its load: CPU seconds per second since the last call."""
         cpu, wall = time.process_time(), time.monotonic()
@@ -61,7 +73,7 @@ class RoomWorker:
         rooms = {room_id: {"state": status.health.state, "analysed": status.analysed,
                            "last_stream_time": round(status.last_stream_time, 2)}
                  for room_id, status in list(self.pipeline.rooms.items())}
-        return {"pid": os.getpid(), "rooms": rooms, "load": round(load, 3)}
+        return {"pid": os.getpid(), "rooms": rooms, "load": round(load, 3), "version": self.version}
 
     def stop(self) -> None:
         self.pipeline.stop()
@@ -99,6 +111,8 @@ class RoomPlacer:
         self.pinned: set[str] = set()  # rooms moved by hand (`cluster move`): not moved again to balance
         self.status: dict[str, dict[str, Any]] = {}  # worker name -> its last status (or {"dead": True})
         self.rebalances = 0
+        self.version = 0  # of the registry: each reload (`apply_registry`) counts one
+        self._lock = threading.Lock()  # a check and a reload do not interleave
         self._count = 0
         self._stop = threading.Event()
         for _ in range(workers):
@@ -110,7 +124,8 @@ class RoomPlacer:
         """A new worker; rooms move to it at the next check."""
         self._count += 1
         name = f"worker-{self._count}"
-        actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings, name)
+        actor = self._actor.options(name=f"{self.prefix}{name}").remote(self.registry, self.settings, name,
+                                                                         self.version)
         self.status[name] = self.ray.get(actor.status.remote(), timeout=120)  # built before it gets rooms
         self.workers[name] = actor
         return name
@@ -172,9 +187,31 @@ class RoomPlacer:
     def _watch_forever(self) -> None:
         while not self._stop.wait(self.check_s):
             try:
-                self.check()
+                with self._lock:
+                    self.check()
             except Exception:
                 log.exception("room placer: check failed")
+
+    def apply_registry(self, registry: Any) -> dict[str, list[str]]:
+        """A reloaded registry (`POST /registry/reload`): every live worker applies it to its detectors and rooms,
+        then rooms gone from it are dropped and new ones placed. A worker that was down gets it at the check that
+        finds it back (its version is behind)."""
+        with self._lock:
+            before, after = {r.id: r for r in self.registry.rooms}, {r.id: r for r in registry.rooms}
+            self.version += 1
+            self.registry = registry
+            for name in self._alive():
+                self.ray.get(self.workers[name].apply_registry.remote(registry, self.version), timeout=600)
+                self.status[name]["version"] = self.version
+            removed, added = sorted(before.keys() - after.keys()), sorted(after.keys() - before.keys())
+            for room_id in removed:
+                self.placement.pop(room_id, None)
+                self.pinned.discard(room_id)
+            for room_id in added:
+                self._place(room_id)
+            self._publish()
+        return {"rooms_added": added, "rooms_removed": removed,
+                "rooms_restarted": sorted(i for i in after.keys() & before.keys() if after[i].source != before[i].source)}
 
     def _requests(self) -> None:
         """What `livewarden cluster move` and `cluster add-worker` asked for (a Redis list), in order."""
@@ -231,6 +268,9 @@ class RoomPlacer:
             st = self.status.get(name, {})
             if st.get("dead") or name in took_over:  # a worker given rooms above: its status predates them
                 continue
+            if st.get("version", 0) != self.version:  # restarted by Ray with the registry it was first given
+                self.ray.get(self.workers[name].apply_registry.remote(self.registry, self.version), timeout=600)
+                st["version"] = self.version
             placed, holds = set(self.rooms_of(name)), set(st.get("rooms", {}))
             for room_id in sorted(placed - holds):
                 self._add(name, room_id)

@@ -6,6 +6,10 @@ Then the new detectors are built (only when the reference material changed: mark
 their image files), and only then is anything swapped: the policy, the alerts' scope and the scanner read the
 new registry; rooms gone from the file stop, new rooms start, and rooms whose source changed (or all rooms,
 when the detectors were rebuilt) restart, a gap of about a second that their health shows.
+
+With rooms on Ray (`serve --engine ray`) the rooms are the room placer's: it hands the new registry to every
+room worker, which applies it to its own detectors and rooms (`RegistryReload.apply`, as here), then places the
+new rooms and drops the removed ones (runtime/ray_engine.py).
 """
 
 from __future__ import annotations
@@ -44,12 +48,16 @@ def _reference_state(registry: Registry) -> tuple:
 
 
 class RegistryReload:
-    """Re-reads `path` and applies it to `system` (policy, scope, detectors) and `pipeline` (its rooms)."""
+    """Re-reads `path` and applies it to `system` (policy, scope, detectors) and `pipeline` (its rooms), or to
+    `placer` (rooms on Ray workers). A room worker uses `apply` alone (no file: the placer sends the registry),
+    and starts no room of its own accord (`start_new=False`: the placer places them)."""
 
-    def __init__(self, path: str | Path, system: Any = None, pipeline: Any = None, check_images: bool = True):
-        self.path, self.system, self.pipeline, self.check_images = Path(path), system, pipeline, check_images
+    def __init__(self, path: str | Path | None, system: Any = None, pipeline: Any = None, check_images: bool = True,
+                 placer: Any = None, start_new: bool = True):
+        self.path, self.system, self.pipeline, self.check_images = path and Path(path), system, pipeline, check_images
+        self.placer, self.start_new = placer, start_new
         self.registry: Registry | None = system.registry if system is not None else None
-        self.digest = file_digest(self.path)
+        self.digest = file_digest(self.path) if self.path is not None else None
         self.loaded_at = time.time()
         self._lock = threading.Lock()  # one reload at a time
         self._reference = _reference_state(self.registry) if self.registry is not None else None
@@ -58,20 +66,25 @@ class RegistryReload:
         """Apply the file; the summary of what changed. Raises RegistryError (nothing changed) on a bad file."""
         with self._lock:
             new = load_registry(self.path, check_images=self.check_images)
-            digest = file_digest(self.path)
-            old = self.registry
-            reference = _reference_state(new)
-            rebuild = self.system is not None and reference != self._reference
-            detectors = self._build_detectors(new) if rebuild else None  # may fail: nothing swapped yet
-            if self.system is not None:
-                self._swap_system(new, detectors)
-            rooms = self._apply_rooms(old, new, restart_all=rebuild)
-            self.registry, self.digest, self.loaded_at, self._reference = new, digest, time.time(), reference
-            summary = {"sha256": digest, "loaded_at": self.loaded_at, "detectors_rebuilt": rebuild, **rooms,
-                       "counts": {k: len(getattr(new, k)) for k in ("brands", "products", "persons", "sellers",
-                                                                    "rooms")}}
+            summary = self.apply(new, file_digest(self.path))
             log.info("registry %s reloaded: %s", self.path, summary)
             return summary
+
+    def apply(self, new: Registry, digest: str | None = None) -> dict[str, Any]:
+        """Apply a registry already read and checked; the summary of what changed."""
+        old = self.registry
+        reference = _reference_state(new)
+        rebuild = self.system is not None and reference != self._reference
+        detectors = self._build_detectors(new) if rebuild else None  # may fail: nothing swapped yet
+        if self.system is not None:
+            self._swap_system(new, detectors)
+        if self.placer is not None:
+            rooms = self.placer.apply_registry(new)
+        else:
+            rooms = self._apply_rooms(old, new, restart_all=rebuild)
+        self.registry, self.digest, self.loaded_at, self._reference = new, digest, time.time(), reference
+        return {"sha256": digest, "loaded_at": self.loaded_at, "detectors_rebuilt": rebuild, **rooms,
+                "counts": {k: len(getattr(new, k)) for k in ("brands", "products", "persons", "sellers", "rooms")}}
 
     def _build_detectors(self, registry: Registry) -> list:
         from livewarden.runtime.build import build_detectors
@@ -107,6 +120,6 @@ class RegistryReload:
             for room_id in removed + restarted:
                 self.pipeline.remove_room(room_id)
             for room_id in added + restarted:
-                if room_id in watched or room_id in added:
+                if room_id in watched or (room_id in added and self.start_new):
                     self.pipeline.add_room(after[room_id])
         return {"rooms_added": added, "rooms_removed": removed, "rooms_restarted": restarted}

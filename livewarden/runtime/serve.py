@@ -12,9 +12,10 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None = None):
+def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None = None, placer: Any = None):
     """(platform, app, webhook sender) over the system's store, built but not started; with `registry_path`
-    (the file the system was built from) the API can reload it.
+    (the file the system was built from) the API can reload it, into `pipeline`'s rooms or, with rooms on Ray,
+    the room `placer`'s.
 
     Build them before the pipeline starts: the platform files each alert into its case as it is recorded."""
     from livewarden.api.app import create_app
@@ -34,7 +35,7 @@ def server_parts(system: Any, pipeline: Any = None, registry_path: Path | None =
     platform = Platform(system.store, rules=system.policy.rules, claim_ttl_s=settings.cases.claim_ttl_s)
     scans = ScanJobs(system, Path(settings.store.data_dir) / "scans", settings.api.max_scan_s,
                      int(settings.api.max_upload_mb * 2**20))
-    reload = RegistryReload(registry_path, system, pipeline) if registry_path is not None else None
+    reload = RegistryReload(registry_path, system, pipeline, placer=placer) if registry_path is not None else None
     codes = bank_for(settings)
     codes.sync(system.registry)
     app = create_app(platform, system.registry, pipeline, settings.cases, scans, settings.api.worker_threads,
@@ -52,16 +53,19 @@ def run_server(system: Any, host: str, port: int, watch: bool = True, registry_p
 
     watching = watch and bool(system.registry.rooms)
     pipeline = system.pipeline(decide=decide) if watching and engine == "local" else None
-    platform, app, sender = server_parts(system, pipeline, registry_path)
     placer = None
+    if engine == "ray" and watching:
+        from livewarden.runtime.ray_engine import RoomPlacer
+
+        placer = RoomPlacer(system.registry, system.settings, workers, ray_address)  # workers up, no room yet
+    platform, app, sender = server_parts(system, pipeline, registry_path, placer)
     if engine == "ray":
         from livewarden.runtime.pipeline import Decider
-        from livewarden.runtime.ray_engine import RoomPlacer
 
         if decide:
             Decider(system)  # a consumer of the signal partitions, beside any `livewarden policy`
-        if watching:
-            placer = RoomPlacer(system.registry, system.settings, workers, ray_address).start()
+        if placer is not None:
+            placer.start()
     if pipeline is not None:
         pipeline.start()
     sender.start()

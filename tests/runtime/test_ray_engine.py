@@ -1,7 +1,7 @@
 """Rooms on Ray workers (a local Ray cluster, real actor processes), their signals on a real Redis, decided in this
 process: a worker killed with SIGKILL mid-stream has its room picked up by the other within 10 s (its health on
 the room board says where from and how long it was off the air), and the mark that stays on camera across the
-kill is one alert."""
+kill is one alert; then the operator's moves, a hung worker, and a reloaded registry."""
 
 from __future__ import annotations
 
@@ -60,13 +60,14 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
     from livewarden.runtime.pipeline import Decider
     from livewarden.runtime.ray_engine import RoomPlacer
     from livewarden.runtime.redis_bus import cluster_status
+    from livewarden.runtime.reload import RegistryReload
     from livewarden.runtime.room_board import BoardRooms
 
     ok, why = RtmpServer.available()
     if not ok:
         pytest.skip(why)
     mark = generate_mark("NOVA", 11)
-    for name, seed in (("deals", 9), ("outlet", 5)):  # the card is up the whole time, loop after loop
+    for name, seed in (("deals", 9), ("outlet", 5), ("third", 3)):  # the card is up the whole time, loop after loop
         write_clip(tmp_path / f"{name}.mp4", room_frames(mark, seconds=6.0, fps=FPS, mark_on=(0.0, 6.0), seed=seed), FPS)
     with RtmpServer() as server:
         path = write_registry(tmp_path, {
@@ -75,7 +76,8 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
             "rooms": [{"id": r, "seller": "bargain", "source": server.url(r)} for r in ("deals", "outlet")],
         }, marks={"nova": ("NOVA", 11)})
         registry = load_registry(path)
-        publishers = [start_publisher(tmp_path / f"{r}.mp4", server.url(r), loop=True) for r in ("deals", "outlet")]
+        publishers = [start_publisher(tmp_path / f"{r}.mp4", server.url(r), loop=True)
+                      for r in ("deals", "outlet", "third")]  # "third": a room the registry gains later
         settings = Settings().with_overrides({
             "bus.url": redis_server.url, "bus.prefix": redis_prefix, "bus.lease_s": 1.0,
             "store.data_dir": tmp_path / "store", "store.index_dir": tmp_path / "index",
@@ -152,6 +154,25 @@ def test_a_killed_room_worker_s_room_is_back_on_air_within_10_s_and_its_alert_go
                 return holders == [placer.placement["outlet"]]
 
             assert wait_for(watched_once, 15), (placer.placement, placer.status)
+            # the registry reloaded (as POST /registry/reload does): the room it gains is placed and watched, the
+            # room it loses stops on its worker, the policy follows
+            write_registry(tmp_path, {
+                "brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]}],
+                "sellers": [{"id": "bargain", "name": "Bargain"}],
+                "rooms": [{"id": r, "seller": "bargain", "source": server.url(r)} for r in ("deals", "third")],
+            }, marks={"nova": ("NOVA", 11)})
+            summary = RegistryReload(path, decisions, placer=placer)()
+            assert (summary["rooms_added"], summary["rooms_removed"]) == (["third"], ["outlet"]), summary
+            assert set(placer.placement) == {"deals", "third"}
+            assert wait_for(lambda: "third" in {a.room_id for a in store.alerts()}, 30), placer.status
+            assert wait_for(lambda: not any("outlet" in st.get("rooms", {}) for st in placer.status.values()), 10)
+            # a worker Ray restarts comes back with the registry it was started with: it is given the reloaded one
+            victim = placer.placement["third"]
+            pid = placer.status[victim]["pid"]
+            os.kill(pid, signal.SIGKILL)
+            assert wait_for(lambda: (st := placer.status[victim]).get("pid") not in (None, pid)
+                            and st.get("version") == placer.version == 1, 60), placer.status
+            assert wait_for(lambda: next(a.hits for a in store.alerts() if a.room_id == "third") > 3, 20)
         finally:
             if placer is not None:
                 placer.stop()
