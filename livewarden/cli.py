@@ -582,7 +582,7 @@ def scan(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Analyse a recorded clip faster than real time; write a JSON report with findings, evidence and transcript."""
-    from livewarden.runtime.scan import probe_clip, scan_clip
+    from livewarden.runtime.scan import clip_settings, probe_clip, scan_clip
 
     _setup_logging(verbose)
     with _errors():
@@ -595,10 +595,10 @@ def scan(
             raise _fail("unknown room:", f"{room!r} is not in {registry}; rooms there: "
                                          f"{', '.join(r.id for r in reg.rooms) or '(none)'}")
         out = out or Path(f"livewarden-scan-{clip.stem}")
-        cfg = _settings(settings, {"policy.rules": rules, "store.data_dir": out, "runtime.sample_fps": sample_fps,
-                                   "runtime.realtime": False, "runtime.offline": True,
-                                   "detectors.screen_text.enabled": ocr, "detectors.speech.enabled": speech,
-                                   "detectors.language.lexicon": lexicon or None})
+        cfg = clip_settings(_settings(settings, {"policy.rules": rules, "runtime.sample_fps": sample_fps,
+                                                 "detectors.screen_text.enabled": ocr,
+                                                 "detectors.speech.enabled": speech,
+                                                 "detectors.language.lexicon": lexicon or None}), out)
         system = build_system(reg, cfg, progress=console.status)
         report = scan_clip(clip, room, system, out, console=console)
     console.print(f"\n[bold]{clip}[/bold]: {report['duration_s']:.1f}s of video in {report['elapsed_s']:.1f}s "

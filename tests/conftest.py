@@ -51,9 +51,8 @@ def two_brand_registry(tmp_path: Path) -> Path:
 
 
 # PostgreSQL: one real server per session (the Debian binaries in a temp dir), a new database per test
-@pytest.fixture(scope="session")
-def postgres_server():
-    """One PostgreSQL server for the session; the tests that need it are skipped, saying why, without it."""
+def _running_postgres():
+    """A PostgreSQL server running until the fixture ends; the test is skipped, saying why, without one."""
     from livewarden.testing.postgres import PostgresServer
 
     ok, why = PostgresServer.available()
@@ -61,6 +60,12 @@ def postgres_server():
         pytest.skip(why)
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One PostgreSQL server for the session."""
+    yield from _running_postgres()
 
 
 _databases = itertools.count(1)
@@ -76,13 +81,7 @@ def postgres_url(postgres_server, request) -> str:
 @pytest.fixture
 def own_postgres():
     """A PostgreSQL server of the test's own (one it stops and starts again)."""
-    from livewarden.testing.postgres import PostgresServer
-
-    ok, why = PostgresServer.available()
-    if not ok:
-        pytest.skip(why)
-    with PostgresServer() as server:
-        yield server
+    yield from _running_postgres()
 
 
 # Redis: one real server per session (Debian's redis-server in a temp dir); each test uses keys of its own prefix

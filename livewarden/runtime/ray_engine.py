@@ -210,8 +210,8 @@ class RoomPlacer:
             for room_id in added:
                 self._place(room_id)
             self._publish()
-        return {"rooms_added": added, "rooms_removed": removed,
-                "rooms_restarted": sorted(i for i in after.keys() & before.keys() if after[i].source != before[i].source)}
+        moved_source = sorted(i for i in after.keys() & before.keys() if after[i].source != before[i].source)
+        return {"rooms_added": added, "rooms_removed": removed, "rooms_restarted": moved_source}
 
     def _requests(self) -> None:
         """What `livewarden cluster move` and `cluster add-worker` asked for (a Redis list), in order."""

@@ -21,6 +21,7 @@ from livewarden.errors import InputError
 from livewarden.model import AudioChunk
 
 if TYPE_CHECKING:
+    from livewarden.config import Settings
     from livewarden.runtime.build import System
 
 
@@ -49,6 +50,14 @@ def probe_clip(clip: Path) -> tuple[float, bool]:
             return duration, audio
     except av.error.FFmpegError as exc:
         raise ScanError(f"{clip}: not a readable video ({exc})") from None
+
+
+def clip_settings(settings: "Settings", out: Path) -> "Settings":
+    """A clip is scanned alone, in this process: offline (no frame dropped), not paced, its store under `out`,
+    and never on the deployment's signal bus: a seller's self-check must not reach the live policy (nor take a
+    share of its partitions as one more consumer)."""
+    scanning = settings.with_overrides({"runtime.offline": True, "runtime.realtime": False, "store.data_dir": out})
+    return scanning.model_copy(update={"bus": scanning.bus.model_copy(update={"url": None})})
 
 
 def scan_clip(clip: Path, room_id: str, system: "System", out: Path, *, console: Console | None = None,

@@ -102,16 +102,15 @@ class ScanJobs:
     def _work(self) -> None:
         from livewarden.cases import MemoryCaseRepository
         from livewarden.runtime.build import System
-        from livewarden.runtime.scan import scan_clip
+        from livewarden.runtime.scan import clip_settings, scan_clip
 
         while True:
             job = self._queue.get()
             job.state = "scanning"
             out = job.clip.parent
-            settings = self.system.settings.with_overrides({"runtime.offline": True, "runtime.realtime": False,
-                                                            "store.data_dir": out})
             system = System.of(self.system.registry, self.system.detectors, self.system.policy.rules,
-                               store=MemoryCaseRepository(out / "evidence"), settings=settings)
+                               store=MemoryCaseRepository(out / "evidence"),
+                               settings=clip_settings(self.system.settings, out))
             try:
                 job.report = scan_clip(job.clip, job.room_id, system, out,
                                        on_progress=lambda done, total: setattr(job, "done_s", done))

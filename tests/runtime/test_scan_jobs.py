@@ -51,3 +51,25 @@ def test_bad_clips_are_refused_with_the_reason(rooms: Path, tmp_path: Path):
     with pytest.raises(InputError, match="at most 5 s"):
         jobs.submit(("seller", "bargain"), "deals", upload(jobs, rooms.parent / "deals.mp4"))
     assert list((tmp_path / "scans").iterdir()) == []  # refused uploads are not kept
+
+
+@pytest.mark.redis
+def test_a_scan_on_a_cluster_server_stays_off_the_signal_bus(rooms: Path, tmp_path: Path, redis_server, redis_prefix):
+    """The server's signals go through Redis; a seller's self-check is scanned in process all the same: none of
+    its signals reaches the live policy, and it never becomes a consumer of the signal partitions."""
+    import redis
+
+    from livewarden.runtime.redis_bus import Keys
+
+    registry = load_registry(rooms)
+    system = build(registry, tmp_path / "server", sample_fps=4.0)
+    system.settings = system.settings.with_overrides({"bus.url": redis_server.url, "bus.prefix": redis_prefix})
+    jobs = ScanJobs(system, tmp_path / "scans", max_seconds=60)
+    job = jobs.submit(("seller", "bargain"), "deals", upload(jobs, rooms.parent / "deals.mp4"))
+    deadline = time.monotonic() + 60
+    while job.state in ("queued", "scanning") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.state == "done", job.error
+    assert [f["rule"] for f in job.report["findings"]] == ["unauthorized_brand"]
+    r, keys = redis.Redis.from_url(redis_server.url), Keys(redis_prefix)
+    assert list(r.scan_iter(keys.signals("*"))) == [] and list(r.scan_iter(keys.consumer())) == []
