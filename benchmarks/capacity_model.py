@@ -3,9 +3,10 @@ per-room costs measured on this machine.
 
     python benchmarks/capacity_model.py [--rooms 10000] [--violating 0.01] [--speech 0.0]
 
-Two inputs are measured here, now: the size of a real mark signal on the bus (the marks detector run on a
-frame of the benchmark clip, serialised as the Redis bus sends it) and the bitrate of that clip (720p30 H.264,
-the streams_per_core room). The others come from the benchmarks named beside them (2-core AMD EPYC,
+Three inputs are measured here, now: the size of a real mark signal on the bus (the marks detector run on a
+frame of the benchmark clip, serialised as the Redis bus sends it), the size of a room's post to the room board
+(its health entry and thumbnail, for that frame) and the bitrate of that clip (720p30 H.264, the
+streams_per_core room). The others come from the benchmarks named beside them (2-core AMD EPYC,
 2026-12-04), and can be given again from a run on the target machines:
 
 - rooms per core: `streams_per_core` (12 rooms on 2 cores with marks; 8 with every seller speaking);
@@ -43,6 +44,7 @@ POLICY_SIGNALS_PER_CORE = 14_320  # bus_throughput: one policy process (the lowe
 REDIS_US_PER_SIGNAL = 7.8  # bus_throughput: redis-server CPU per signal (XADD, XREADGROUP, XACK; 6.0-7.8 µs)
 PG_WRITES_PER_CORE = 320.0  # bus_throughput --alerting 1000: 641 alert writes/s in process, 2 cores shared
 HEADROOM = 0.7  # plan to use at most this share of every core
+BOARD_EVERY_S, BOARD_THUMBNAIL_S = 1.0, 5.0  # the room board's defaults (bus.board_every_s, bus.board_thumbnail_s)
 
 
 def measured_signal_bytes(tmp: Path) -> int:
@@ -60,6 +62,27 @@ def measured_signal_bytes(tmp: Path) -> int:
     if not signals:
         raise SystemExit("the marks detector saw no mark in the benchmark frame")
     return len(json.dumps(signals[0].to_message(), separators=(",", ":")).encode())
+
+
+def measured_board_post(tmp: Path) -> tuple[int, int]:
+    """(bytes of a room's board entry, bytes of its thumbnail), as a room worker posts them for a room with the
+    card on camera, after a move (runtime/room_board.py)."""
+    import time
+
+    from livewarden.detectors.marks import MarksDetector
+    from livewarden.media.sources import VideoSource
+    from livewarden.model import Frame
+    from livewarden.runtime.pipeline import RoomStatus, thumbnail_jpeg
+    from livewarden.runtime.room_board import board_entry
+    from livewarden.testing.scenes import room_frames
+
+    registry = write_registry(tmp, {"room": "rtmp://127.0.0.1/live/room"})
+    image = list(room_frames(the_mark(), seconds=MARK_ON[0] + 1.0, fps=FPS, mark_on=MARK_ON, seed=9))[-1]
+    status = RoomStatus("room", VideoSource("room", "rtmp://127.0.0.1/live/room"))
+    status.last_signals = MarksDetector.from_registry(registry).open_room("room").process(Frame("room", 5.0, image))
+    status.thumbnail, status.thumbnail_at, now = thumbnail_jpeg(image), time.time(), time.time()
+    move = {"from": "worker-1", "at": now, "last_frame_wall": now - 3.0}
+    return len(json.dumps(board_entry(status, "worker-2", now, move)).encode()), len(status.thumbnail)
 
 
 def measured_clip_mbps(tmp: Path) -> float:
@@ -85,6 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         signal_bytes = measured_signal_bytes(Path(tmp))
         mbps = measured_clip_mbps(Path(tmp))
+        entry_bytes, thumbnail_bytes = measured_board_post(Path(tmp) / "board")
     n = args.rooms
     speaking = n * args.speech
     worker_cores = ((n - speaking) / args.rooms_per_core + speaking / ROOMS_PER_CORE_SPEECH) / HEADROOM
@@ -94,6 +118,7 @@ def main() -> None:
     # a room in violation updates its alert with each of its qualifying signals (at most one a frame at 2 fps)
     writes = n * args.violating * min(args.signals_per_room_s, 2.0)
     pg_cores = writes / args.pg_writes_per_core / HEADROOM
+    board_bytes_s = entry_bytes / BOARD_EVERY_S + thumbnail_bytes / BOARD_THUMBNAIL_S
     rows = [
         ("room-worker cores", f"{math.ceil(worker_cores):,}",
          f"{n:,} rooms / {args.rooms_per_core:g} per core ({args.speech:.0%} with speech: "
@@ -109,6 +134,10 @@ def main() -> None:
          f"{mbps:.2f} Mbit/s per room (this synthetic clip, measured; a real room sends what its platform sends)"),
         ("signals (workers -> Redis -> policy)", f"{signals * signal_bytes * 8 * 2 / 1e6:,.1f} Mbit/s",
          f"{signal_bytes} bytes per signal, measured, each sent twice"),
+        ("room board (health to Redis)", f"{n * board_bytes_s * 8 / 1e6:,.1f} Mbit/s, {n / BOARD_EVERY_S:,.0f} "
+         f"posts/s, {n * (entry_bytes + thumbnail_bytes) / 1e6:,.0f} MB held",
+         f"{entry_bytes} bytes a post every {BOARD_EVERY_S:g} s, a {thumbnail_bytes / 1000:.1f} KB thumbnail every "
+         f"{BOARD_THUMBNAIL_S:g} s, measured (bus.board_*)"),
     ]
     print(f"capacity_model: {n:,} rooms")
     print("| need | amount | from |\n|---|---|---|")

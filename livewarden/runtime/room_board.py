@@ -46,6 +46,19 @@ return 0
 """
 
 
+def board_entry(status: Any, worker: str, now: float, move: dict | None = None) -> dict:
+    """What the board holds of a room (a RoomStatus) as `worker` posts it at `now`; `move`: where it came from."""
+    health = status.health
+    left = move["last_frame_wall"] if move is not None else 0.0  # the room's last frame before it came here
+    entry = {**status.view(), "worker": worker, "posted_at": round(now, 3),
+             "last_frame_wall": health.last_frame_wall or left}
+    if move is not None:
+        came = health.first_frame_wall
+        entry["last_move"] = {"from": move["from"], "at": move["at"],
+                              "off_air_s": round(came - left, 1) if came and left else None}
+    return entry
+
+
 class RoomBoard:
     """Posts one pipeline's rooms to the board, from a thread, every `every_s`; `stopped` when one leaves."""
 
@@ -87,15 +100,7 @@ class RoomBoard:
         self._note_moves([r for r in rooms if r not in self._posted], now)
         pipe = self.redis.pipeline(transaction=False)
         for room_id, status in rooms.items():
-            health = status.health
-            move = self._moves.get(room_id)
-            left = move["last_frame_wall"] if move is not None else 0.0  # the room's last frame before it came here
-            entry = {**status.view(), "worker": self.worker, "posted_at": round(now, 3),
-                     "last_frame_wall": health.last_frame_wall or left}
-            if move is not None:
-                came = health.first_frame_wall
-                entry["last_move"] = {"from": move["from"], "at": move["at"],
-                                      "off_air_s": round(came - left, 1) if came and left else None}
+            entry = board_entry(status, self.worker, now, self._moves.get(room_id))
             fields = {"worker": self.worker, "by": self.process, "entry": json.dumps(entry)}
             if status.thumbnail and now - self._thumbnail_at.get(room_id, 0.0) >= self.thumbnail_every_s:
                 fields["thumbnail"] = status.thumbnail
