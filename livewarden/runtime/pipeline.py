@@ -41,6 +41,7 @@ from livewarden.runtime.room_board import board_for, post_broadcasts
 from livewarden.runtime.transcript import MAX_LINES_PER_ROOM, Transcript
 
 if TYPE_CHECKING:
+    from livewarden.policy.engine import Update
     from livewarden.registry.schema import Room
     from livewarden.runtime.build import System
 
@@ -109,6 +110,8 @@ class Decider:
 
     def __init__(self, system: "System"):
         self.policy, self.store, self.bus = system.policy, system.store, system.bus
+        self._unsaved: dict[int, Update] = {}  # finding -> its update the store has not committed yet, in order
+        self._commit_lock = threading.Lock()  # one committer at a time, in order (in process: detector threads)
         # what was said, shown and typed, with the flagged spans (with the policy's timeline: a room's page); a
         # policy process deciding many rooms keeps fewer lines of each
         on_redis = getattr(self.bus, "redis", None) is not None
@@ -121,18 +124,35 @@ class Decider:
 
     def decide(self, signal: Signal) -> None:
         resolved = self.policy.resolve(signal)
-        if resolved is None:
-            return
-        self.bus.publish(OBSERVED, resolved)
-        for update in self.policy.observe(resolved):
-            try:
-                alert = self.store.record(update)  # committed before anyone is told
-            except Exception as exc:
-                reason = unreachable(exc)
-                if reason is None:
-                    raise
-                raise Unavailable(f"the case database is unavailable: {reason}") from exc
-            self.bus.publish(ALERTS, AlertEvent(alert, update))
+        if resolved is not None:
+            self.bus.publish(OBSERVED, resolved)
+            updates = self.policy.observe(resolved)
+            with self._commit_lock:
+                for update in updates:  # one per finding: its newest state (the store writes the whole of it)
+                    earlier = self._unsaved.get(id(update.finding))
+                    update.opened = update.opened or (earlier is not None and earlier.opened)
+                    self._unsaved[id(update.finding)] = update
+        self._commit()
+
+    def _commit(self) -> None:
+        """Commit the updates not yet committed, in order, each before anyone is told. With the case database
+        unreachable they stay, and `Unavailable` asks the bus to deliver the signal again: the policy has counted
+        it already (a redelivery resolves to nothing), so what it decided is committed from here, at the next
+        delivery of any signal. While it is down a finding's updates are held as one (its newest), so what is held
+        grows with the findings, not with the signals."""
+        with self._commit_lock:
+            while self._unsaved:
+                key, update = next(iter(self._unsaved.items()))
+                try:
+                    alert = self.store.record(update)
+                except Exception as exc:
+                    reason = unreachable(exc)
+                    if reason is None:  # not an outage: this update fails for good, and must not block the rest
+                        del self._unsaved[key]
+                        raise
+                    raise Unavailable(f"the case database is unavailable: {reason}") from exc
+                del self._unsaved[key]
+                self.bus.publish(ALERTS, AlertEvent(alert, update))
 
 
 class Pipeline:

@@ -437,3 +437,66 @@ def test_evidence_cut_by_a_worker_on_another_machine_is_kept_by_the_policy(redis
         assert all(str(p).startswith(str(tmp_path / "policy")) for p in kept.values())
     finally:
         policy.bus.close()
+
+
+@pytest.mark.postgres
+def test_a_finding_decided_while_postgres_is_down_is_committed_when_it_is_back(redis_server, redis_prefix,
+                                                                              own_postgres, tmp_path):
+    """A signal opens an alert (a single hit) and two more update it, and the case database is down when they
+    are decided: the bus redelivers them, the policy has counted them already, and the alert must still be
+    committed once the database is back (the decider keeps what it could not commit), once, with every hit."""
+    from livewarden.cases import migrate
+    from livewarden.config import Settings
+    from livewarden.policy.rules import Rule
+    from livewarden.registry import load_registry
+    from livewarden.runtime.build import build_policy
+    from livewarden.runtime.pipeline import Decider
+
+    from ..conftest import write_registry
+
+    path = write_registry(tmp_path, {"brands": [{"id": "nova", "name": "Nova", "marks": ["marks/nova.png"]}],
+                                     "sellers": [{"id": "bargain", "name": "Bargain"}],
+                                     "rooms": [{"id": "deals", "seller": "bargain", "source": "deals.mp4"},
+                                               {"id": "outlet", "seller": "bargain", "source": "outlet.mp4"}]},
+                          marks={"nova": ("NOVA", 11)})
+    url = own_postgres.new_database("decider")
+    migrate.upgrade(url)
+    settings = Settings().with_overrides({"bus.url": redis_server.url, "bus.prefix": redis_prefix, "bus.lease_s": 1.0,
+                                          "store.url": url, "store.data_dir": tmp_path / "policy"})
+    rule = Rule(id="unauthorized_brand", signal="mark", when="seller_not_authorized", hits=1, severity="red_flag",
+                close_after_s=600)
+    system = build_policy(load_registry(path), settings, rules=[rule])
+    Decider(system)
+    try:
+        assert wait_for(lambda: len(system.bus.stats.partitions) == 16, 10)
+        own_postgres.down()
+        now = time.time()
+        for k in range(3):  # the first opens the alert, the next two update it: all while the database is down
+            system.bus.publish(SIGNALS, Signal("deals", 1.0 + k, "mark", "nova", 0.95, "marks", wall_time=now + k))
+        # one hit and no more: nothing after it would open the alert again if its commit were dropped
+        system.bus.publish(SIGNALS, Signal("outlet", 1.0, "mark", "nova", 0.95, "marks", wall_time=now))
+        assert wait_for(lambda: system.bus.stats.outages >= 1, 10)  # decided, and the commit found it down
+        time.sleep(1.0)
+        own_postgres.restart()
+        def committed():
+            return sorted((a.room_id, a.rule, a.hits, a.last_stream_time) for a in system.store.alerts())
+
+        expected = [("deals", "unauthorized_brand", 3, 3.0), ("outlet", "unauthorized_brand", 1, 1.0)]
+        assert wait_for(lambda: committed() == expected, 20), committed()
+        assert wait_for(lambda: sum(system.bus.pending().values()) == 0, 10)  # acked once committed
+        assert system.bus.parked() == [] and len(system.store.alerts()) == 2
+    finally:
+        system.bus.close()
+
+
+def wait_for(predicate, timeout: float, poll: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except Exception:  # the database still coming back
+            value = None
+        if value:
+            return value
+        time.sleep(poll)
+    return None
