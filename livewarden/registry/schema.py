@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -174,12 +174,24 @@ class Registry(_Strict):
     rooms: list[Room] = Field(default_factory=list)
     broadcasts: list[Broadcast] = Field(default_factory=list)
     code_schemes: list[CodeScheme] = Field(default_factory=list)
+    _by_id: dict[str, tuple[list, dict]] = PrivateAttr(default_factory=dict)
+
+    def _find(self, section: str, entry_id: str):
+        """The entry of `section` with this id (the first, as listed): a dict built at the first lookup, since the
+        policy looks up a room, its seller and a brand for every signal of thousands of rooms. Kept with the list
+        it indexes, so a copy with other entries (`model_copy(update=...)`) never reads a stale index."""
+        entries = self.__dict__[section]
+        indexes = self.__pydantic_private__["_by_id"]  # (not self._by_id: pydantic's __getattr__ is the slow path)
+        cached = indexes.get(section)
+        if cached is None or cached[0] is not entries:
+            cached = indexes[section] = (entries, {e.id: e for e in reversed(entries)})
+        return cached[1].get(entry_id)
 
     def code_scheme(self, scheme_id: str) -> CodeScheme | None:
-        return next((c for c in self.code_schemes if c.id == scheme_id), None)
+        return self._find("code_schemes", scheme_id)
 
     def broadcast(self, broadcast_id: str) -> Broadcast | None:
-        return next((b for b in self.broadcasts if b.id == broadcast_id), None)
+        return self._find("broadcasts", broadcast_id)
 
     def broadcast_authorized(self, room_id: str, broadcast_id: str) -> bool:
         """True when the room's seller owns the broadcast or is authorized by it; unknown ones authorize nothing."""
@@ -188,23 +200,23 @@ class Registry(_Strict):
                                             or room.seller in broadcast.authorized_sellers))
 
     def brand(self, brand_id: str) -> Brand | None:
-        return next((b for b in self.brands if b.id == brand_id), None)
+        return self._find("brands", brand_id)
 
     def product(self, product_id: str) -> Product | None:
-        return next((p for p in self.products if p.id == product_id), None)
+        return self._find("products", product_id)
 
     def listed_products(self, room_id: str) -> set[str]:
         room = self.room(room_id)
         return {listing.product for listing in room.listings} if room else set()
 
     def seller(self, seller_id: str) -> Seller | None:
-        return next((s for s in self.sellers if s.id == seller_id), None)
+        return self._find("sellers", seller_id)
 
     def room(self, room_id: str) -> Room | None:
-        return next((r for r in self.rooms if r.id == room_id), None)
+        return self._find("rooms", room_id)
 
     def person(self, person_id: str) -> Person | None:
-        return next((p for p in self.persons if p.id == person_id), None)
+        return self._find("persons", person_id)
 
     def person_authorized(self, room_id: str, person_id: str) -> bool:
         """True when the person has authorized this room or its seller; unknown persons authorize nothing."""

@@ -88,3 +88,17 @@ def test_cli_registry_check(two_brand_registry: Path):
     result = runner.invoke(app, ["registry", "check", str(bad)])
     assert result.exit_code == 2
     assert "unknown seller 'nobody'" in result.output
+
+
+def test_lookups_by_id_are_the_first_listed_and_follow_a_copy_with_other_entries():
+    """The policy looks entries up by id for every signal (an index, not a scan); a copy of the registry with
+    other rooms must not answer from the original's index, nor the original from the copy's."""
+    from livewarden.registry.schema import Registry, Room, Seller
+
+    original = Registry(sellers=[Seller(id="a", name="A"), Seller(id="a", name="A again")],
+                        rooms=[Room(id="x", seller="a", source="x.mp4")])
+    assert original.seller("a").name == "A" and original.room("x").id == "x" and original.room("y") is None
+    copy = original.model_copy(update={"rooms": [Room(id="y", seller="a", source="y.mp4")]})
+    assert copy.room("y").source == "y.mp4" and copy.room("x") is None
+    assert original.room("x").source == "x.mp4" and original.room("y") is None
+    assert copy.is_authorized("y", "nova") is False and copy.listed_products("y") == set()
