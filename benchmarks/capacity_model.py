@@ -6,8 +6,8 @@ per-room costs measured on this machine.
 Three inputs are measured here, now: the size of a real mark signal on the bus (the marks detector run on a
 frame of the benchmark clip, serialised as the Redis bus sends it), the size of a room's post to the room board
 (its health entry and thumbnail, for that frame) and the bitrate of that clip (720p30 H.264, the
-streams_per_core room). The others come from the benchmarks named beside them (2-core AMD EPYC,
-2026-12-04), and can be given again from a run on the target machines:
+streams_per_core room). The others come from the benchmarks named beside them (2-core AMD EPYC, 2026-12-04;
+the bus and the store 2026-12-07), and can be given again from a run on the target machines:
 
 - rooms per core: `streams_per_core` (12 rooms on 2 cores with marks; 8 with every seller speaking);
 - signals per room per second: `cluster_overhead` (what 720p rooms with a card 40% of the time put on the bus);
@@ -36,13 +36,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from rig import the_mark, write_registry  # noqa: E402
 from streams_per_core import FPS, LOOP_S, MARK_ON  # noqa: E402
 
-# measured on the 2-core AMD EPYC, 2026-12-04 (README "Measured"); pass others with the options below
+# measured on the 2-core AMD EPYC (README "Measured"); pass others with the options below
 ROOMS_PER_CORE = 6.0  # streams_per_core: 12 rooms sustained on 2 cores, marks
 ROOMS_PER_CORE_SPEECH = 4.0  # streams_per_core --with-speech: 8 rooms on 2 cores, every seller speaking
 SIGNALS_PER_ROOM_S = 4.2  # cluster_overhead: signals per room per second on the bus (6 rooms, card 40% of the time)
-POLICY_SIGNALS_PER_CORE = 14_320  # bus_throughput: one policy process (the lowest of 3 runs: 14,320-18,927)
-REDIS_US_PER_SIGNAL = 7.8  # bus_throughput: redis-server CPU per signal (XADD, XREADGROUP, XACK; 6.0-7.8 µs)
-PG_WRITES_PER_CORE = 320.0  # bus_throughput --alerting 1000: 641 alert writes/s in process, 2 cores shared
+POLICY_SIGNALS_PER_CORE = 22_118  # bus_throughput: one policy process (the lowest of 3 runs: 22,118-30,116)
+REDIS_US_PER_SIGNAL = 9.4  # bus_throughput: redis-server CPU per signal (XADD, XREADGROUP, XACK; 6.2-9.4 µs)
+PG_WRITES_PER_CORE = 155.0  # bus_throughput --alerting 1000: 310 alert writes/s in process, 2 cores shared
 HEADROOM = 0.7  # plan to use at most this share of every core
 BOARD_EVERY_S, BOARD_THUMBNAIL_S = 1.0, 5.0  # the room board's defaults (bus.board_every_s, bus.board_thumbnail_s)
 

@@ -185,8 +185,10 @@ def main() -> None:
             raise SystemExit(f"failover needs {server.NAME}: {why} (run scripts/setup.sh)")
     print(f"failover: {args.rooms} rooms on 2 Ray room workers, {os.cpu_count()} CPU cores", flush=True)
     with tempfile.TemporaryDirectory() as tmp, RedisServer(appendfsync="everysec") as redis_server:
-        worker_kills(args.rooms, args.kills, redis_server.url, Path(tmp))
-        consumer_kills(args.consumer_kills, redis_server.url, Path(tmp))
+        if args.kills:  # 0: the consumer kills alone
+            worker_kills(args.rooms, args.kills, redis_server.url, Path(tmp))
+        if args.consumer_kills:
+            consumer_kills(args.consumer_kills, redis_server.url, Path(tmp))
 
 
 if __name__ == "__main__":
