@@ -139,7 +139,7 @@ def consumer_kills(kills: int, redis_url: str, tmp: Path) -> None:
         env = {**os.environ, "LIVEWARDEN_BUS__PREFIX": prefix, "LIVEWARDEN_BUS__LEASE_S": "1"}
         producer = RedisStreamsBus(redis_url, prefix=prefix, lease_s=1.0)
         now = time.time()
-        for f in range(400):  # 20,000 signals: a backlog the consumer is working through when it dies
+        for f in range(1000):  # 50,000 signals: a backlog the consumer is working through when it dies
             for r in range(50):
                 producer.publish(SIGNALS, Signal(f"room{r:02d}", f * 0.5, "mark", "nova", 0.9, "marks",
                                                  wall_time=now + f * 0.5 + r * 1e-3))
@@ -149,7 +149,7 @@ def consumer_kills(kills: int, redis_url: str, tmp: Path) -> None:
                                              "--data-dir", str(data)], env=env, stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
         wait_for(lambda: sum(producer.pending().values()) > 0, 60)
-        time.sleep(1.0)
+        time.sleep(0.3)  # working through it
         child.send_signal(signal.SIGKILL)
         child.wait()
         killed = time.monotonic()

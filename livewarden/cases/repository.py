@@ -141,43 +141,62 @@ class CaseRepository(abc.ABC):
 
     def record(self, update: Update, actor: str = "system") -> AlertRecord:
         """Persist a policy update (a new alert, or an update of the open one) and return the committed alert."""
-        finding = update.finding
+        return self.record_many([update], actor)[0]
+
+    def record_many(self, updates: list[Update], actor: str = "system") -> list[AlertRecord]:
+        """Persist several updates in one transaction (a consumer's batch: one commit, not one each), all or
+        none; the committed alerts, in order. If it fails, the findings are as they were before, so the same
+        updates can be recorded again."""
         now = time.time()
+        before = [(u.opened, u.finding.alert_id, u.finding.first_time, u.finding.hits,
+                   u.finding.first_signal_wall_time, u.finding.confidence) for u in updates]
+        try:
+            with self._write() as tx:
+                alerts = [self._record_in(tx, update, actor, now) for update in updates]
+        except BaseException:
+            for u, (opened, *kept) in zip(updates, before):
+                u.opened = opened
+                (u.finding.alert_id, u.finding.first_time, u.finding.hits, u.finding.first_signal_wall_time,
+                 u.finding.confidence) = kept
+            raise
+        return alerts
+
+    def _record_in(self, tx: Transaction, update: Update, actor: str, now: float) -> AlertRecord:
+        """One update inside `tx`: open the alert (closing a stale one) or update the open one."""
+        finding = update.finding
         signals = [s.to_dict() for s in finding.signals]
-        with self._write() as tx:
-            self._continue_episode(tx, update)
-            if update.opened or finding.alert_id is None:
-                for stale in tx.open_alerts(finding.room_id, finding.rule, finding.subject):
-                    tx.change_alert(stale.id, status="closed", updated_at=now)
-                    self._append(tx, now, actor, "alert_closed", stale.id, {"reason": "no hit within close_after_s"})
-                    self._run_hooks(tx, stale.id, "closed")
-                alert_id = tx.add_alert(
-                    room_id=finding.room_id, rule=finding.rule, subject=finding.subject,
-                    severity=finding.severity, status="open", shadow=finding.shadow, message=finding.message,
-                    first_stream_time=finding.first_time, last_stream_time=finding.last_time,
-                    confidence=finding.confidence, hits=finding.hits,
-                    first_signal_wall_time=finding.first_signal_wall_time, opened_at=now, updated_at=now,
-                    evidence=[], signals=signals, **self.scope(finding.room_id, finding.subject),
-                )
-                tx.change_alert(alert_id, evidence=self._keep_evidence(alert_id, update))
-                what = "opened"
-                self._append(tx, now, actor, "alert_shadowed" if finding.shadow else "alert_opened", alert_id,
-                             {"room": finding.room_id, "rule": finding.rule, "subject": finding.subject,
-                              "severity": finding.severity, "stream_time": finding.first_time})
-            else:  # an update of the open alert (or the continuation of one: _continue_episode)
-                alert_id = finding.alert_id
-                before = tx.alert(alert_id)
-                if before is None:
-                    raise LookupError(f"no alert {alert_id} to update")
-                tx.change_alert(alert_id, last_stream_time=finding.last_time, confidence=finding.confidence,
-                                hits=finding.hits, severity=finding.severity, updated_at=now, signals=signals)
-                if before.severity != finding.severity:
-                    self._append(tx, now, actor, "severity_changed", alert_id, {"severity": finding.severity})
-                what = "updated"
-            self._run_hooks(tx, alert_id, what)
-            alert = tx.alert(alert_id)
-        finding.alert_id = alert.id
-        return alert
+        self._continue_episode(tx, update)
+        if update.opened or finding.alert_id is None:
+            for stale in tx.open_alerts(finding.room_id, finding.rule, finding.subject):
+                tx.change_alert(stale.id, status="closed", updated_at=now)
+                self._append(tx, now, actor, "alert_closed", stale.id, {"reason": "no hit within close_after_s"})
+                self._run_hooks(tx, stale.id, "closed")
+            alert_id = tx.add_alert(
+                room_id=finding.room_id, rule=finding.rule, subject=finding.subject,
+                severity=finding.severity, status="open", shadow=finding.shadow, message=finding.message,
+                first_stream_time=finding.first_time, last_stream_time=finding.last_time,
+                confidence=finding.confidence, hits=finding.hits,
+                first_signal_wall_time=finding.first_signal_wall_time, opened_at=now, updated_at=now,
+                evidence=[], signals=signals, **self.scope(finding.room_id, finding.subject),
+            )
+            tx.change_alert(alert_id, evidence=self._keep_evidence(alert_id, update))
+            what = "opened"
+            self._append(tx, now, actor, "alert_shadowed" if finding.shadow else "alert_opened", alert_id,
+                         {"room": finding.room_id, "rule": finding.rule, "subject": finding.subject,
+                          "severity": finding.severity, "stream_time": finding.first_time})
+        else:  # an update of the open alert (or the continuation of one: _continue_episode)
+            alert_id = finding.alert_id
+            before = tx.alert(alert_id)
+            if before is None:
+                raise LookupError(f"no alert {alert_id} to update")
+            tx.change_alert(alert_id, last_stream_time=finding.last_time, confidence=finding.confidence,
+                            hits=finding.hits, severity=finding.severity, updated_at=now, signals=signals)
+            if before.severity != finding.severity:
+                self._append(tx, now, actor, "severity_changed", alert_id, {"severity": finding.severity})
+            what = "updated"
+        self._run_hooks(tx, alert_id, what)
+        finding.alert_id = alert_id  # a later update of it in the same transaction updates this alert
+        return tx.alert(alert_id)
 
     @staticmethod
     def _continue_episode(tx: Transaction, update: Update) -> None:

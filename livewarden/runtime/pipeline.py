@@ -112,6 +112,10 @@ class Decider:
         self.policy, self.store, self.bus = system.policy, system.store, system.bus
         self._unsaved: dict[int, Update] = {}  # finding -> its update the store has not committed yet, in order
         self._commit_lock = threading.Lock()  # one committer at a time, in order (in process: detector threads)
+        # on Redis the held updates are committed once a batch, before it is acked (RedisStreamsBus.after_batch)
+        self._batched = hasattr(self.bus, "after_batch")
+        if self._batched:
+            self.bus.after_batch(self._commit)
         # what was said, shown and typed, with the flagged spans (with the policy's timeline: a room's page); a
         # policy process deciding many rooms keeps fewer lines of each
         on_redis = getattr(self.bus, "redis", None) is not None
@@ -132,27 +136,47 @@ class Decider:
                     earlier = self._unsaved.get(id(update.finding))
                     update.opened = update.opened or (earlier is not None and earlier.opened)
                     self._unsaved[id(update.finding)] = update
-        self._commit()
+        if not self._batched:
+            self._commit()
 
     def _commit(self) -> None:
-        """Commit the updates not yet committed, in order, each before anyone is told. With the case database
-        unreachable they stay, and `Unavailable` asks the bus to deliver the signal again: the policy has counted
-        it already (a redelivery resolves to nothing), so what it decided is committed from here, at the next
-        delivery of any signal. While it is down a finding's updates are held as one (its newest), so what is held
-        grows with the findings, not with the signals."""
+        """Commit the updates not yet committed, in one transaction, before anyone is told: after each signal in
+        process; after each batch it read on Redis (`after_batch`, before the batch is acked: one commit for
+        hundreds of signals). With the case database unreachable they stay, and `Unavailable` asks the bus to
+        deliver the signals again: the policy has counted them already (a redelivery resolves to nothing), so what
+        it decided is committed from here once the database is back. A finding's updates are held as one (its
+        newest), so what is held grows with the findings, not with the signals."""
         with self._commit_lock:
-            while self._unsaved:
-                key, update = next(iter(self._unsaved.items()))
-                try:
-                    alert = self.store.record(update)
-                except Exception as exc:
-                    reason = unreachable(exc)
-                    if reason is None:  # not an outage: this update fails for good, and must not block the rest
-                        del self._unsaved[key]
-                        raise
-                    raise Unavailable(f"the case database is unavailable: {reason}") from exc
-                del self._unsaved[key]
+            if not self._unsaved:
+                return
+            updates = list(self._unsaved.values())
+            try:
+                committed = list(zip(self.store.record_many(updates), updates))
+                self._unsaved.clear()
+            except Exception as exc:
+                if unreachable(exc) is None:  # not an outage: one update fails for good; the others must not
+                    committed = self._commit_one_by_one()
+                else:
+                    raise Unavailable(f"the case database is unavailable: {unreachable(exc)}") from exc
+            for alert, update in committed:
                 self.bus.publish(ALERTS, AlertEvent(alert, update))
+
+    def _commit_one_by_one(self) -> list:
+        """Each held update on its own: one that fails (not an outage) is dropped and logged, the rest commit."""
+        committed = []
+        while self._unsaved:
+            key, update = next(iter(self._unsaved.items()))
+            try:
+                committed.append((self.store.record(update), update))
+            except Exception as exc:
+                if unreachable(exc) is not None:
+                    for alert, done in committed:  # what did commit is told before the outage is
+                        self.bus.publish(ALERTS, AlertEvent(alert, done))
+                    raise Unavailable(f"the case database is unavailable: {unreachable(exc)}") from exc
+                log.exception("the update of %s %s %s could not be recorded; dropped", update.finding.room_id,
+                              update.finding.rule, update.finding.subject)
+            del self._unsaved[key]
+        return committed
 
 
 class Pipeline:

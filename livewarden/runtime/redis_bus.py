@@ -212,6 +212,7 @@ class RedisStreamsBus(Bus):
         self.stats = ConsumerStats()
         self.errors = 0
         self._handlers: list[Handler] = []
+        self._after_batch: list[Any] = []
         self._outbox: deque[tuple[str, bytes, float | None]] = deque()  # (key, body, expiry: evidence only)
         self._outbox_ready = threading.Condition()
         self._sending = False  # a batch is on its way (flush waits for it)
@@ -284,6 +285,12 @@ class RedisStreamsBus(Bus):
         except Exception:  # Redis gone: the leases expire by themselves
             pass
         self.redis.close()
+
+    def after_batch(self, fn: Any) -> None:
+        """Call `fn()` after the handlers have run on a batch of entries and before they are acked (the
+        decider's one commit for the batch); if it raises `Unavailable` the batch is not acked, and is delivered
+        again once it has waited."""
+        self._after_batch.append(fn)
 
     def decides(self, room_id: str) -> bool:
         """Whether this consumer reads the room's own partition now (its policy state of the room is whole)."""
@@ -522,6 +529,15 @@ class RedisStreamsBus(Bus):
             self._last_error.pop(entry_id, None)
             done.append(entry_id)
         if done:
+            try:
+                for fn in self._after_batch:  # the decider commits what the batch decided, before the ack
+                    fn()
+            except Unavailable as exc:  # nothing acked: delivered again, and committed once it is back
+                self._retry.add(p)
+                self.stats.outages += 1
+                log.warning("redis bus: partition %d waits: %s", p, exc)
+                self._stop.wait(self.retry_after_s)
+                return
             self.redis.xack(self.keys.signals(p), GROUP, *done)
 
     # -- shared
