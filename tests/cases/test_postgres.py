@@ -22,6 +22,7 @@ from tests.cases.test_store import record_all, signal_at
 # so each runs the very same checks on the real server. (`setup` is test_store's fixture, built on `repo`.)
 from tests.cases.test_store import (  # noqa: F401
     setup,
+    test_a_batch_is_recorded_whole_or_not_at_all,
     test_a_failed_record_leaves_nothing_behind,
     test_a_log_cut_short_at_its_end_no_longer_matches_its_head,
     test_append_audit_continues_the_chain,

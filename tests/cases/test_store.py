@@ -139,6 +139,25 @@ def test_a_failed_record_leaves_nothing_behind(setup, monkeypatch):
     assert [a.status for a in store.alerts()] == ["closed", "open"] and store.verify_audit() == (True, None)
 
 
+def test_a_batch_is_recorded_whole_or_not_at_all(setup):
+    """A policy consumer commits a batch's updates in one transaction: an update that fails undoes the batch and
+    leaves its findings as they were, so the same updates are recorded again once the bad one is left out."""
+    from livewarden.policy.engine import Update
+
+    policy, store = setup
+    [opening] = policy.observe(signal_at(0.0, 0.95))
+    bad = Update(dataclasses.replace(opening.finding, alert_id=999, subject="koru"), opened=False,
+                 signal=opening.signal)  # an update of an alert that is not there
+    with pytest.raises(LookupError, match="no alert 999"):
+        store.record_many([opening, bad])
+    assert store.alerts() == [] and store.audit_entries() == []
+    assert opening.opened and opening.finding.alert_id is None and opening.finding.hits == 1
+    [update] = policy.observe(signal_at(0.5, 0.95))  # the same finding, a second hit
+    first, second = store.record_many([opening, update])  # opened, then updated, in one transaction
+    assert first.id == second.id and (second.hits, second.last_stream_time) == (2, 0.5)
+    assert [a.hits for a in store.alerts()] == [2] and store.verify_audit() == (True, None)
+
+
 def test_threads_appending_at_once_keep_one_chain(repo):
     def append(n):
         for i in range(40):
