@@ -105,6 +105,12 @@ class RoomStatus:
                 "thumbnail_at": self.thumbnail_at or None}
 
 
+def _outage(exc: Exception) -> Unavailable | None:
+    """`Unavailable`, saying why, when `exc` is the case database being unreachable; None for any other failure."""
+    reason = unreachable(exc)
+    return None if reason is None else Unavailable(f"the case database is unavailable: {reason}")
+
+
 class Decider:
     """The policy's side of the bus: resolve, observe, commit, tell. Runs wherever the signals are consumed."""
 
@@ -112,13 +118,13 @@ class Decider:
         self.policy, self.store, self.bus = system.policy, system.store, system.bus
         self._unsaved: dict[int, Update] = {}  # finding -> its update the store has not committed yet, in order
         self._commit_lock = threading.Lock()  # one committer at a time, in order (in process: detector threads)
+        on_redis = getattr(self.bus, "redis", None) is not None
         # on Redis the held updates are committed once a batch, before it is acked (RedisStreamsBus.after_batch)
-        self._batched = hasattr(self.bus, "after_batch")
+        self._batched = on_redis
         if self._batched:
             self.bus.after_batch(self._commit)
         # what was said, shown and typed, with the flagged spans (with the policy's timeline: a room's page); a
         # policy process deciding many rooms keeps fewer lines of each
-        on_redis = getattr(self.bus, "redis", None) is not None
         self.transcript = Transcript(CLUSTER_LINES_PER_ROOM if on_redis else MAX_LINES_PER_ROOM)
         self.bus.subscribe(OBSERVED, self.transcript.observe)
         self.bus.subscribe(SIGNALS, self.decide)
@@ -154,10 +160,9 @@ class Decider:
                 committed = list(zip(self.store.record_many(updates), updates))
                 self._unsaved.clear()
             except Exception as exc:
-                if unreachable(exc) is None:  # not an outage: one update fails for good; the others must not
-                    committed = self._commit_one_by_one()
-                else:
-                    raise Unavailable(f"the case database is unavailable: {unreachable(exc)}") from exc
+                if (outage := _outage(exc)) is not None:
+                    raise outage from exc
+                committed = self._commit_one_by_one()  # not an outage: one update fails for good; not the others
             for alert, update in committed:
                 self.bus.publish(ALERTS, AlertEvent(alert, update))
 
@@ -169,10 +174,10 @@ class Decider:
             try:
                 committed.append((self.store.record(update), update))
             except Exception as exc:
-                if unreachable(exc) is not None:
+                if (outage := _outage(exc)) is not None:
                     for alert, done in committed:  # what did commit is told before the outage is
                         self.bus.publish(ALERTS, AlertEvent(alert, done))
-                    raise Unavailable(f"the case database is unavailable: {unreachable(exc)}") from exc
+                    raise outage from exc
                 log.exception("the update of %s %s %s could not be recorded; dropped", update.finding.room_id,
                               update.finding.rule, update.finding.subject)
             del self._unsaved[key]

@@ -196,22 +196,22 @@ class RoomPlacer:
         """A reloaded registry (`POST /registry/reload`): every live worker applies it to its detectors and rooms,
         then rooms gone from it are dropped and new ones placed. A worker that was down gets it at the check that
         finds it back (its version is behind)."""
+        from livewarden.runtime.reload import room_changes
+
         with self._lock:
-            before, after = {r.id: r for r in self.registry.rooms}, {r.id: r for r in registry.rooms}
+            changes = room_changes(self.registry, registry)
             self.version += 1
             self.registry = registry
             for name in self._alive():
                 self.ray.get(self.workers[name].apply_registry.remote(registry, self.version), timeout=600)
                 self.status[name]["version"] = self.version
-            removed, added = sorted(before.keys() - after.keys()), sorted(after.keys() - before.keys())
-            for room_id in removed:
+            for room_id in changes["rooms_removed"]:
                 self.placement.pop(room_id, None)
                 self.pinned.discard(room_id)
-            for room_id in added:
+            for room_id in changes["rooms_added"]:
                 self._place(room_id)
             self._publish()
-        moved_source = sorted(i for i in after.keys() & before.keys() if after[i].source != before[i].source)
-        return {"rooms_added": added, "rooms_removed": removed, "rooms_restarted": moved_source}
+        return changes
 
     def _requests(self) -> None:
         """What `livewarden cluster move` and `cluster add-worker` asked for (a Redis list), in order."""

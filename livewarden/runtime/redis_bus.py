@@ -510,10 +510,7 @@ class RedisStreamsBus(Bus):
                 for handler in self._handlers:
                     handler(signal)
             except Unavailable as exc:
-                self._retry.add(p)
-                self.stats.outages += 1
-                log.warning("redis bus: partition %d waits: %s", p, exc)
-                self._stop.wait(self.retry_after_s)
+                self._wait_out(p, exc)
                 break
             except Exception as exc:
                 self._retry.add(p)
@@ -533,12 +530,16 @@ class RedisStreamsBus(Bus):
                 for fn in self._after_batch:  # the decider commits what the batch decided, before the ack
                     fn()
             except Unavailable as exc:  # nothing acked: delivered again, and committed once it is back
-                self._retry.add(p)
-                self.stats.outages += 1
-                log.warning("redis bus: partition %d waits: %s", p, exc)
-                self._stop.wait(self.retry_after_s)
+                self._wait_out(p, exc)
                 return
             self.redis.xack(self.keys.signals(p), GROUP, *done)
+
+    def _wait_out(self, p: int, exc: Unavailable) -> None:
+        """What the partition's signals need is down: not their fault (never parked); retried after a wait."""
+        self._retry.add(p)
+        self.stats.outages += 1
+        log.warning("redis bus: partition %d waits: %s", p, exc)
+        self._stop.wait(self.retry_after_s)
 
     # -- shared
     def _start(self, target, name: str) -> threading.Thread:

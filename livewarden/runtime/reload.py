@@ -47,6 +47,17 @@ def _reference_state(registry: Registry) -> tuple:
     return registry.brands, registry.products, registry.persons, [state(p) for p in files]
 
 
+def room_changes(old: Registry | None, new: Registry, restart_all: bool = False) -> dict[str, list[str]]:
+    """The rooms a new registry adds, removes and restarts (its source changed, or every room kept, with
+    `restart_all`), each sorted: what a reload summary says, here or on the room placer."""
+    before = {r.id: r for r in old.rooms} if old is not None else {}
+    after = {r.id: r for r in new.rooms}
+    kept = after.keys() & before.keys()
+    return {"rooms_added": sorted(after.keys() - before.keys()),
+            "rooms_removed": sorted(before.keys() - after.keys()),
+            "rooms_restarted": sorted(i for i in kept if restart_all or after[i].source != before[i].source)}
+
+
 class RegistryReload:
     """Re-reads `path` and applies it to `system` (policy, scope, detectors) and `pipeline` (its rooms), or to
     `placer` (rooms on Ray workers). A room worker uses `apply` alone (no file: the placer sends the registry),
@@ -109,17 +120,13 @@ class RegistryReload:
             self.pipeline.registry = registry
 
     def _apply_rooms(self, old: Registry | None, new: Registry, restart_all: bool) -> dict[str, list[str]]:
-        before = {r.id: r for r in old.rooms} if old is not None else {}
-        after = {r.id: r for r in new.rooms}
-        added = sorted(after.keys() - before.keys())
-        removed = sorted(before.keys() - after.keys())
-        restarted = sorted(i for i in after.keys() & before.keys()
-                           if restart_all or after[i].source != before[i].source)
+        changes = room_changes(old, new, restart_all)
+        added, removed, restarted = changes["rooms_added"], changes["rooms_removed"], changes["rooms_restarted"]
         if self.pipeline is not None:
             watched = set(self.pipeline.rooms)
             for room_id in removed + restarted:
                 self.pipeline.remove_room(room_id)
             for room_id in added + restarted:
                 if room_id in watched or (room_id in added and self.start_new):
-                    self.pipeline.add_room(after[room_id])
-        return {"rooms_added": added, "rooms_removed": removed, "rooms_restarted": restarted}
+                    self.pipeline.add_room(new.room(room_id))
+        return changes
